@@ -1,0 +1,26 @@
+"""An application for tests: echo, plus messages that make the handler misbehave."""
+
+from __future__ import annotations
+
+from thywill_server.application import BaseApplication, Context
+from thywill_server.types import JSON
+
+
+class TestkitApplication(BaseApplication):
+    """Echoes data back; ``{"raise": true}`` raises after sending, ``{"to": id}`` forwards."""
+
+    title = "Testkit"
+    scripts = ("echo/echo.js",)
+    styles = ("echo/echo.css",)
+
+    def on_connect(self, ctx: Context) -> None:
+        ctx.reply({"welcome": ctx.client_id})
+
+    def on_message(self, ctx: Context, data: JSON) -> None:
+        if isinstance(data, dict) and data.get("raise"):
+            ctx.reply({"never": "delivered"})
+            raise RuntimeError("testkit handler asked to fail")
+        if isinstance(data, dict) and isinstance(data.get("to"), str):
+            ctx.send(data["to"], {"from": ctx.client_id, "data": data.get("data")})
+            return
+        ctx.reply(data)

@@ -1,0 +1,9 @@
+"""Settings for the in-process test suite (pytest-django creates the test database)."""
+
+from thywill_server.settings import *  # noqa: F403
+
+THYWILL_APPLICATIONS = {
+    "echo": {"BACKEND": "thywill_apps.echo.application.EchoApplication", "OPTIONS": {}},
+    "testkit": {"BACKEND": "tests.apps.testkit.TestkitApplication", "OPTIONS": {}},
+}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

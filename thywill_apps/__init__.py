@@ -1,0 +1,1 @@
+"""thywill applications: one package each."""

@@ -1,0 +1,1 @@
+"""echo: the round-trip proof of concept."""

@@ -1,0 +1,17 @@
+"""The echo application: every message goes back to the client that sent it."""
+
+from __future__ import annotations
+
+from thywill_server.application import BaseApplication, Context
+from thywill_server.types import JSON
+
+
+class EchoApplication(BaseApplication):
+    """Replies to each message with the same data, to its sender only."""
+
+    title = "Echo"
+    scripts = ("echo/echo.js",)
+    styles = ("echo/echo.css",)
+
+    async def on_message(self, ctx: Context, data: JSON) -> None:
+        ctx.reply(data)

@@ -1,0 +1,1 @@
+"""thywill: a realtime push framework for Django."""

@@ -1,0 +1,65 @@
+"""The contract between thywill and an application package."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+from typing import Protocol, runtime_checkable
+
+from thywill_server.application.context import Context
+from thywill_server.types import JSON
+
+
+@runtime_checkable
+class Application(Protocol):
+    """What thywill needs of an application object.
+
+    An application lives in a package under ``thywill_apps/``; the class named in
+    ``THYWILL_APPLICATIONS`` is built once per process with its ``OPTIONS`` as keyword
+    arguments plus ``name``. Handlers may be plain functions or coroutines; plain ones run
+    in Django's thread for sync code, so the ORM can be used directly.
+    """
+
+    name: str
+    title: str
+    scripts: Sequence[str]
+    styles: Sequence[str]
+
+    def on_connect(self, ctx: Context) -> Awaitable[None] | None:
+        """Handle a new client, right after the bootstrap page issued its identity."""
+
+    def on_message(self, ctx: Context, data: JSON) -> Awaitable[None] | None:
+        """Handle one message sent by a client; reply with ``ctx.reply(...)``."""
+
+
+class BaseApplication:
+    """A convenient base for applications: no-op handlers and no assets.
+
+    Subclasses set ``title``, list their static files in ``scripts`` and ``styles``
+    (paths for Django's ``{% static %}``), and override the handlers they need. Options
+    from settings arrive as keyword arguments; declare them in ``__init__``::
+
+        class ChatApplication(BaseApplication):
+            def __init__(self, *, name: str, history: int = 50) -> None:
+                super().__init__(name=name)
+                self.history = history
+
+    Args:
+        name: the application's key in ``THYWILL_APPLICATIONS``.
+    """
+
+    title: str = ""
+    scripts: Sequence[str] = ()
+    styles: Sequence[str] = ()
+
+    def __init__(self, *, name: str) -> None:
+        self.name = name
+        if not self.title:
+            self.title = name
+
+    def on_connect(self, ctx: Context) -> Awaitable[None] | None:
+        """Handle a new client (does nothing by default)."""
+        return None
+
+    def on_message(self, ctx: Context, data: JSON) -> Awaitable[None] | None:
+        """Handle one message sent by a client (does nothing by default)."""
+        return None

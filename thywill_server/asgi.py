@@ -1,0 +1,26 @@
+"""The ASGI entry point: ``thywill_server.asgi:application``.
+
+Serve it with Daphne (``daphne thywill_server.asgi:application``), uvicorn or granian.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "thywill_server.settings")
+django_application = get_asgi_application()
+
+# Imported after Django is set up, as Channels requires.
+from channels.routing import ProtocolTypeRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
+http_application = (
+    ASGIStaticFilesHandler(django_application)
+    if settings.THYWILL_SERVE_STATIC
+    else django_application
+)
+
+application = ProtocolTypeRouter({"http": http_application})

@@ -1,0 +1,73 @@
+"""System checks for the THYWILL_* settings (ids thywill.E001 to thywill.E009, W001).
+
+Each check builds what the settings name, exactly as the running site would, and turns
+a configuration error into a check message naming the setting. See
+documentation/settings.md for the list of ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.core import checks
+from django.core.checks import CheckMessage
+
+from thywill_server import conf
+from thywill_server.components import load_application, load_component
+from thywill_server.exceptions import ConfigurationError
+
+
+def _as_error(exc: ConfigurationError) -> CheckMessage:
+    return checks.Error(exc.message, id=exc.check_id)
+
+
+def _collect(*steps: Callable[[], object]) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for step in steps:
+        try:
+            step()
+        except ConfigurationError as exc:
+            errors.append(_as_error(exc))
+    return errors
+
+
+@checks.register("thywill")
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """THYWILL_LIMITS, THYWILL_TRANSPORTS and the default application are valid."""
+    return _collect(conf.get_limits, conf.get_transports, conf.get_default_application)
+
+
+@checks.register("thywill")
+def check_components(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every component loads, has the right base class and accepts its OPTIONS."""
+    try:
+        configs = conf.get_component_configs()
+    except ConfigurationError as exc:
+        return [_as_error(exc)]
+    messages: list[CheckMessage] = []
+    for role, config in configs.items():
+        try:
+            component = load_component(role, config)
+        except ConfigurationError as exc:
+            messages.append(_as_error(exc))
+            continue
+        own_check = getattr(component, "check", None)
+        if own_check is not None:
+            messages.extend(own_check())
+    return messages
+
+
+@checks.register("thywill")
+def check_applications(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every application loads and provides the Application interface."""
+    try:
+        configs = conf.get_application_configs()
+    except ConfigurationError as exc:
+        return [_as_error(exc)]
+    return _collect(
+        *(
+            (lambda n=name, c=config: load_application(n, c))
+            for name, config in configs.items()
+        )
+    )

@@ -1,0 +1,1 @@
+"""Database components: where client records live."""

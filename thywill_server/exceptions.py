@@ -1,0 +1,98 @@
+"""Every exception thywill raises, in one place.
+
+The tree::
+
+    ThywillError                   runtime errors
+    ├── RejectedError              bad input: a 4xx with a JSON error, logged once
+    ├── PushUnavailableError       the push backend cannot be reached (a 503)
+    └── HandlerOutputError         a handler sent something that is not JSON
+
+    django.core.exceptions.ImproperlyConfigured
+    └── ConfigurationError         a THYWILL_* setting is wrong (has its check id)
+        └── InvalidComponentError  a component or application can't be built
+"""
+
+from __future__ import annotations
+
+import enum
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+class ErrorCode(enum.StrEnum):
+    """The stable error codes of the wire protocol (documentation/protocol.md)."""
+
+    BAD_JSON = "bad_json"
+    BAD_MESSAGE = "bad_message"
+    BAD_CURSOR = "bad_cursor"
+    BAD_TRANSPORT = "bad_transport"
+    BAD_TOKEN = "bad_token"
+    TOKEN_EXPIRED = "token_expired"
+    SESSION_MISMATCH = "session_mismatch"
+    CSRF_FAILED = "csrf_failed"
+    UNKNOWN_APPLICATION = "unknown_application"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    TOO_LARGE = "too_large"
+    UNAVAILABLE = "unavailable"
+
+    @property
+    def status(self) -> int:
+        """The HTTP status that answers this error."""
+        return _STATUS[self]
+
+
+_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.BAD_JSON: 400,
+    ErrorCode.BAD_MESSAGE: 400,
+    ErrorCode.BAD_CURSOR: 400,
+    ErrorCode.BAD_TRANSPORT: 400,
+    ErrorCode.BAD_TOKEN: 403,
+    ErrorCode.TOKEN_EXPIRED: 403,
+    ErrorCode.SESSION_MISMATCH: 403,
+    ErrorCode.CSRF_FAILED: 403,
+    ErrorCode.UNKNOWN_APPLICATION: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.TOO_LARGE: 413,
+    ErrorCode.UNAVAILABLE: 503,
+}
+
+
+class ThywillError(Exception):
+    """Base class of thywill's runtime errors."""
+
+
+class RejectedError(ThywillError):
+    """A request was refused because of what the client sent."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @property
+    def status(self) -> int:
+        return self.code.status
+
+    def __repr__(self) -> str:
+        return f"RejectedError({self.code.value!r}, {self.message!r})"
+
+
+class PushUnavailableError(ThywillError):
+    """The push backend could not be reached; the request may be retried later."""
+
+
+class HandlerOutputError(ThywillError):
+    """An application handler sent data that cannot be encoded as JSON."""
+
+
+class ConfigurationError(ImproperlyConfigured):
+    """A THYWILL_* setting is wrong; ``check_id`` is the system check that reports it."""
+
+    def __init__(self, message: str, *, check_id: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.check_id = check_id
+
+
+class InvalidComponentError(ConfigurationError):
+    """A component or application named in settings cannot be imported or built."""

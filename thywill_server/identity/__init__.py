@@ -1,0 +1,1 @@
+"""Client identity: ids, signed tokens and their checks."""

@@ -1,0 +1,110 @@
+"""Client ids and the signed token that carries them.
+
+The bootstrap page hands each client a token signed with Django's signing framework. Every
+transport and the send endpoint verify it, and compare its session hash with the request's
+session cookie, without touching the database: the hot paths stay free of queries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import re
+import secrets
+
+from django.core import signing
+from django.utils.crypto import salted_hmac
+
+from thywill_server.exceptions import ErrorCode, RejectedError
+
+TOKEN_SALT = "thywill.client"
+SESSION_SALT = "thywill.session"
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+PRIVATE_CHANNEL_PREFIX = "client:"
+
+
+def new_client_id() -> str:
+    """A fresh random client id: 22 URL-safe characters (128 bits)."""
+    return secrets.token_urlsafe(16)
+
+
+def session_hash(session_key: str) -> str:
+    """A keyed hash of a session key, so the token never carries the key itself."""
+    return salted_hmac(SESSION_SALT, session_key).hexdigest()[:32]
+
+
+def private_channel(client_id: str) -> str:
+    """The name of a client's private channel."""
+    return PRIVATE_CHANNEL_PREFIX + client_id
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ClientIdentity:
+    """Who a request comes from, as proven by its token."""
+
+    client_id: str
+    application: str
+    session_hash: str
+    user_id: str | None = None
+
+    @property
+    def channel(self) -> str:
+        """The client's private channel."""
+        return private_channel(self.client_id)
+
+
+def issue_token(identity: ClientIdentity) -> str:
+    """Sign an identity into the token the browser sends with every request."""
+    payload = {
+        "c": identity.client_id,
+        "a": identity.application,
+        "s": identity.session_hash,
+        "u": identity.user_id,
+    }
+    return signing.dumps(payload, salt=TOKEN_SALT, compress=False)
+
+
+def verify_token(token: object, session_key: str | None, *, max_age: int) -> ClientIdentity:
+    """Check a token's signature, age and session; return the identity it proves.
+
+    Raises:
+        RejectedError: ``bad_token``, ``token_expired`` or ``session_mismatch``.
+    """
+    if not isinstance(token, str) or not token or len(token) > 1024:
+        raise RejectedError(ErrorCode.BAD_TOKEN, "A token is required.")
+    try:
+        payload = signing.loads(token, salt=TOKEN_SALT, max_age=max_age)
+    except signing.SignatureExpired as exc:
+        raise RejectedError(
+            ErrorCode.TOKEN_EXPIRED, "The token has expired; load the page again."
+        ) from exc
+    except signing.BadSignature as exc:
+        raise RejectedError(
+            ErrorCode.BAD_TOKEN, "The token's signature does not match."
+        ) from exc
+    identity = _identity_from(payload)
+    if session_key is None or not hmac.compare_digest(
+        identity.session_hash, session_hash(session_key)
+    ):
+        raise RejectedError(
+            ErrorCode.SESSION_MISMATCH, "The token belongs to another session."
+        )
+    return identity
+
+
+def _identity_from(payload: object) -> ClientIdentity:
+    # A valid signature means we wrote this payload, but an older release may have written
+    # another shape: check it rather than trust it.
+    if not isinstance(payload, dict):
+        raise RejectedError(ErrorCode.BAD_TOKEN, "The token's contents are malformed.")
+    client_id, application = payload.get("c"), payload.get("a")
+    digest, user_id = payload.get("s"), payload.get("u")
+    if (
+        not isinstance(client_id, str)
+        or not CLIENT_ID.match(client_id)
+        or not isinstance(application, str)
+        or not isinstance(digest, str)
+        or not (user_id is None or isinstance(user_id, str))
+    ):
+        raise RejectedError(ErrorCode.BAD_TOKEN, "The token's contents are malformed.")
+    return ClientIdentity(client_id, application, digest, user_id)

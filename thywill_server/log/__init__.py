@@ -1,0 +1,1 @@
+"""Log components: where thywill reports rejected input and failures."""

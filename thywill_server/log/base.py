@@ -1,0 +1,42 @@
+"""The log component contract."""
+
+from __future__ import annotations
+
+from django.core.checks import CheckMessage
+
+from thywill_server.exceptions import RejectedError
+
+
+class BaseLog:
+    """Base class of log components: the one place thywill reports what went wrong.
+
+    Every rejected request is reported here exactly once (the views mark their answers
+    as logged so that Django does not log them a second time).
+    """
+
+    def rejected(
+        self, error: RejectedError, *, path: str, client_id: str | None = None
+    ) -> None:
+        """Report a request refused for bad input.
+
+        Args:
+            error: what was wrong (code and message, as sent to the client).
+            path: the request path.
+            client_id: the client, when the token was already verified.
+        """
+        raise NotImplementedError("subclasses of BaseLog must provide rejected()")
+
+    def handler_failed(self, *, application: str, client_id: str, event: str) -> None:
+        """Report an exception raised by an application handler.
+
+        Called inside the ``except`` block, so the traceback is available.
+        """
+        raise NotImplementedError("subclasses of BaseLog must provide handler_failed()")
+
+    def unavailable(self, error: Exception, *, path: str) -> None:
+        """Report that the push backend could not be reached for a request."""
+        raise NotImplementedError("subclasses of BaseLog must provide unavailable()")
+
+    def check(self) -> list[CheckMessage]:
+        """Return system-check messages about this component's configuration."""
+        return []

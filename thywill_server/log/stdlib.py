@@ -1,0 +1,41 @@
+"""The log component on Python's logging module."""
+
+from __future__ import annotations
+
+import logging
+
+from thywill_server.exceptions import RejectedError
+from thywill_server.log.base import BaseLog
+
+
+class StdlibLog(BaseLog):
+    """Reports to a standard library logger.
+
+    Args:
+        logger: the logger's name.
+    """
+
+    def __init__(self, *, logger: str = "thywill") -> None:
+        self.logger = logging.getLogger(logger)
+
+    def rejected(
+        self, error: RejectedError, *, path: str, client_id: str | None = None
+    ) -> None:
+        self.logger.warning(
+            "Rejected %s: %s (%s)",
+            path,
+            error.code.value,
+            error.message,
+            extra={"thywill_code": error.code.value, "thywill_client_id": client_id},
+        )
+
+    def handler_failed(self, *, application: str, client_id: str, event: str) -> None:
+        self.logger.exception(
+            "Handler for %s in application %r failed",
+            event,
+            application,
+            extra={"thywill_client_id": client_id},
+        )
+
+    def unavailable(self, error: Exception, *, path: str) -> None:
+        self.logger.error("Push backend unavailable for %s: %s", path, error)

@@ -1,0 +1,1 @@
+"""Push backends: where messages to clients are stored, ordered and waited on."""

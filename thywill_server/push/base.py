@@ -1,0 +1,156 @@
+"""The push backend contract: ordered, bounded channel logs with positions.
+
+A push backend stores the messages pushed to channels, lets any server process read them
+after a position and wait for new ones, and keeps the little per-client state that must be
+shared by every process (the highest send sequence handled). Its semantics are specified in
+documentation/push-backend-spec.md and enforced for every implementation by
+tests/contracts/push.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+
+from django.core.checks import CheckMessage
+
+CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_.:@-]{1,200}$")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One message in a channel: its position and its data, already encoded as JSON."""
+
+    channel: str
+    position: str
+    payload: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReadResult:
+    """What one read of one channel returned.
+
+    Attributes:
+        messages: the messages after the requested position, oldest first.
+        position: the position to read after next time (the last message's, or the one
+            asked for when nothing is new, or ``None`` for a channel that is still empty).
+        reset: true when history that the requested position needed is gone; the
+            messages are then everything still retained, from the oldest.
+    """
+
+    messages: Sequence[StoredMessage]
+    position: str | None
+    reset: bool = False
+
+
+class BasePushBackend:
+    """Base class of push backends.
+
+    Subclasses take their OPTIONS as keyword-only constructor arguments and must provide
+    ``publish``, ``read``, ``wait`` and ``advance_sequence``.
+
+    Args:
+        capacity: how many messages a channel keeps at most; older ones are trimmed.
+        max_age: how many seconds a message is kept at most.
+    """
+
+    def __init__(self, *, capacity: int = 1000, max_age: float = 3600.0) -> None:
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+            raise ValueError(f"capacity must be a positive integer, not {capacity!r}")
+        if isinstance(max_age, bool) or not isinstance(max_age, int | float):
+            raise ValueError(f"max_age must be a number of seconds, not {max_age!r}")
+        if max_age <= 0:
+            raise ValueError(f"max_age must be positive, not {max_age!r}")
+        self.capacity = capacity
+        self.max_age = float(max_age)
+
+    async def publish(self, channel: str, payload: str) -> str:
+        """Append one message to a channel and wake its readers.
+
+        Args:
+            channel: the channel's name (see ``validate_channel``).
+            payload: the message's data, already encoded as JSON text.
+
+        Returns:
+            The new message's position.
+
+        Raises:
+            PushUnavailableError: the backend cannot be reached.
+        """
+        raise NotImplementedError("subclasses of BasePushBackend must provide publish()")
+
+    async def publish_many(self, entries: Sequence[tuple[str, str]]) -> list[str]:
+        """Append several ``(channel, payload)`` messages, in order; return positions.
+
+        Backends that can do this in one round trip should override it.
+        """
+        return [await self.publish(channel, payload) for channel, payload in entries]
+
+    async def read(self, channel: str, after: str | None, limit: int = 100) -> ReadResult:
+        """Read up to ``limit`` messages of a channel after a position.
+
+        Args:
+            channel: the channel to read.
+            after: the last position the reader saw, or ``None`` to read from the oldest
+                retained message.
+            limit: the most messages to return; the rest come with the next read.
+
+        Returns:
+            The messages, the position to read after next time, and whether history the
+            reader needed was lost (see ``ReadResult``). A position this backend cannot
+            have issued also counts as lost history.
+
+        Raises:
+            PushUnavailableError: the backend cannot be reached.
+        """
+        raise NotImplementedError("subclasses of BasePushBackend must provide read()")
+
+    async def wait(self, positions: Mapping[str, str | None], timeout: float) -> bool:
+        """Wait until any of the channels has a message after its given position.
+
+        Returns at once when one already has. This is what transports block on, so it
+        must not poll: a backend wakes waiters when a message is published, from any
+        process.
+
+        Args:
+            positions: channel name to the last position the reader saw (or ``None``).
+            timeout: the most seconds to wait.
+
+        Returns:
+            True when something new may be there, False when the timeout passed.
+        """
+        raise NotImplementedError("subclasses of BasePushBackend must provide wait()")
+
+    async def advance_sequence(self, client_id: str, seq: int) -> bool:
+        """Record that a client's send ``seq`` is being handled, if it is new.
+
+        Atomic across every server process sharing the backend: of several concurrent
+        calls with the same ``seq``, exactly one returns True.
+
+        Returns:
+            True when ``seq`` is above the highest one recorded for the client (and is
+            now recorded), False when it is a duplicate.
+        """
+        raise NotImplementedError(
+            "subclasses of BasePushBackend must provide advance_sequence()"
+        )
+
+    async def ping(self) -> None:
+        """Raise ``PushUnavailableError`` when the backend cannot be reached."""
+
+    async def aclose(self) -> None:
+        """Release connections and background tasks."""
+
+    def check(self) -> list[CheckMessage]:
+        """Return system-check messages about this backend's configuration."""
+        return []
+
+    @staticmethod
+    def validate_channel(channel: str) -> None:
+        """Raise ValueError unless ``channel`` is a valid channel name."""
+        if not CHANNEL_NAME.match(channel):
+            raise ValueError(
+                f"invalid channel name {channel!r}: use 1 to 200 characters of "
+                "letters, digits and _ . : @ -"
+            )

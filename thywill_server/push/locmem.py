@@ -1,0 +1,200 @@
+"""The in-memory push backend: the embedded default, for one server process.
+
+Positions are ``<epoch>-<sequence>``. The epoch is random per channel log, so a cursor
+from before a restart (or from a log that expired) is recognised as lost history and the
+client gets a reset instead of a silent gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.core import checks
+from django.core.checks import CheckMessage
+
+from thywill_server.push.base import BasePushBackend, ReadResult, StoredMessage
+
+_Waiter = asyncio.Future[None]
+
+
+@dataclasses.dataclass(slots=True)
+class _Entry:
+    seq: int
+    time: float
+    message: StoredMessage
+
+
+@dataclasses.dataclass(slots=True)
+class _Log:
+    epoch: str
+    entries: collections.deque[_Entry]
+    head: int = 0
+    """The sequence number of the newest message ever appended (0: none yet)."""
+    waiters: set[_Waiter] = dataclasses.field(default_factory=set)
+    touched: float = 0.0
+
+
+class LocMemPushBackend(BasePushBackend):
+    """Channels kept in this process's memory; nothing survives a restart.
+
+    Safe to call from several event loops and threads of one process (Django's test
+    client and ``async_to_sync`` create their own loops).
+    """
+
+    def __init__(self, *, capacity: int = 1000, max_age: float = 3600.0) -> None:
+        super().__init__(capacity=capacity, max_age=max_age)
+        self._logs: dict[str, _Log] = {}
+        self._sequences: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+        self._next_sweep = 0.0
+
+    async def publish(self, channel: str, payload: str) -> str:
+        self.validate_channel(channel)
+        now = time.monotonic()
+        with self._lock:
+            log = self._log(channel, now)
+            log.head += 1
+            position = f"{log.epoch}-{log.head}"
+            log.entries.append(
+                _Entry(log.head, now, StoredMessage(channel, position, payload))
+            )
+            if len(log.entries) > self.capacity:
+                log.entries.popleft()
+            waiters, log.waiters = log.waiters, set()
+            self._sweep(now)
+        for waiter in waiters:
+            _wake(waiter)
+        return position
+
+    async def read(self, channel: str, after: str | None, limit: int = 100) -> ReadResult:
+        self.validate_channel(channel)
+        now = time.monotonic()
+        with self._lock:
+            log = self._log(channel, now)
+            self._trim(log, now)
+            start, reset = self._start(log, after)
+            selected = [e.message for e in log.entries if e.seq >= start][:limit]
+        if selected:
+            return ReadResult(selected, selected[-1].position, reset)
+        if reset or after is None:
+            position = f"{log.epoch}-{log.head}" if log.head else None
+            return ReadResult((), position, reset)
+        return ReadResult((), after, False)
+
+    async def wait(self, positions: Mapping[str, str | None], timeout: float) -> bool:
+        waiter: _Waiter = asyncio.get_running_loop().create_future()
+        now = time.monotonic()
+        logs = []
+        with self._lock:
+            for channel, after in positions.items():
+                log = self._log(channel, now)
+                if self._has_news(log, after):
+                    return True
+                logs.append(log)
+            for log in logs:
+                log.waiters.add(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            return False
+        finally:
+            with self._lock:
+                for log in logs:
+                    log.waiters.discard(waiter)
+        return True
+
+    async def advance_sequence(self, client_id: str, seq: int) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            last, _ = self._sequences.get(client_id, (0, now))
+            if seq <= last:
+                return False
+            self._sequences[client_id] = (seq, now)
+            return True
+
+    def check(self) -> list[CheckMessage]:
+        if settings.DEBUG:
+            return []
+        return [
+            checks.Warning(
+                "The in-memory push backend serves one process only and loses every "
+                "message on restart.",
+                hint="Use thywill_server.push.redis.RedisPushBackend in production.",
+                id="thywill.W001",
+            )
+        ]
+
+    def _log(self, channel: str, now: float) -> _Log:
+        log = self._logs.get(channel)
+        if log is None:
+            log = _Log(secrets.token_hex(4), collections.deque())
+            self._logs[channel] = log
+        log.touched = now
+        return log
+
+    def _trim(self, log: _Log, now: float) -> None:
+        horizon = now - self.max_age
+        while log.entries and log.entries[0].time < horizon:
+            log.entries.popleft()
+
+    def _start(self, log: _Log, after: str | None) -> tuple[int, bool]:
+        """The first sequence to return after ``after``, and whether history was lost."""
+        oldest = log.entries[0].seq if log.entries else log.head + 1
+        if after is None:
+            return oldest, False
+        seq = self._seq_of(log, after)
+        if seq is None or seq > log.head or seq + 1 < oldest:
+            return oldest, True
+        return seq + 1, False
+
+    def _has_news(self, log: _Log, after: str | None) -> bool:
+        if after is None:
+            return bool(log.entries)
+        seq = self._seq_of(log, after)
+        # A position from another epoch means a reset is due: the reader must come back.
+        return seq is None or seq != log.head
+
+    @staticmethod
+    def _seq_of(log: _Log, position: str) -> int | None:
+        epoch, _, seq = position.partition("-")
+        if epoch != log.epoch or not seq.isdigit():
+            return None
+        return int(seq)
+
+    def _sweep(self, now: float) -> None:
+        """Forget idle channel logs and send sequences older than ``max_age``."""
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + min(self.max_age, 60.0)
+        horizon = now - self.max_age
+        for channel in [
+            c for c, log in self._logs.items() if log.touched < horizon and not log.waiters
+        ]:
+            del self._logs[channel]
+        for client_id in [c for c, (_, t) in self._sequences.items() if t < horizon]:
+            del self._sequences[client_id]
+
+
+def _wake(waiter: _Waiter) -> None:
+    loop = waiter.get_loop()
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if loop is running:
+        if not waiter.done():
+            waiter.set_result(None)
+    elif not loop.is_closed():
+        loop.call_soon_threadsafe(_resolve, waiter)
+
+
+def _resolve(waiter: _Waiter) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -1,0 +1,20 @@
+"""The framework's URLs, included under ``/thywill/`` by the project's urls.py."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from thywill_server.transports.longpoll import longpoll
+from thywill_server.transports.sse import sse
+from thywill_server.views.bootstrap import init
+from thywill_server.views.send import send
+
+app_name = "thywill"
+
+urlpatterns = [
+    path("init/", init, name="init"),
+    path("<slug:app_name>/init/", init, name="app-init"),
+    path("send/", send, name="send"),
+    path("longpoll/", longpoll, name="longpoll"),
+    path("sse/", sse, name="sse"),
+]

@@ -1,0 +1,173 @@
+"""Settings of the thywill site.
+
+With no environment variables set you get the embedded default: DEBUG on, SQLite in
+``db.sqlite3``, the in-memory push backend, one process, no services. Production values come
+from the environment:
+
+    SECRET_KEY            required when DEBUG is off
+    DEBUG                 "1"/"true" or "0"/"false" (default: on)
+    ALLOWED_HOSTS         comma-separated host names
+    CSRF_TRUSTED_ORIGINS  comma-separated origins, e.g. https://example.com
+    DATABASE_URL          e.g. mysql://user:pass@db.example.com:3306/thywill
+
+Every THYWILL_* setting is described in documentation/settings.md.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """A boolean from the environment: 1/true/yes/on or 0/false/no/off."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (use 1 or 0).")
+
+
+def env_list(name: str) -> list[str]:
+    """A comma-separated list from the environment."""
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+DEBUG = env_flag("DEBUG", True)
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("Set SECRET_KEY in the environment when DEBUG is off.")
+    SECRET_KEY = "django-insecure-thywill-development-key-do-not-use-in-production"
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "daphne",  # first, so that runserver serves ASGI (and so thywill's streams)
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.staticfiles",
+    "channels",
+    "thywill_server.apps.ThywillServerConfig",
+    "thywill_apps.echo",
+]
+
+# Every middleware here supports async, so async views run without thread hops.
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "thywill_server.urls"
+ASGI_APPLICATION = "thywill_server.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=600
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers run beside the writer; the timeout rides out short write locks.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL;",
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+CSRF_FAILURE_VIEW = "thywill_server.views.errors.csrf_failure"
+SESSION_COOKIE_SAMESITE = "Lax"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "thywill": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
+}
+
+# --- thywill --------------------------------------------------------------------------
+# Components, by role. Each names a class by dotted path and its keyword OPTIONS; a role
+# left out keeps its default (shown here). Checked at start-up (ids thywill.E001-E004).
+THYWILL_COMPONENTS = {
+    # Where messages to clients are stored, ordered and waited on. The in-memory
+    # backend serves one process; capacity is per channel, max_age in seconds.
+    "push": {
+        "BACKEND": "thywill_server.push.locmem.LocMemPushBackend",
+        "OPTIONS": {"capacity": 1000, "max_age": 3600},
+    },
+    # Durable records (clients), on one of DATABASES.
+    "database": {
+        "BACKEND": "thywill_server.database.orm.OrmDatabase",
+        "OPTIONS": {"alias": "default"},
+    },
+    # Where rejected input and handler failures are reported.
+    "log": {
+        "BACKEND": "thywill_server.log.stdlib.StdlibLog",
+        "OPTIONS": {"logger": "thywill"},
+    },
+}
+
+# Applications, by the name used in /thywill/<name>/init/. Each package must also be in
+# INSTALLED_APPS, for its static files (and models, if it has any).
+THYWILL_APPLICATIONS = {
+    "echo": {"BACKEND": "thywill_apps.echo.application.EchoApplication", "OPTIONS": {}},
+}
+# The application served at /thywill/init/.
+THYWILL_DEFAULT_APPLICATION = "echo"
+
+# Transports the client may use, in the order it tries them.
+THYWILL_TRANSPORTS = ["sse", "longpoll"]
+
+# Sizes and timings; every key and default is in documentation/settings.md.
+THYWILL_LIMITS = {
+    "MAX_MESSAGE_BYTES": 64 * 1024,
+    "LONGPOLL_TIMEOUT": 25,
+    "SSE_KEEPALIVE": 15,
+}
+
+# Serve /static/ from the ASGI application itself (fine for one process; behind nginx
+# in production, collect the files with `manage.py collectstatic` and set this off).
+THYWILL_SERVE_STATIC = env_flag("THYWILL_SERVE_STATIC", True)

@@ -1,0 +1,26 @@
+"""Long-poll: one request, one batch (or an empty answer at the timeout)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+
+from thywill_server import conf
+from thywill_server.envelope import encode_delivery, encode_reset
+from thywill_server.transports.common import open_feed
+from thywill_server.views.errors import json_errors
+
+
+@json_errors(methods=("GET",))
+async def longpoll(request: HttpRequest) -> HttpResponse:
+    """Answer with the client's messages after its cursor, waiting for some if needed."""
+    feed = open_feed(request, request.GET.get("cursor"))
+    if request.GET.get("wait") == "0":
+        batch = await feed.read()
+    else:
+        batch = await feed.next(conf.get_limits().longpoll_timeout)
+    messages = ",".join(encode_delivery(m) for m in batch.messages)
+    reset = encode_reset(batch.reset_channels) if batch.reset_channels else "null"
+    body = f'{{"messages":[{messages}],"cursor":"{batch.cursor.encode()}","reset":{reset}}}'
+    response = HttpResponse(body, content_type="application/json")
+    response["Cache-Control"] = "no-store"
+    return response

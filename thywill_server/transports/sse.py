@@ -1,0 +1,61 @@
+"""Server-Sent Events: one long response, an event per message, resumable by event id."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
+
+from thywill_server import conf
+from thywill_server.delivery import ClientFeed
+from thywill_server.envelope import encode_delivery, encode_reset
+from thywill_server.transports.common import open_feed
+from thywill_server.views.errors import json_errors
+
+# Some proxies and browsers hold back the first bytes of a response; 2 KiB of comment
+# pushes the stream past them so the client sees the open event at once.
+PADDING = ":" + " " * 2048 + "\n\n"
+KEEPALIVE = "event: keepalive\ndata: {}\n\n"
+
+
+def sse_event(event: str, data: str, event_id: str | None = None) -> str:
+    """One event in text/event-stream format (``data`` is one line of JSON)."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {data}\n\n"
+
+
+@json_errors(methods=("GET",))
+async def sse(request: HttpRequest) -> HttpResponseBase:
+    """Stream the client's messages after its cursor (``Last-Event-ID`` wins)."""
+    cursor = request.headers.get("Last-Event-ID") or request.GET.get("cursor")
+    feed = open_feed(request, cursor)
+    response = StreamingHttpResponse(
+        _stream(feed, conf.get_limits().sse_keepalive),
+        content_type="text/event-stream",
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+async def _stream(feed: ClientFeed, keepalive: float) -> AsyncIterator[str]:
+    cursor = feed.cursor
+    yield PADDING + sse_event("open", f'{{"cursor":"{cursor.encode()}"}}', cursor.encode())
+    while True:
+        batch = await feed.next(keepalive)
+        if not batch:
+            yield KEEPALIVE
+            continue
+        chunks = []
+        if batch.reset_channels:
+            # The id of the reset moves the client past lost history only as far as the
+            # first message that follows it; each message then carries its own cursor.
+            cursor = cursor.restricted([c for c in cursor if c not in batch.reset_channels])
+            chunks.append(
+                sse_event("reset", encode_reset(batch.reset_channels), cursor.encode())
+            )
+        for message in batch.messages:
+            cursor = cursor.advanced(message.channel, message.position)
+            chunks.append(sse_event("message", encode_delivery(message), cursor.encode()))
+        cursor = batch.cursor
+        yield "".join(chunks)

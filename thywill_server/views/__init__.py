@@ -1,0 +1,1 @@
+"""HTTP views: the bootstrap page and the send endpoint."""

@@ -1,0 +1,94 @@
+"""Turning rejected input into the protocol's JSON errors, logged exactly once."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Collection, Coroutine
+from typing import Any, TypeAlias
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+
+from thywill_server import conf
+from thywill_server.components import components
+from thywill_server.exceptions import ErrorCode, PushUnavailableError, RejectedError
+from thywill_server.identity.tokens import ClientIdentity, verify_token
+
+AsyncView: TypeAlias = Callable[..., Coroutine[Any, Any, HttpResponseBase]]
+
+
+def error_response(
+    request: HttpRequest, error: RejectedError, *, client_id: str | None = None
+) -> JsonResponse:
+    """Log a rejection once and answer it with ``{"error": {"code", "message"}}``."""
+    components.log.rejected(error, path=request.path, client_id=client_id)
+    response = JsonResponse(
+        {"error": {"code": error.code.value, "message": error.message}},
+        status=error.status,
+    )
+    # We just logged it: stop django.request from logging the 4xx a second time.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
+def unavailable_response(request: HttpRequest, exc: PushUnavailableError) -> JsonResponse:
+    """Answer 503 when the push backend cannot be reached."""
+    components.log.unavailable(exc, path=request.path)
+    response = JsonResponse(
+        {
+            "error": {
+                "code": ErrorCode.UNAVAILABLE.value,
+                "message": "The message service is unavailable; try again shortly.",
+            }
+        },
+        status=503,
+    )
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
+def json_errors(*, methods: Collection[str]) -> Callable[[AsyncView], AsyncView]:
+    """Make an async view answer bad input with the protocol's JSON errors.
+
+    Only ``methods`` are allowed; ``RejectedError`` and ``PushUnavailableError`` raised
+    by the view become 4xx / 503 answers.
+    """
+
+    def decorate(view: AsyncView) -> AsyncView:
+        @functools.wraps(view)
+        async def wrapper(
+            request: HttpRequest, *args: Any, **kwargs: Any
+        ) -> HttpResponseBase:
+            if request.method not in methods:
+                error = RejectedError(
+                    ErrorCode.METHOD_NOT_ALLOWED,
+                    f"{request.method} is not allowed here; use {', '.join(methods)}.",
+                )
+                response = error_response(request, error)
+                response["Allow"] = ", ".join(methods)
+                return response
+            try:
+                return await view(request, *args, **kwargs)
+            except RejectedError as error:
+                return error_response(request, error)
+            except PushUnavailableError as exc:
+                return unavailable_response(request, exc)
+
+        return wrapper
+
+    return decorate
+
+
+def identify(request: HttpRequest, token: object) -> ClientIdentity:
+    """The identity a request's token proves, checked against its session cookie."""
+    return verify_token(
+        token,
+        request.COOKIES.get(settings.SESSION_COOKIE_NAME),
+        max_age=conf.get_limits().token_max_age,
+    )
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a JSON 403 instead of Django's HTML page."""
+    error = RejectedError(ErrorCode.CSRF_FAILED, f"CSRF verification failed: {reason}")
+    return error_response(request, error)

@@ -1,0 +1,43 @@
+"""The send endpoint: messages from a client to its application."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from thywill_server import conf
+from thywill_server.components import UnknownApplicationError, applications
+from thywill_server.dispatch import handle_message
+from thywill_server.envelope import parse_send_body
+from thywill_server.exceptions import ErrorCode, RejectedError
+from thywill_server.views.errors import identify, json_errors
+
+
+@json_errors(methods=("POST",))
+async def send(request: HttpRequest) -> HttpResponse:
+    """Handle a batch of client messages in order; answer a result per message."""
+    limits = conf.get_limits()
+    declared = request.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limits.max_message_bytes:
+        raise RejectedError(
+            ErrorCode.TOO_LARGE,
+            f"The body is {declared} bytes; the limit is {limits.max_message_bytes}.",
+        )
+    body = parse_send_body(
+        request.body, max_bytes=limits.max_message_bytes, max_batch=limits.max_batch
+    )
+    identity = identify(request, body.token)
+    try:
+        app = applications.get(identity.application)
+    except UnknownApplicationError:
+        raise RejectedError(
+            ErrorCode.UNKNOWN_APPLICATION,
+            f"The application {identity.application!r} is no longer configured.",
+        ) from None
+    results = []
+    for message in body.messages:
+        outcome = await handle_message(app, identity, message)
+        result = {"seq": message.seq, "status": outcome.value}
+        if outcome == "error":
+            result["reason"] = "The application failed to handle this message."
+        results.append(result)
+    return JsonResponse({"results": results})
