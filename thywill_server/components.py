@@ -88,8 +88,8 @@ def load_application(name: str, config: Mapping[str, Any]) -> Application:
     if not isinstance(app, Application):
         raise InvalidComponentError(
             f"{setting}['BACKEND'] = {config['BACKEND']!r} does not provide the "
-            "Application interface (name, title, scripts, styles, on_connect, "
-            "on_message); subclass thywill_server.application.BaseApplication.",
+            "Application interface (name, title, scripts, styles, client_config, "
+            "on_connect, on_message); subclass thywill_server.application.BaseApplication.",
             check_id="thywill.E003",
         )
     return app

@@ -7,7 +7,10 @@ from thywill_server.types import JSON
 
 
 class TestkitApplication(BaseApplication):
-    """Echoes data back; ``{"raise": true}`` raises after sending, ``{"to": id}`` forwards."""
+    """Echoes data back.
+
+    ``{"raise": true}`` sends, then raises; ``{"to": client_id, "data": ...}`` forwards.
+    """
 
     title = "Testkit"
     scripts = ("echo/echo.js",)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from thywill_server.application.context import Context
@@ -23,6 +23,9 @@ class Application(Protocol):
     title: str
     scripts: Sequence[str]
     styles: Sequence[str]
+
+    def client_config(self) -> Mapping[str, JSON]:
+        """Settings for the application's JavaScript, as ``thywill.config.app``."""
 
     def on_connect(self, ctx: Context) -> Awaitable[None] | None:
         """Handle a new client, right after the bootstrap page issued its identity."""
@@ -55,6 +58,10 @@ class BaseApplication:
         self.name = name
         if not self.title:
             self.title = name
+
+    def client_config(self) -> Mapping[str, JSON]:
+        """Settings for the application's JavaScript (none by default)."""
+        return {}
 
     def on_connect(self, ctx: Context) -> Awaitable[None] | None:
         """Handle a new client (does nothing by default)."""

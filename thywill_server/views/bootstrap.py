@@ -60,6 +60,7 @@ async def init(request: HttpRequest, app_name: str | None = None) -> HttpRespons
             "longpoll": reverse("thywill:longpoll"),
         },
         "limits": conf.get_limits().as_client_config(),
+        "app": dict(app.client_config()),
     }
     response = render(
         request,

@@ -1,0 +1,68 @@
+"""Small components and applications for tests that need one to misbehave on purpose."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from thywill_server.exceptions import PushUnavailableError
+from thywill_server.log.stdlib import StdlibLog
+from thywill_server.push.base import BasePushBackend, ReadResult
+from thywill_server.push.locmem import LocMemPushBackend
+
+
+class UnreachablePushBackend(BasePushBackend):
+    """A push backend whose server is down: every operation raises PushUnavailableError."""
+
+    def _down(self) -> PushUnavailableError:
+        return PushUnavailableError("connection refused (test backend)")
+
+    async def publish(self, channel: str, payload: str) -> str:
+        raise self._down()
+
+    async def publish_many(self, entries: Sequence[tuple[str, str]]) -> list[str]:
+        raise self._down()
+
+    async def read(self, channel: str, after: str | None, limit: int = 100) -> ReadResult:
+        raise self._down()
+
+    async def wait(self, positions: Mapping[str, str | None], timeout: float) -> bool:
+        raise self._down()
+
+    async def advance_sequence(self, client_id: str, seq: int) -> bool:
+        raise self._down()
+
+
+class JournalPushBackend(LocMemPushBackend):
+    """An in-memory backend that notes its closing in ``journal``, and can fail to close."""
+
+    def __init__(self, *, journal: list[str], fail_close: bool = False) -> None:
+        super().__init__()
+        self.journal = journal
+        self.fail_close = fail_close
+
+    async def aclose(self) -> None:
+        self.journal.append("push.aclose")
+        if self.fail_close:
+            raise OSError("cannot close (test backend)")
+
+
+class JournalLog(StdlibLog):
+    """A standard log component that notes its closing in ``journal``."""
+
+    def __init__(self, *, journal: list[str]) -> None:
+        super().__init__()
+        self.journal = journal
+
+    async def aclose(self) -> None:
+        self.journal.append("log.aclose")
+
+
+class NotAnApplication:
+    """Accepts the ``name`` every application gets, but has no handlers or assets."""
+
+    def __init__(self, *, name: str) -> None:
+        self.name = name
+
+
+def not_a_class() -> None:
+    """A function where settings expect a class."""
