@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from thywill_server import conf
@@ -22,8 +23,15 @@ async def send(request: HttpRequest) -> HttpResponse:
             ErrorCode.TOO_LARGE,
             f"The body is {declared} bytes; the limit is {limits.max_message_bytes}.",
         )
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        # A chunked body gives no Content-Length to refuse early; Django stops reading it.
+        raise RejectedError(
+            ErrorCode.TOO_LARGE, f"The body is over {limits.max_message_bytes} bytes."
+        ) from None
     body = parse_send_body(
-        request.body, max_bytes=limits.max_message_bytes, max_batch=limits.max_batch
+        raw, max_bytes=limits.max_message_bytes, max_batch=limits.max_batch
     )
     identity = identify(request, body.token)
     try:
