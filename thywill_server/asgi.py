@@ -14,12 +14,13 @@ django_application = get_asgi_application()
 
 # Imported after Django is set up, as Channels requires.
 from channels.routing import ProtocolTypeRouter  # noqa: E402
-from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
+from thywill_server import conf  # noqa: E402
 
 http_application = (
     ASGIStaticFilesHandler(django_application)
-    if settings.THYWILL_SERVE_STATIC
+    if conf.serve_static()
     else django_application
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.core import checks
 from django.core.checks import CheckMessage
 
@@ -34,8 +35,8 @@ def _collect(*steps: Callable[[], object]) -> list[CheckMessage]:
 
 @checks.register("thywill")
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """THYWILL_LIMITS, THYWILL_TRANSPORTS and the default application are valid."""
-    return _collect(conf.get_limits, conf.get_transports, conf.get_default_application)
+    """THYWILL_LIMITS and THYWILL_TRANSPORTS are valid."""
+    return _collect(conf.get_limits, conf.get_transports)
 
 
 @checks.register("thywill")
@@ -60,14 +61,26 @@ def check_components(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
 
 @checks.register("thywill")
 def check_applications(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Every application loads and provides the Application interface."""
+    """The applications are configured, each loads, and the default one exists."""
     try:
         configs = conf.get_application_configs()
     except ConfigurationError as exc:
         return [_as_error(exc)]
-    return _collect(
-        *(
-            (lambda n=name, c=config: load_application(n, c))
-            for name, config in configs.items()
-        )
-    )
+    messages = _collect(conf.get_default_application)
+    for name, config in configs.items():
+        try:
+            app = load_application(name, config)
+        except ConfigurationError as exc:
+            messages.append(_as_error(exc))
+            continue
+        if django_apps.get_containing_app_config(type(app).__module__) is None:
+            messages.append(
+                checks.Warning(
+                    f"THYWILL_APPLICATIONS[{name!r}] is not in a package listed in "
+                    "INSTALLED_APPS, so its static files and models are not found.",
+                    hint=f"Add {type(app).__module__.rpartition('.')[0]!r} to "
+                    "INSTALLED_APPS.",
+                    id="thywill.W002",
+                )
+            )
+    return messages

@@ -84,7 +84,10 @@ def load_application(name: str, config: Mapping[str, Any]) -> Application:
     """Build the application called ``name`` from its settings entry."""
     setting = f"THYWILL_APPLICATIONS[{name!r}]"
     cls = load_class(setting, config["BACKEND"])
-    app: object = build(setting, cls, config["OPTIONS"], name=name)
+    handlers = ("client_config", "on_connect", "on_message")
+    app: object = None
+    if all(callable(getattr(cls, h, None)) for h in handlers):
+        app = build(setting, cls, config["OPTIONS"], name=name)
     if not isinstance(app, Application):
         raise InvalidComponentError(
             f"{setting}['BACKEND'] = {config['BACKEND']!r} does not provide the "

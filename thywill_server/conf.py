@@ -25,7 +25,7 @@ DEFAULT_COMPONENTS: dict[str, dict[str, Any]] = {
     "log": {"BACKEND": "thywill_server.log.stdlib.StdlibLog", "OPTIONS": {}},
 }
 
-APPLICATION_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,49}$")
+APPLICATION_NAME = re.compile(r"[a-z][a-z0-9_-]{0,49}")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -135,7 +135,7 @@ def get_application_configs() -> dict[str, dict[str, Any]]:
         )
     configs = {}
     for name, config in raw.items():
-        if not isinstance(name, str) or not APPLICATION_NAME.match(name):
+        if not isinstance(name, str) or not APPLICATION_NAME.fullmatch(name):
             raise ConfigurationError(
                 f"THYWILL_APPLICATIONS has an invalid name {name!r}: use 1 to 50 "
                 "lower-case letters, digits, '_' or '-', starting with a letter.",
@@ -174,6 +174,11 @@ def _entry(setting: str, config: object, check_id: str) -> dict[str, Any]:
     if not isinstance(options, Mapping):
         raise ConfigurationError(f"{setting}['OPTIONS'] must be a dict.", check_id=check_id)
     return {"BACKEND": config["BACKEND"], "OPTIONS": dict(options)}
+
+
+def serve_static() -> bool:
+    """THYWILL_SERVE_STATIC: whether the ASGI application serves /static/ itself."""
+    return bool(getattr(settings, "THYWILL_SERVE_STATIC", True))
 
 
 def reset() -> None:

@@ -69,7 +69,7 @@ class Cursor(Mapping[str, str]):
         try:
             raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
             positions = json.loads(raw)
-        except (binascii.Error, ValueError) as exc:
+        except (binascii.Error, ValueError, RecursionError) as exc:
             raise RejectedError(
                 ErrorCode.BAD_CURSOR, "The cursor cannot be decoded."
             ) from exc

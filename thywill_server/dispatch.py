@@ -1,7 +1,7 @@
 """Running application handlers for client events, and releasing what they sent.
 
-This is where the pipeline of pipes wraps each event; a handler's sends are published
-only after it returned without raising.
+A handler's sends are published only after it returned without raising. Every event
+passes through here, so this is the seam where a pipeline of pipes will wrap them.
 """
 
 from __future__ import annotations

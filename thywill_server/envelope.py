@@ -45,6 +45,8 @@ def parse_send_body(body: bytes, *, max_bytes: int, max_batch: int) -> SendReque
         parsed: Any = json.loads(body)
     except ValueError as exc:
         raise RejectedError(ErrorCode.BAD_JSON, f"The body is not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise RejectedError(ErrorCode.BAD_JSON, "The body is nested too deeply.") from exc
     if not isinstance(parsed, dict):
         raise _bad("The body must be a JSON object.")
     token = parsed.get("token")

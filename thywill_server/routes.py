@@ -7,6 +7,7 @@ from django.urls import path
 from thywill_server.transports.longpoll import longpoll
 from thywill_server.transports.sse import sse
 from thywill_server.views.bootstrap import init
+from thywill_server.views.health import health
 from thywill_server.views.send import send
 
 app_name = "thywill"
@@ -17,4 +18,5 @@ urlpatterns = [
     path("send/", send, name="send"),
     path("longpoll/", longpoll, name="longpoll"),
     path("sse/", sse, name="sse"),
+    path("health/", health, name="health"),
 ]

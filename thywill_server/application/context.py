@@ -42,7 +42,7 @@ class Context:
         Raises:
             ValueError: ``client_id`` is not a client id.
         """
-        if not CLIENT_ID.match(client_id):
+        if not CLIENT_ID.fullmatch(client_id):
             raise ValueError(f"not a client id: {client_id!r}")
         self._outbox.append((private_channel(client_id), encode(data)))
 

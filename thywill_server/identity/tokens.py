@@ -19,7 +19,7 @@ from thywill_server.exceptions import ErrorCode, RejectedError
 
 TOKEN_SALT = "thywill.client"
 SESSION_SALT = "thywill.session"
-CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 PRIVATE_CHANNEL_PREFIX = "client:"
 
 
@@ -101,7 +101,7 @@ def _identity_from(payload: object) -> ClientIdentity:
     digest, user_id = payload.get("s"), payload.get("u")
     if (
         not isinstance(client_id, str)
-        or not CLIENT_ID.match(client_id)
+        or not CLIENT_ID.fullmatch(client_id)
         or not isinstance(application, str)
         or not isinstance(digest, str)
         or not (user_id is None or isinstance(user_id, str))

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from django.core.checks import CheckMessage
 
-CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_.:@-]{1,200}$")
+CHANNEL_NAME = re.compile(r"[A-Za-z0-9_.:@-]{1,200}")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -149,7 +149,7 @@ class BasePushBackend:
     @staticmethod
     def validate_channel(channel: str) -> None:
         """Raise ValueError unless ``channel`` is a valid channel name."""
-        if not CHANNEL_NAME.match(channel):
+        if not CHANNEL_NAME.fullmatch(channel):
             raise ValueError(
                 f"invalid channel name {channel!r}: use 1 to 200 characters of "
                 "letters, digits and _ . : @ -"

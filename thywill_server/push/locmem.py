@@ -126,7 +126,7 @@ class LocMemPushBackend(BasePushBackend):
             checks.Warning(
                 "The in-memory push backend serves one process only and loses every "
                 "message on restart.",
-                hint="Use thywill_server.push.redis.RedisPushBackend in production.",
+                hint="Run one server process, or a push backend shared by all of them.",
                 id="thywill.W001",
             )
         ]
@@ -164,7 +164,7 @@ class LocMemPushBackend(BasePushBackend):
     @staticmethod
     def _seq_of(log: _Log, position: str) -> int | None:
         epoch, _, seq = position.partition("-")
-        if epoch != log.epoch or not seq.isdigit():
+        if epoch != log.epoch or not (seq.isascii() and seq.isdigit()):
             return None
         return int(seq)
 

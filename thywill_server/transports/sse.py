@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
 from thywill_server import conf
+from thywill_server.components import components
 from thywill_server.delivery import ClientFeed
 from thywill_server.envelope import encode_delivery, encode_reset
+from thywill_server.exceptions import PushUnavailableError
 from thywill_server.transports.common import open_feed
 from thywill_server.views.errors import json_errors
 
@@ -28,9 +30,9 @@ def sse_event(event: str, data: str, event_id: str | None = None) -> str:
 async def sse(request: HttpRequest) -> HttpResponseBase:
     """Stream the client's messages after its cursor (``Last-Event-ID`` wins)."""
     cursor = request.headers.get("Last-Event-ID") or request.GET.get("cursor")
-    feed = open_feed(request, cursor)
+    feed = open_feed(request, "sse", cursor)
     response = StreamingHttpResponse(
-        _stream(feed, conf.get_limits().sse_keepalive),
+        _stream(feed, conf.get_limits().sse_keepalive, request.path),
         content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-cache"
@@ -38,11 +40,17 @@ async def sse(request: HttpRequest) -> HttpResponseBase:
     return response
 
 
-async def _stream(feed: ClientFeed, keepalive: float) -> AsyncIterator[str]:
+async def _stream(feed: ClientFeed, keepalive: float, path: str) -> AsyncIterator[str]:
     cursor = feed.cursor
     yield PADDING + sse_event("open", f'{{"cursor":"{cursor.encode()}"}}', cursor.encode())
     while True:
-        batch = await feed.next(keepalive)
+        try:
+            batch = await feed.next(keepalive)
+        except PushUnavailableError as exc:
+            # The status line is long gone: end the stream; the client reconnects with
+            # its cursor and gets a 503 until the backend is back.
+            components.log.unavailable(exc, path=path)
+            return
         if not batch:
             yield KEEPALIVE
             continue

@@ -1,1 +1,1 @@
-"""HTTP views: the bootstrap page and the send endpoint."""
+"""HTTP views: the bootstrap page, the send endpoint and the health check."""

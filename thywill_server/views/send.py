@@ -18,7 +18,11 @@ async def send(request: HttpRequest) -> HttpResponse:
     """Handle a batch of client messages in order; answer a result per message."""
     limits = conf.get_limits()
     declared = request.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > limits.max_message_bytes:
+    if (
+        declared.isascii()
+        and declared.isdigit()
+        and int(declared) > limits.max_message_bytes
+    ):
         raise RejectedError(
             ErrorCode.TOO_LARGE,
             f"The body is {declared} bytes; the limit is {limits.max_message_bytes}.",
