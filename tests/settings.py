@@ -6,4 +6,5 @@ THYWILL_APPLICATIONS = {
     "echo": {"BACKEND": "thywill_apps.echo.application.EchoApplication", "OPTIONS": {}},
     "testkit": {"BACKEND": "tests.apps.testkit.TestkitApplication", "OPTIONS": {}},
 }
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.apps"]  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -19,6 +19,8 @@ from thywill_server.components import components
 from thywill_server.envelope import InboundMessage
 from thywill_server.exceptions import PushUnavailableError
 from thywill_server.identity.tokens import ClientIdentity
+
+Outbox = list[tuple[str, str]]
 
 
 class Outcome(enum.StrEnum):
@@ -43,41 +45,58 @@ async def run_event(
     app: Application,
     identity: ClientIdentity,
     event: str,
-    invoke: Callable[[Context], Awaitable[None]],
-) -> Outcome:
-    """Run one event's handler and release its outbox when it succeeds."""
+    handler: Callable[..., Any],
+    *args: Any,
+) -> tuple[Outcome, Outbox]:
+    """Run ``handler(ctx, *args)``; return its outcome and its sends (none on error)."""
     ctx = Context(identity)
     try:
-        await invoke(ctx)
+        await call_handler(handler, ctx, *args)
     except PushUnavailableError:
         raise
     except Exception:  # noqa: BLE001  (a handler's bug must not take the request down)
         components.log.handler_failed(
             application=app.name, client_id=identity.client_id, event=event
         )
-        return Outcome.ERROR
-    outbox = ctx.take_outbox()
-    if outbox:
-        await components.push.publish_many(outbox)
-    return Outcome.OK
+        return Outcome.ERROR, []
+    return Outcome.OK, ctx.take_outbox()
 
 
 async def handle_connect(app: Application, identity: ClientIdentity) -> Outcome:
     """Run the application's connect handler for a newly issued client."""
-    return await run_event(
-        app, identity, "connect", lambda ctx: call_handler(app.on_connect, ctx)
-    )
+    outcome, outbox = await run_event(app, identity, "connect", app.on_connect)
+    if outbox:
+        await components.push.publish_many(outbox)
+    return outcome
 
 
-async def handle_message(
-    app: Application, identity: ClientIdentity, message: InboundMessage
-) -> Outcome:
-    """Handle one inbound message exactly once (duplicates by ``seq`` are skipped)."""
-    if not await components.push.advance_sequence(identity.client_id, message.seq):
-        return Outcome.DUPLICATE
-    return await run_event(
-        app,
-        identity,
-        "message",
-        lambda ctx: call_handler(app.on_message, ctx, message.data),
-    )
+async def handle_messages(
+    app: Application, identity: ClientIdentity, messages: Sequence[InboundMessage]
+) -> list[Outcome]:
+    """Handle a client's messages in order, each at most once.
+
+    The client's lock is held throughout, so an overlapping retry of the same request
+    waits for this one and then finds duplicates. A message's sequence number is
+    recorded together with what its handler sent: when the push backend fails before
+    that, the message was not handled as far as the client can tell, and its retry is
+    handled again.
+    """
+    push = components.push
+    outcomes = []
+    async with push.client_lock(identity.client_id):
+        last = await push.last_sequence(identity.client_id)
+        for message in messages:
+            if message.seq <= last:
+                outcomes.append(Outcome.DUPLICATE)
+                continue
+            outcome, outbox = await run_event(
+                app, identity, "message", app.on_message, message.data
+            )
+            if (
+                await push.publish_sequenced(identity.client_id, message.seq, outbox)
+                is None
+            ):
+                outcome = Outcome.DUPLICATE  # recorded by a process that ignored the lock
+            outcomes.append(outcome)
+            last = message.seq
+    return outcomes

@@ -42,7 +42,7 @@ def parse_send_body(body: bytes, *, max_bytes: int, max_batch: int) -> SendReque
             f"The body is {len(body)} bytes; the limit is {max_bytes}.",
         )
     try:
-        parsed: Any = json.loads(body)
+        parsed: Any = json.loads(body, parse_constant=_reject_constant)
     except ValueError as exc:
         raise RejectedError(ErrorCode.BAD_JSON, f"The body is not JSON: {exc}") from exc
     except RecursionError as exc:
@@ -71,6 +71,11 @@ def parse_send_body(body: bytes, *, max_bytes: int, max_batch: int) -> SendReque
         previous = seq
         messages.append(InboundMessage(seq, raw["data"]))
     return SendRequest(token, messages)
+
+
+def _reject_constant(name: str) -> None:
+    # Python's parser accepts NaN and Infinity, which JSON does not have.
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _bad(message: str) -> RejectedError:

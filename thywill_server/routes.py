@@ -14,7 +14,7 @@ app_name = "thywill"
 
 urlpatterns = [
     path("init/", init, name="init"),
-    path("<slug:app_name>/init/", init, name="app-init"),
+    path("<str:app_name>/init/", init, name="app-init"),
     path("send/", send, name="send"),
     path("longpoll/", longpoll, name="longpoll"),
     path("sse/", sse, name="sse"),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 
 from thywill_server.exceptions import PushUnavailableError
 from thywill_server.log.stdlib import StdlibLog
@@ -16,9 +18,6 @@ class UnreachablePushBackend(BasePushBackend):
     def _down(self) -> PushUnavailableError:
         return PushUnavailableError("connection refused (test backend)")
 
-    async def publish(self, channel: str, payload: str) -> str:
-        raise self._down()
-
     async def publish_many(self, entries: Sequence[tuple[str, str]]) -> list[str]:
         raise self._down()
 
@@ -28,7 +27,18 @@ class UnreachablePushBackend(BasePushBackend):
     async def wait(self, positions: Mapping[str, str | None], timeout: float) -> bool:
         raise self._down()
 
-    async def advance_sequence(self, client_id: str, seq: int) -> bool:
+    async def last_sequence(self, client_id: str) -> int:
+        raise self._down()
+
+    async def publish_sequenced(
+        self, client_id: str, seq: int, entries: Sequence[tuple[str, str]]
+    ) -> list[str] | None:
+        raise self._down()
+
+    def client_lock(self, client_id: str) -> AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
+
+    async def ping(self) -> None:
         raise self._down()
 
 

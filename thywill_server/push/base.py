@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 
 from django.core.checks import CheckMessage
 
@@ -48,7 +49,8 @@ class BasePushBackend:
     """Base class of push backends.
 
     Subclasses take their OPTIONS as keyword-only constructor arguments and must provide
-    ``publish``, ``read``, ``wait`` and ``advance_sequence``.
+    ``publish_many``, ``read``, ``wait``, ``last_sequence``, ``publish_sequenced`` and
+    ``client_lock``.
 
     Args:
         capacity: how many messages a channel keeps at most; older ones are trimmed.
@@ -76,16 +78,29 @@ class BasePushBackend:
             The new message's position.
 
         Raises:
+            ValueError: the channel name is invalid.
             PushUnavailableError: the backend cannot be reached.
         """
-        raise NotImplementedError("subclasses of BasePushBackend must provide publish()")
+        (position,) = await self.publish_many([(channel, payload)])
+        return position
 
     async def publish_many(self, entries: Sequence[tuple[str, str]]) -> list[str]:
-        """Append several ``(channel, payload)`` messages, in order; return positions.
+        """Append several ``(channel, payload)`` messages, in order, all or none.
 
-        Backends that can do this in one round trip should override it.
+        Args:
+            entries: the messages, each a channel name and a JSON payload.
+
+        Returns:
+            The new messages' positions, in the order of ``entries``.
+
+        Raises:
+            ValueError: a channel name is invalid (then nothing is published).
+            PushUnavailableError: the backend cannot be reached (then nothing was
+                published, or everything was: never a part).
         """
-        return [await self.publish(channel, payload) for channel, payload in entries]
+        raise NotImplementedError(
+            "subclasses of BasePushBackend must provide publish_many()"
+        )
 
     async def read(self, channel: str, after: str | None, limit: int = 100) -> ReadResult:
         """Read up to ``limit`` messages of a channel after a position.
@@ -122,18 +137,52 @@ class BasePushBackend:
         """
         raise NotImplementedError("subclasses of BasePushBackend must provide wait()")
 
-    async def advance_sequence(self, client_id: str, seq: int) -> bool:
-        """Record that a client's send ``seq`` is being handled, if it is new.
+    async def last_sequence(self, client_id: str) -> int:
+        """The highest send sequence number recorded for a client (0 when none).
 
-        Atomic across every server process sharing the backend: of several concurrent
-        calls with the same ``seq``, exactly one returns True.
-
-        Returns:
-            True when ``seq`` is above the highest one recorded for the client (and is
-            now recorded), False when it is a duplicate.
+        Raises:
+            PushUnavailableError: the backend cannot be reached.
         """
         raise NotImplementedError(
-            "subclasses of BasePushBackend must provide advance_sequence()"
+            "subclasses of BasePushBackend must provide last_sequence()"
+        )
+
+    async def publish_sequenced(
+        self, client_id: str, seq: int, entries: Sequence[tuple[str, str]]
+    ) -> list[str] | None:
+        """Record a client's send ``seq`` as handled and publish what it sent, atomically.
+
+        This is how a send's results are released: the record and the messages land
+        together or not at all, so a send whose results were lost to a backend fault is
+        not mistaken for a duplicate when the client retries it.
+
+        Args:
+            client_id: the client whose send this was.
+            seq: its sequence number.
+            entries: what handling it sent, as for ``publish_many`` (may be empty).
+
+        Returns:
+            The positions of the published entries, or ``None`` (and nothing published)
+            when ``seq`` is not above the client's recorded sequence.
+
+        Raises:
+            ValueError: a channel name is invalid (then nothing is recorded).
+            PushUnavailableError: the backend cannot be reached.
+        """
+        raise NotImplementedError(
+            "subclasses of BasePushBackend must provide publish_sequenced()"
+        )
+
+    def client_lock(self, client_id: str) -> AbstractAsyncContextManager[None]:
+        """An async context manager that serialises the sends of one client.
+
+        Held across reading the client's sequence, running its handlers and
+        ``publish_sequenced``, so a retried request that overlaps the original waits
+        and then sees true duplicates. It must exclude every process sharing the
+        backend, and a lock held by a process that died must lapse.
+        """
+        raise NotImplementedError(
+            "subclasses of BasePushBackend must provide client_lock()"
         )
 
     async def ping(self) -> None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 from django.conf import settings
 from django.core import checks
@@ -52,13 +53,61 @@ class LocMemPushBackend(BasePushBackend):
         super().__init__(capacity=capacity, max_age=max_age)
         self._logs: dict[str, _Log] = {}
         self._sequences: dict[str, tuple[int, float]] = {}
+        self._client_locks: dict[
+            tuple[asyncio.AbstractEventLoop, str], tuple[asyncio.Lock, int]
+        ] = {}
         self._lock = threading.Lock()
         self._next_sweep = 0.0
 
-    async def publish(self, channel: str, payload: str) -> str:
-        self.validate_channel(channel)
-        now = time.monotonic()
+    async def publish_many(self, entries: Sequence[tuple[str, str]]) -> list[str]:
+        for channel, _ in entries:
+            self.validate_channel(channel)
         with self._lock:
+            positions, waiters = self._append(entries)
+        _wake_all(waiters)
+        return positions
+
+    async def last_sequence(self, client_id: str) -> int:
+        with self._lock:
+            return self._sequences.get(client_id, (0, 0.0))[0]
+
+    async def publish_sequenced(
+        self, client_id: str, seq: int, entries: Sequence[tuple[str, str]]
+    ) -> list[str] | None:
+        for channel, _ in entries:
+            self.validate_channel(channel)
+        with self._lock:
+            if seq <= self._sequences.get(client_id, (0, 0.0))[0]:
+                return None
+            self._sequences[client_id] = (seq, time.monotonic())
+            positions, waiters = self._append(entries)
+        _wake_all(waiters)
+        return positions
+
+    @contextlib.asynccontextmanager
+    async def client_lock(self, client_id: str) -> AsyncIterator[None]:
+        # asyncio locks belong to one event loop; tests drive one backend from several.
+        key = (asyncio.get_running_loop(), client_id)
+        with self._lock:
+            lock, users = self._client_locks.get(key, (asyncio.Lock(), 0))
+            self._client_locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            with self._lock:
+                lock, users = self._client_locks[key]
+                if users == 1:
+                    del self._client_locks[key]
+                else:
+                    self._client_locks[key] = (lock, users - 1)
+
+    def _append(self, entries: Sequence[tuple[str, str]]) -> tuple[list[str], set[_Waiter]]:
+        """Append entries (the caller holds the lock); return positions and waiters."""
+        now = time.monotonic()
+        positions = []
+        waiters: set[_Waiter] = set()
+        for channel, payload in entries:
             log = self._log(channel, now)
             log.head += 1
             position = f"{log.epoch}-{log.head}"
@@ -67,11 +116,11 @@ class LocMemPushBackend(BasePushBackend):
             )
             if len(log.entries) > self.capacity:
                 log.entries.popleft()
-            waiters, log.waiters = log.waiters, set()
-            self._sweep(now)
-        for waiter in waiters:
-            _wake(waiter)
-        return position
+            waiters |= log.waiters
+            log.waiters = set()
+            positions.append(position)
+        self._sweep(now)
+        return positions, waiters
 
     async def read(self, channel: str, after: str | None, limit: int = 100) -> ReadResult:
         self.validate_channel(channel)
@@ -89,6 +138,8 @@ class LocMemPushBackend(BasePushBackend):
         return ReadResult((), after, False)
 
     async def wait(self, positions: Mapping[str, str | None], timeout: float) -> bool:
+        for channel in positions:
+            self.validate_channel(channel)
         waiter: _Waiter = asyncio.get_running_loop().create_future()
         now = time.monotonic()
         logs = []
@@ -109,15 +160,6 @@ class LocMemPushBackend(BasePushBackend):
                 for log in logs:
                     log.waiters.discard(waiter)
         return True
-
-    async def advance_sequence(self, client_id: str, seq: int) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            last, _ = self._sequences.get(client_id, (0, now))
-            if seq <= last:
-                return False
-            self._sequences[client_id] = (seq, now)
-            return True
 
     def check(self) -> list[CheckMessage]:
         if settings.DEBUG:
@@ -180,6 +222,11 @@ class LocMemPushBackend(BasePushBackend):
             del self._logs[channel]
         for client_id in [c for c, (_, t) in self._sequences.items() if t < horizon]:
             del self._sequences[client_id]
+
+
+def _wake_all(waiters: set[_Waiter]) -> None:
+    for waiter in waiters:
+        _wake(waiter)
 
 
 def _wake(waiter: _Waiter) -> None:

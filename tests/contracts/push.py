@@ -1,0 +1,643 @@
+"""The push backend contract, run against every push backend (Django's BaseCacheTests).
+
+A test class mixes ``PushBackendContract`` in and its module provides two fixtures:
+
+``push_backend``
+    A fresh backend with default options, sync or async fixture, cleaned up after the test.
+``make_push_backend``
+    A factory ``make_push_backend(**options)`` returning another fresh, independent backend
+    (its own storage: for Redis, its own key prefix) built with those OPTIONS; it may
+    return the backend or an awaitable of it. Backends it made are closed by the fixture.
+
+Everything here goes through the public ``BasePushBackend`` API only: positions are opaque
+strings, so the contract never parses them, never compares them as strings and never
+looks at a backend's private state. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import secrets
+import time
+from typing import Any
+
+import pytest
+
+from thywill_server.push.base import BasePushBackend, ReadResult, StoredMessage
+
+# How long a wait that must return "at once" may take, and how long a wait that must be
+# woken up may take, in seconds: both far below the waits' own timeouts.
+PROMPTLY = 1.0
+LONG_WAIT = 10.0
+
+
+def new_channel(label: str = "c") -> str:
+    """A channel name no other test uses."""
+    return f"contract.{label}.{secrets.token_hex(4)}"
+
+
+def new_client() -> str:
+    """A client id no other test uses."""
+    return secrets.token_urlsafe(16)
+
+
+def flat(result: ReadResult) -> tuple[list[StoredMessage], str | None, bool]:
+    """A read result as a plain tuple, to compare it whole."""
+    return list(result.messages), result.position, result.reset
+
+
+async def make(factory: Any, **options: Any) -> BasePushBackend:
+    """Call the ``make_push_backend`` factory, awaiting it when it is async."""
+    backend = factory(**options)
+    if inspect.isawaitable(backend):
+        backend = await backend
+    assert isinstance(backend, BasePushBackend)
+    return backend
+
+
+async def publish_all(
+    push: BasePushBackend, channel: str, payloads: list[str]
+) -> list[StoredMessage]:
+    """Publish payloads one by one; return the messages a reader should see."""
+    return [StoredMessage(channel, await push.publish(channel, p), p) for p in payloads]
+
+
+class PushBackendContract:
+    """Semantics every push backend must have (push/base.py docstrings)."""
+
+    # --- publish and read -------------------------------------------------------------
+
+    async def test_publish_returns_a_position_string(self, push_backend):
+        """Publishing returns the new message's position as a non-empty string."""
+        position = await push_backend.publish(new_channel(), '"hello"')
+        assert isinstance(position, str)
+        assert position
+
+    async def test_positions_are_distinct_and_increase_in_read_order(self, push_backend):
+        """Each publish gets a new position, and reads return messages in publish order."""
+        channel = new_channel()
+        sent = await publish_all(push_backend, channel, [f'{{"n":{i}}}' for i in range(10)])
+        assert len({m.position for m in sent}) == 10
+        assert flat(await push_backend.read(channel, None)) == (
+            sent,
+            sent[-1].position,
+            False,
+        )
+
+    async def test_read_of_an_unused_channel_is_empty(self, push_backend):
+        """Reading a channel nobody published to gives nothing, no position, no reset."""
+        assert flat(await push_backend.read(new_channel(), None)) == ([], None, False)
+
+    async def test_read_after_none_returns_everything_retained(self, push_backend):
+        """Reading after None returns every retained message, oldest first."""
+        channel = new_channel()
+        sent = await publish_all(push_backend, channel, ['"a"', '"b"', '"c"'])
+        assert flat(await push_backend.read(channel, None)) == (
+            sent,
+            sent[-1].position,
+            False,
+        )
+
+    async def test_read_after_a_position_returns_only_later_messages(self, push_backend):
+        """Reading after a message's position returns exactly the messages after it."""
+        channel = new_channel()
+        sent = await publish_all(push_backend, channel, [f'"{i}"' for i in range(6)])
+        for index, message in enumerate(sent):
+            later = sent[index + 1 :]
+            expected_position = later[-1].position if later else message.position
+            assert flat(await push_backend.read(channel, message.position)) == (
+                later,
+                expected_position,
+                False,
+            )
+
+    async def test_read_returns_the_same_position_when_nothing_is_new(self, push_backend):
+        """Reading after the newest position returns no messages and that same position."""
+        channel = new_channel()
+        [last] = await publish_all(push_backend, channel, ['"only"'])
+        assert flat(await push_backend.read(channel, last.position)) == (
+            [],
+            last.position,
+            False,
+        )
+
+    async def test_read_is_repeatable(self, push_backend):
+        """Reading does not consume: the same read twice returns the same result."""
+        channel = new_channel()
+        await publish_all(push_backend, channel, ['"a"', '"b"'])
+        first = flat(await push_backend.read(channel, None))
+        assert flat(await push_backend.read(channel, None)) == first
+
+    async def test_limit_bounds_a_read_and_the_rest_follows(self, push_backend):
+        """A read returns at most ``limit`` messages; reading on gets the rest."""
+        channel = new_channel()
+        sent = await publish_all(push_backend, channel, [f'"{i}"' for i in range(5)])
+        first = await push_backend.read(channel, None, limit=2)
+        assert flat(first) == (sent[:2], sent[1].position, False)
+        second = await push_backend.read(channel, first.position, limit=2)
+        assert flat(second) == (sent[2:4], sent[3].position, False)
+        third = await push_backend.read(channel, second.position, limit=2)
+        assert flat(third) == (sent[4:], sent[4].position, False)
+
+    async def test_payload_is_stored_verbatim(self, push_backend):
+        """The payload comes back exactly as published, spaces and non-ASCII included."""
+        channel = new_channel()
+        payload = '{ "text" : "héllo ✓ \\u00e9",\n "n": [1, 2.5e3, null] }'
+        position = await push_backend.publish(channel, payload)
+        assert flat(await push_backend.read(channel, None)) == (
+            [StoredMessage(channel, position, payload)],
+            position,
+            False,
+        )
+
+    async def test_later_publishes_are_read_after_an_earlier_read(self, push_backend):
+        """A reader that resumes from its last position sees each new message once."""
+        channel = new_channel()
+        position = None
+        seen: list[StoredMessage] = []
+        for i in range(4):
+            await push_backend.publish(channel, f'"{i}"')
+            result = await push_backend.read(channel, position)
+            assert not result.reset
+            seen.extend(result.messages)
+            position = result.position
+        assert [m.payload for m in seen] == ['"0"', '"1"', '"2"', '"3"']
+
+    async def test_channels_are_isolated(self, push_backend):
+        """Messages published to one channel are never read from another."""
+        first, second = new_channel("first"), new_channel("second")
+        sent_first = await publish_all(push_backend, first, ['"1a"', '"1b"'])
+        sent_second = await publish_all(push_backend, second, ['"2a"'])
+        assert flat(await push_backend.read(first, None)) == (
+            sent_first,
+            sent_first[-1].position,
+            False,
+        )
+        assert flat(await push_backend.read(second, None)) == (
+            sent_second,
+            sent_second[-1].position,
+            False,
+        )
+
+    async def test_publish_many_keeps_order_across_channels(self, push_backend):
+        """publish_many returns one position per entry and stores each channel in order."""
+        first, second = new_channel("first"), new_channel("second")
+        entries = [(first, '"1"'), (second, '"2"'), (first, '"3"'), (second, '"4"')]
+        positions = await push_backend.publish_many(entries)
+        assert len(positions) == 4
+        stored = [
+            StoredMessage(c, p, d) for (c, d), p in zip(entries, positions, strict=True)
+        ]
+        assert flat(await push_backend.read(first, None)) == (
+            [stored[0], stored[2]],
+            stored[2].position,
+            False,
+        )
+        assert flat(await push_backend.read(second, None)) == (
+            [stored[1], stored[3]],
+            stored[3].position,
+            False,
+        )
+
+    async def test_publish_many_of_nothing_publishes_nothing(self, push_backend):
+        """publish_many of an empty list returns an empty list."""
+        assert await push_backend.publish_many([]) == []
+
+    @pytest.mark.parametrize(
+        "channel",
+        [
+            "",
+            "has space",
+            "slash/name",
+            "x" * 201,
+            "ünïcode",
+            "tab\tname",
+            "new\nline",
+            "trailing-newline\n",
+        ],
+    )
+    async def test_invalid_channel_names_are_refused(self, push_backend, channel):
+        """publish, publish_many and read refuse an invalid channel name with ValueError."""
+        with pytest.raises(ValueError, match="invalid channel name"):
+            await push_backend.publish(channel, '"x"')
+        with pytest.raises(ValueError, match="invalid channel name"):
+            await push_backend.publish_many([(channel, '"x"')])
+        with pytest.raises(ValueError, match="invalid channel name"):
+            await push_backend.read(channel, None)
+
+    async def test_valid_channel_name_characters_are_accepted(self, push_backend):
+        """Letters, digits and _ . : @ - make a valid channel name, up to 200 characters."""
+        for channel in ("client:Ab_9-x", "group.room@site", "a" * 200):
+            position = await push_backend.publish(channel, "1")
+            assert flat(await push_backend.read(channel, None)) == (
+                [StoredMessage(channel, position, "1")],
+                position,
+                False,
+            )
+
+    # --- retention: capacity ----------------------------------------------------------
+
+    async def test_capacity_keeps_only_the_newest_messages(self, make_push_backend):
+        """A channel over capacity keeps only its newest ``capacity`` messages."""
+        push = await make(make_push_backend, capacity=3)
+        channel = new_channel()
+        sent = await publish_all(push, channel, [f'"{i}"' for i in range(5)])
+        assert flat(await push.read(channel, None)) == (sent[2:], sent[4].position, False)
+
+    async def test_trimmed_position_gets_a_reset_and_what_is_retained(
+        self, make_push_backend
+    ):
+        """A reader whose next message was trimmed gets a reset and all that is retained."""
+        push = await make(make_push_backend, capacity=3)
+        channel = new_channel()
+        sent = await publish_all(push, channel, [f'"{i}"' for i in range(5)])
+        # The reader saw message 0; message 1 is gone.
+        assert flat(await push.read(channel, sent[0].position)) == (
+            sent[2:],
+            sent[4].position,
+            True,
+        )
+
+    async def test_position_still_within_history_gets_no_reset(self, make_push_backend):
+        """A reader whose next message is still retained reads on without a reset."""
+        push = await make(make_push_backend, capacity=3)
+        channel = new_channel()
+        sent = await publish_all(push, channel, [f'"{i}"' for i in range(5)])
+        # The reader saw message 1; messages 2, 3, 4 are all retained.
+        assert flat(await push.read(channel, sent[1].position)) == (
+            sent[2:],
+            sent[4].position,
+            False,
+        )
+        assert flat(await push.read(channel, sent[3].position)) == (
+            sent[4:],
+            sent[4].position,
+            False,
+        )
+
+    async def test_reset_respects_limit_and_reading_on_is_not_reset(
+        self, make_push_backend
+    ):
+        """A reset read returns at most ``limit`` messages; the next read goes on."""
+        push = await make(make_push_backend, capacity=3)
+        channel = new_channel()
+        sent = await publish_all(push, channel, [f'"{i}"' for i in range(6)])
+        first = await push.read(channel, sent[0].position, limit=2)
+        assert flat(first) == (sent[3:5], sent[4].position, True)
+        assert flat(await push.read(channel, first.position, limit=2)) == (
+            sent[5:],
+            sent[5].position,
+            False,
+        )
+
+    # --- retention: age ---------------------------------------------------------------
+
+    async def test_expired_messages_are_not_returned(self, make_push_backend):
+        """Messages older than ``max_age`` are gone, even for a reader after None."""
+        push = await make(make_push_backend, max_age=0.2)
+        channel = new_channel()
+        await publish_all(push, channel, ['"old1"', '"old2"'])
+        await asyncio.sleep(0.3)  # real time: a backend's clock may be a server's
+        result = await push.read(channel, None)
+        assert (list(result.messages), result.reset) == ([], False)
+        # Whatever position it returned, reading on from it gets only newer messages.
+        [fresh] = await publish_all(push, channel, ['"new"'])
+        assert flat(await push.read(channel, result.position)) == (
+            [fresh],
+            fresh.position,
+            False,
+        )
+
+    async def test_expiry_resets_readers_that_missed_messages_only(self, make_push_backend):
+        """After expiry a reader that missed a message is reset; one that saw all is not."""
+        max_age = 0.4
+        push = await make(make_push_backend, max_age=max_age)
+        channel = new_channel()
+        old = await publish_all(push, channel, ['"old0"', '"old1"'])
+        await asyncio.sleep(0.25)
+        [fresh] = await publish_all(push, channel, ['"fresh"'])
+        published_fresh = time.monotonic()
+        await asyncio.sleep(0.2)  # the old ones are now over max_age, the fresh one is not
+        missed_one = flat(await push.read(channel, old[0].position))
+        saw_all_old = flat(await push.read(channel, old[1].position))
+        newcomer = flat(await push.read(channel, None))
+        assert time.monotonic() - published_fresh < max_age, "the test ran too slowly"
+        assert missed_one == ([fresh], fresh.position, True)
+        assert saw_all_old == ([fresh], fresh.position, False)
+        assert newcomer == ([fresh], fresh.position, False)
+
+    # --- positions the backend did not issue ------------------------------------------
+
+    async def test_position_from_another_backend_gets_a_reset(
+        self, push_backend, make_push_backend
+    ):
+        """A position issued by another backend (another epoch) is lost history: reset."""
+        other = await make(make_push_backend)
+        channel = new_channel()
+        foreign = await other.publish(channel, '"elsewhere"')
+        sent = await publish_all(push_backend, channel, ['"a"', '"b"'])
+        assert flat(await push_backend.read(channel, foreign)) == (
+            sent,
+            sent[-1].position,
+            True,
+        )
+
+    async def test_position_after_a_restart_gets_a_reset_on_an_empty_channel(
+        self, push_backend, make_push_backend
+    ):
+        """A position from before a restart is reset even when the channel is empty."""
+        before = await make(make_push_backend)
+        channel = new_channel()
+        position = await before.publish(channel, '"before the restart"')
+        result = await push_backend.read(channel, position)
+        assert (list(result.messages), result.reset) == ([], True)
+        [after] = await publish_all(push_backend, channel, ['"after"'])
+        assert flat(await push_backend.read(channel, result.position)) == (
+            [after],
+            after.position,
+            False,
+        )
+
+    @pytest.mark.parametrize(
+        "forge",
+        [
+            pytest.param(lambda real: "garbage", id="word"),
+            pytest.param(lambda real: "", id="empty"),
+            pytest.param(lambda real: "0-0", id="zero-id"),
+            pytest.param(lambda real: "-1", id="negative"),
+            pytest.param(lambda real: "99999999999999-99999999", id="far-future"),
+            pytest.param(lambda real: real + "x", id="suffix-letter"),
+            pytest.param(lambda real: real + "0000000", id="suffix-digits"),
+            pytest.param(lambda real: real + "\u00b3", id="suffix-superscript-digit"),
+            pytest.param(lambda real: real + "\u0663", id="suffix-arabic-digit"),
+            pytest.param(lambda real: "x" * 1000, id="long"),
+        ],
+    )
+    async def test_forged_position_gets_a_reset(self, push_backend, forge):
+        """A position this backend never issued is lost history: a reset, never an error."""
+        channel = new_channel()
+        sent = await publish_all(push_backend, channel, ['"a"', '"b"'])
+        forged = forge(sent[0].position)
+        assert flat(await push_backend.read(channel, forged)) == (
+            sent,
+            sent[-1].position,
+            True,
+        )
+
+    async def test_wait_returns_at_once_for_a_position_that_needs_a_reset(
+        self, push_backend, make_push_backend
+    ):
+        """Waiting with a foreign position returns True at once, so a reset is read."""
+        other = await make(make_push_backend)
+        channel = new_channel()
+        foreign = await other.publish(channel, '"elsewhere"')
+        await push_backend.publish(channel, '"here"')
+        async with asyncio.timeout(PROMPTLY):
+            assert await push_backend.wait({channel: foreign}, LONG_WAIT) is True
+
+    # --- wait -------------------------------------------------------------------------
+
+    async def test_wait_returns_at_once_when_news_exist(self, push_backend):
+        """wait returns True at once when messages after the position already exist."""
+        channel = new_channel()
+        sent = await publish_all(push_backend, channel, ['"a"', '"b"'])
+        async with asyncio.timeout(PROMPTLY):
+            assert await push_backend.wait({channel: None}, LONG_WAIT) is True
+            assert await push_backend.wait({channel: sent[0].position}, LONG_WAIT) is True
+
+    async def test_wait_times_out_with_false(self, push_backend):
+        """wait returns False after its timeout when nothing new arrives."""
+        channel = new_channel()
+        [last] = await publish_all(push_backend, channel, ['"seen"'])
+        started = time.monotonic()
+        async with asyncio.timeout(PROMPTLY + 0.2):
+            assert await push_backend.wait({channel: last.position}, 0.2) is False
+        assert time.monotonic() - started >= 0.19
+
+    async def test_wait_on_an_unused_channel_times_out(self, push_backend):
+        """Waiting on a channel nobody published to returns False at the timeout."""
+        async with asyncio.timeout(PROMPTLY):
+            assert await push_backend.wait({new_channel(): None}, 0.1) is False
+
+    async def test_wait_with_zero_timeout_returns_promptly(self, push_backend):
+        """A zero timeout returns False at once when nothing is new."""
+        async with asyncio.timeout(PROMPTLY):
+            assert await push_backend.wait({new_channel(): None}, 0) is False
+
+    async def test_wait_wakes_on_publish_from_another_task(self, push_backend):
+        """A waiter is woken by a publish from another task, long before its timeout."""
+        channel = new_channel()
+        [last] = await publish_all(push_backend, channel, ['"seen"'])
+        waiter = asyncio.create_task(push_backend.wait({channel: last.position}, LONG_WAIT))
+        try:
+            await asyncio.sleep(0.05)  # let the waiter block first
+            assert not waiter.done()
+            await push_backend.publish(channel, '"news"')
+            async with asyncio.timeout(PROMPTLY):
+                assert await waiter is True
+        finally:
+            waiter.cancel()
+
+    async def test_wait_on_a_never_used_channel_wakes_on_first_publish(self, push_backend):
+        """A waiter on a still empty channel (position None) wakes on its first message."""
+        channel = new_channel()
+        waiter = asyncio.create_task(push_backend.wait({channel: None}, LONG_WAIT))
+        try:
+            await asyncio.sleep(0.05)
+            assert not waiter.done()
+            await push_backend.publish(channel, '"first"')
+            async with asyncio.timeout(PROMPTLY):
+                assert await waiter is True
+        finally:
+            waiter.cancel()
+
+    async def test_wait_on_several_channels_wakes_on_any(self, push_backend):
+        """A waiter on several channels wakes when any one of them gets a message."""
+        quiet, busy = new_channel("quiet"), new_channel("busy")
+        [seen] = await publish_all(push_backend, quiet, ['"seen"'])
+        waiter = asyncio.create_task(
+            push_backend.wait({quiet: seen.position, busy: None}, LONG_WAIT)
+        )
+        try:
+            await asyncio.sleep(0.05)
+            assert not waiter.done()
+            await push_backend.publish(busy, '"news"')
+            async with asyncio.timeout(PROMPTLY):
+                assert await waiter is True
+        finally:
+            waiter.cancel()
+
+    async def test_several_waiters_all_wake(self, push_backend):
+        """Every task waiting on a channel is woken by one publish."""
+        channel = new_channel()
+        waiters = [
+            asyncio.create_task(push_backend.wait({channel: None}, LONG_WAIT))
+            for _ in range(5)
+        ]
+        try:
+            await asyncio.sleep(0.05)
+            await push_backend.publish(channel, '"news"')
+            async with asyncio.timeout(PROMPTLY):
+                assert await asyncio.gather(*waiters) == [True] * 5
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def test_publish_to_another_channel_does_not_wake(self, push_backend):
+        """A publish on a channel the waiter does not watch leaves it waiting."""
+        watched, other = new_channel("watched"), new_channel("other")
+        waiter = asyncio.create_task(push_backend.wait({watched: None}, 0.3))
+        try:
+            await asyncio.sleep(0.05)
+            await push_backend.publish(other, '"elsewhere"')
+            async with asyncio.timeout(PROMPTLY):
+                assert await waiter is False
+        finally:
+            waiter.cancel()
+
+    async def test_cancelled_wait_leaves_the_backend_usable(self, push_backend):
+        """Cancelling a waiter does not disturb later publishes and waits."""
+        channel = new_channel()
+        cancelled = asyncio.create_task(push_backend.wait({channel: None}, LONG_WAIT))
+        await asyncio.sleep(0.05)
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        waiter = asyncio.create_task(push_backend.wait({channel: None}, LONG_WAIT))
+        try:
+            await asyncio.sleep(0.05)
+            await push_backend.publish(channel, '"news"')
+            async with asyncio.timeout(PROMPTLY):
+                assert await waiter is True
+        finally:
+            waiter.cancel()
+
+    # --- sequences and the client lock -------------------------------------------------
+
+    async def test_last_sequence_of_an_unknown_client_is_zero(self, push_backend):
+        """A client that never sent has recorded sequence 0."""
+        assert await push_backend.last_sequence(new_client()) == 0
+
+    async def test_publish_sequenced_records_new_and_refuses_old(self, push_backend):
+        """A seq above the recorded one is recorded (positions returned); others: None."""
+        client = new_client()
+        results = [
+            await push_backend.publish_sequenced(client, seq, [])
+            for seq in (1, 1, 2, 5, 3, 5, 6)
+        ]
+        assert results == [[], None, [], [], None, None, []]
+        assert await push_backend.last_sequence(client) == 6
+
+    async def test_publish_sequenced_publishes_with_the_record(self, push_backend):
+        """The entries land in their channels, in order, when the seq is new."""
+        client, channel = new_client(), new_channel()
+        positions = await push_backend.publish_sequenced(
+            client, 1, [(channel, '"a"'), (channel, '"b"')]
+        )
+        result = await push_backend.read(channel, None)
+        assert [m.position for m in result.messages] == positions
+        assert [m.payload for m in result.messages] == ['"a"', '"b"']
+
+    async def test_publish_sequenced_duplicate_publishes_nothing(self, push_backend):
+        """A refused seq publishes none of its entries."""
+        client, channel = new_client(), new_channel()
+        await push_backend.publish_sequenced(client, 2, [])
+        assert await push_backend.publish_sequenced(client, 2, [(channel, '"x"')]) is None
+        assert flat(await push_backend.read(channel, None)) == ([], None, False)
+
+    async def test_publish_sequenced_bad_channel_records_nothing(self, push_backend):
+        """An invalid channel name raises ValueError and leaves the sequence as it was."""
+        client = new_client()
+        with pytest.raises(ValueError):
+            await push_backend.publish_sequenced(client, 1, [("bad channel", '"x"')])
+        assert await push_backend.last_sequence(client) == 0
+
+    async def test_sequences_are_per_client(self, push_backend):
+        """Each client has its own recorded sequence."""
+        first, second = new_client(), new_client()
+        assert await push_backend.publish_sequenced(first, 7, []) == []
+        assert await push_backend.publish_sequenced(second, 1, []) == []
+        assert await push_backend.publish_sequenced(second, 7, []) == []
+        assert await push_backend.publish_sequenced(first, 7, []) is None
+
+    async def test_publish_sequenced_is_atomic(self, push_backend):
+        """Of 20 concurrent calls with the same seq, exactly one publishes."""
+        client, channel = new_client(), new_channel()
+        results = await asyncio.gather(
+            *(
+                push_backend.publish_sequenced(client, 1, [(channel, f'"{n}"')])
+                for n in range(20)
+            )
+        )
+        assert sum(r is not None for r in results) == 1
+        assert len((await push_backend.read(channel, None)).messages) == 1
+
+    async def test_sequences_do_not_touch_channels(self, push_backend):
+        """Recording a client's seq publishes nothing to its channel."""
+        client = new_client()
+        assert await push_backend.publish_sequenced(client, 1, []) == []
+        assert flat(await push_backend.read(f"client:{client}", None)) == ([], None, False)
+
+    async def test_client_lock_serialises_one_client(self, push_backend):
+        """Two holders of one client's lock never overlap; the second waits its turn."""
+        client = new_client()
+        trace = []
+
+        async def hold(name):
+            async with push_backend.client_lock(client):
+                trace.append(f"{name}.in")
+                await asyncio.sleep(0.05)
+                trace.append(f"{name}.out")
+
+        async with asyncio.timeout(LONG_WAIT):
+            await asyncio.gather(hold("a"), hold("b"))
+        assert trace in (
+            ["a.in", "a.out", "b.in", "b.out"],
+            ["b.in", "b.out", "a.in", "a.out"],
+        )
+
+    async def test_client_lock_does_not_block_other_clients(self, push_backend):
+        """Holding one client's lock leaves another client's free."""
+        first, second = new_client(), new_client()
+        async with push_backend.client_lock(first):
+            async with asyncio.timeout(PROMPTLY):
+                async with push_backend.client_lock(second):
+                    pass
+
+    async def test_client_lock_is_released_on_error(self, push_backend):
+        """An exception inside the lock releases it."""
+        client = new_client()
+        with pytest.raises(RuntimeError):
+            async with push_backend.client_lock(client):
+                raise RuntimeError("boom")
+        async with asyncio.timeout(PROMPTLY):
+            async with push_backend.client_lock(client):
+                pass
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    async def test_ping_succeeds_and_check_returns_a_list(self, push_backend):
+        """A reachable backend pings without error and its check() returns a list."""
+        await push_backend.ping()
+        assert isinstance(push_backend.check(), list)
+
+    @pytest.mark.parametrize(
+        "options",
+        [
+            {"capacity": 0},
+            {"capacity": -1},
+            {"capacity": 1.5},
+            {"capacity": True},
+            {"capacity": "10"},
+            {"max_age": 0},
+            {"max_age": -1.0},
+            {"max_age": True},
+            {"max_age": "60"},
+        ],
+    )
+    async def test_bad_retention_options_are_refused(self, make_push_backend, options):
+        """A non-positive or non-numeric capacity or max_age is refused with ValueError."""
+        [name] = options
+        with pytest.raises(ValueError, match=name):
+            await make(make_push_backend, **options)

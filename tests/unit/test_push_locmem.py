@@ -1,0 +1,140 @@
+"""The in-memory push backend: the shared contract plus what only it promises."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from django.core import checks
+from django.test import override_settings
+
+from tests.contracts.push import PROMPTLY, PushBackendContract, new_channel
+from thywill_server.push.locmem import LocMemPushBackend
+
+W001 = checks.Warning(
+    "The in-memory push backend serves one process only and loses every message on "
+    "restart.",
+    hint="Run one server process, or a push backend shared by all of them.",
+    id="thywill.W001",
+)
+
+
+@pytest.fixture
+def push_backend():
+    """A fresh in-memory backend with default options."""
+    return LocMemPushBackend()
+
+
+@pytest.fixture
+def make_push_backend():
+    """Build further independent in-memory backends with the given OPTIONS."""
+    return LocMemPushBackend
+
+
+class TestLocMemPush(PushBackendContract):
+    """LocMemPushBackend passes the push backend contract."""
+
+
+def run_in_thread(coroutine_function, *args):
+    """Run a coroutine function in a new event loop on another thread; return a future."""
+    loop = asyncio.get_running_loop()
+    result: asyncio.Future = loop.create_future()
+
+    def target():
+        try:
+            value = asyncio.run(coroutine_function(*args))
+        except BaseException as exc:  # noqa: BLE001  (handed over to the test's loop)
+            loop.call_soon_threadsafe(result.set_exception, exc)
+        else:
+            loop.call_soon_threadsafe(result.set_result, value)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return result, thread
+
+
+async def test_publish_from_another_thread_wakes_a_waiter():
+    """A publish from another thread's event loop wakes a waiter on this loop."""
+    push = LocMemPushBackend()
+    channel = new_channel()
+    waiter = asyncio.create_task(push.wait({channel: None}, 10))
+    try:
+        await asyncio.sleep(0.05)
+        assert not waiter.done()
+        published, thread = run_in_thread(push.publish, channel, '"from a thread"')
+        async with asyncio.timeout(PROMPTLY):
+            position = await published
+            assert await waiter is True
+        thread.join(PROMPTLY)
+        result = await push.read(channel, None)
+        assert [m.payload for m in result.messages] == ['"from a thread"']
+        assert result.position == position
+    finally:
+        waiter.cancel()
+
+
+async def test_waiter_on_another_thread_is_woken_by_this_loop():
+    """A waiter running in another thread's event loop is woken by a publish here."""
+    push = LocMemPushBackend()
+    channel = new_channel()
+    woken, thread = run_in_thread(push.wait, {channel: None}, 10)
+    await asyncio.sleep(0.1)  # let the other loop start waiting
+    assert not woken.done()
+    await push.publish(channel, '"news"')
+    async with asyncio.timeout(PROMPTLY):
+        assert await woken is True
+    thread.join(PROMPTLY)
+
+
+async def test_waiter_from_a_finished_loop_does_not_break_publish():
+    """A wait that timed out on a loop that has since closed does not disturb a publish."""
+    push = LocMemPushBackend()
+    channel = new_channel()
+    timed_out, thread = run_in_thread(push.wait, {channel: None}, 0.01)
+    async with asyncio.timeout(PROMPTLY):
+        assert await timed_out is False
+    thread.join(PROMPTLY)
+    position = await push.publish(channel, '"after"')
+    assert (await push.read(channel, None)).position == position
+
+
+async def test_idle_channel_is_forgotten_after_max_age():
+    """A channel untouched for longer than max_age is dropped; an old position is reset."""
+    push = LocMemPushBackend(max_age=0.1)
+    idle, busy = new_channel("idle"), new_channel("busy")
+    position = await push.publish(idle, '"old"')
+    await asyncio.sleep(0.2)
+    await push.publish(busy, '"sweeps"')  # publishing sweeps idle channels
+    result = await push.read(idle, position)
+    assert (list(result.messages), result.position, result.reset) == ([], None, True)
+
+
+async def test_idle_client_sequence_is_forgotten_after_max_age():
+    """A client's highest seq is kept for max_age after it last advanced, then dropped."""
+    push = LocMemPushBackend(max_age=0.1)
+    assert await push.publish_sequenced("client-a", 3, []) == []
+    assert await push.last_sequence("client-a") == 3
+    await asyncio.sleep(0.2)
+    await push.publish(new_channel(), '"sweeps"')
+    assert await push.last_sequence("client-a") == 0
+
+
+def test_deploy_warning_when_debug_is_off():
+    """check() warns (thywill.W001) that the in-memory backend is not for production."""
+    with override_settings(DEBUG=False):
+        assert LocMemPushBackend().check() == [W001]
+
+
+def test_no_warning_when_debug_is_on():
+    """check() says nothing in development (DEBUG on)."""
+    with override_settings(DEBUG=True):
+        assert LocMemPushBackend().check() == []
+
+
+def test_options_are_keyword_only():
+    """capacity and max_age are keyword-only, so a typo cannot slip in by position."""
+    with pytest.raises(TypeError):
+        LocMemPushBackend(10)  # type: ignore[misc]
+    push = LocMemPushBackend(capacity=10, max_age=5)
+    assert (push.capacity, push.max_age) == (10, 5.0)
