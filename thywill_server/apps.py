@@ -21,9 +21,6 @@ class ThywillServerConfig(AppConfig):
 
 def _reset_on_change(*, setting: str, **kwargs: Any) -> None:
     if setting.startswith("THYWILL_"):
-        from thywill_server import conf
-        from thywill_server.components import applications, components
+        from thywill_server.components import reset_all
 
-        conf.reset()
-        components.reset()
-        applications.reset()
+        reset_all()

@@ -178,3 +178,10 @@ class ApplicationRegistry:
 
 components = ComponentRegistry()
 applications = ApplicationRegistry()
+
+
+def reset_all() -> None:
+    """Forget the cached settings, components and applications (a setting changed)."""
+    conf.reset()
+    components.reset()
+    applications.reset()

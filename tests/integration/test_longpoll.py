@@ -24,12 +24,6 @@ def tab(live_url: str) -> Iterator[ThywillHttpClient]:
 
 
 @pytest.fixture(scope="module")
-def small_live(live_factory: Callable[..., LiveServer]) -> LiveServer:
-    """A server whose channels keep only their last 5 messages."""
-    return live_factory(THYWILL_TEST_CAPACITY="5")
-
-
-@pytest.fixture(scope="module")
 def quick_live(live_factory: Callable[..., LiveServer]) -> LiveServer:
     """A server whose long-polls give up after 1 second."""
     return live_factory(THYWILL_TEST_LONGPOLL_TIMEOUT="1")

@@ -31,12 +31,6 @@ def tab(live_url: str) -> Iterator[ThywillHttpClient]:
 
 
 @pytest.fixture(scope="module")
-def small_live(live_factory: Callable[..., LiveServer]) -> LiveServer:
-    """A server whose channels keep only their last 5 messages."""
-    return live_factory(THYWILL_TEST_CAPACITY="5")
-
-
-@pytest.fixture(scope="module")
 def chatty_live(live_factory: Callable[..., LiveServer]) -> LiveServer:
     """A server that sends a keep-alive after 0.5 s without another event."""
     return live_factory(THYWILL_TEST_SSE_KEEPALIVE="0.5")

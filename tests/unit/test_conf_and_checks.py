@@ -34,18 +34,6 @@ W001 = checks.Warning(
 )
 
 
-@pytest.fixture(autouse=True)
-def fresh_components():
-    """Every test starts and ends with nothing cached."""
-    conf.reset()
-    components.reset()
-    applications.reset()
-    yield
-    conf.reset()
-    components.reset()
-    applications.reset()
-
-
 @pytest.fixture
 def debug(settings):
     """DEBUG on, so the in-memory backend's deploy warning (W001) stays out of the way."""

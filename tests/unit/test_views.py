@@ -16,8 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core import signing
 from django.test import AsyncClient
 
-from thywill_server import conf
-from thywill_server.components import applications, components
+from thywill_server.components import components
 from thywill_server.cursor import Cursor
 from thywill_server.identity.tokens import (
     CLIENT_ID,
@@ -40,18 +39,6 @@ LOCMEM = "thywill_server.push.locmem.LocMemPushBackend"
 UNREACHABLE = "tests.apps.fixture_components.UnreachablePushBackend"
 PROMPTLY = 2.0
 HANDLER_FAILED = "The application failed to handle this message."
-
-
-@pytest.fixture(autouse=True)
-def fresh_components():
-    """Every test gets a fresh push backend and freshly built applications."""
-    conf.reset()
-    components.reset()
-    applications.reset()
-    yield
-    conf.reset()
-    components.reset()
-    applications.reset()
 
 
 @pytest.fixture
