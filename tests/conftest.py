@@ -11,6 +11,7 @@ import pytest
 from tests.live import LiveServer
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+SERVERS = os.environ.get("THYWILL_TEST_SERVERS", "daphne,uvicorn").split(",")
 
 
 def require(condition: bool, what: str) -> None:
@@ -22,14 +23,19 @@ def require(condition: bool, what: str) -> None:
     pytest.skip(f"{what} is not available")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", params=SERVERS)
 def live_factory(
-    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., LiveServer]]:
-    """Start extra live servers with their own environment; all stop at session end."""
+    """Start live servers with their own environment; all stop at session end.
+
+    Every test that uses live servers runs once per ASGI server in THYWILL_TEST_SERVERS
+    (default: daphne and uvicorn): thywill must behave the same on each.
+    """
     servers: list[LiveServer] = []
 
     def make(**env: str) -> LiveServer:
+        env = {"THYWILL_TEST_SERVER": request.param, **env}
         server = LiveServer(Path(tmp_path_factory.mktemp("live")), env)
         server.migrate()
         server.start()

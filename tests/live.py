@@ -51,19 +51,24 @@ class LiveServer:
             timeout=120,
         )
 
+    def command(self) -> list[str]:
+        """The server command line: Daphne, or the server THYWILL_TEST_SERVER names."""
+        app, port = "thywill_server.asgi:application", str(self.port)
+        server = self.env.get("THYWILL_TEST_SERVER", "daphne")
+        if server == "daphne":
+            return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", port, app]
+        if server == "uvicorn":
+            # Open SSE streams never end by themselves: bound the graceful shutdown.
+            return [
+                *(sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", port),
+                *("--timeout-graceful-shutdown", "2", app),
+            ]
+        raise ValueError(f"THYWILL_TEST_SERVER={server!r}: use daphne or uvicorn")
+
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "thywill_server.asgi:application",
-            ],
+            self.command(),
             cwd=ROOT,
             env=self.env,
             stdout=log,
