@@ -17,6 +17,7 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from thywill_server import conf  # noqa: E402
+from thywill_server.lifespan import lifespan  # noqa: E402
 
 http_application = (
     ASGIStaticFilesHandler(django_application)
@@ -24,4 +25,4 @@ http_application = (
     else django_application
 )
 
-application = ProtocolTypeRouter({"http": http_application})
+application = ProtocolTypeRouter({"http": http_application, "lifespan": lifespan})
