@@ -31,6 +31,7 @@ class ErrorCode(enum.StrEnum):
     SESSION_MISMATCH = "session_mismatch"
     CSRF_FAILED = "csrf_failed"
     UNKNOWN_APPLICATION = "unknown_application"
+    NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     TOO_LARGE = "too_large"
     UNAVAILABLE = "unavailable"
@@ -51,6 +52,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.SESSION_MISMATCH: 403,
     ErrorCode.CSRF_FAILED: 403,
     ErrorCode.UNKNOWN_APPLICATION: 404,
+    ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.UNAVAILABLE: 503,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
 from thywill_server.transports.longpoll import longpoll
 from thywill_server.transports.sse import sse
 from thywill_server.views.bootstrap import init
+from thywill_server.views.errors import not_found
 from thywill_server.views.health import health
 from thywill_server.views.send import send
 
@@ -19,4 +20,5 @@ urlpatterns = [
     path("longpoll/", longpoll, name="longpoll"),
     path("sse/", sse, name="sse"),
     path("health/", health, name="health"),
+    re_path(r"^(?P<path>.*)$", not_found),
 ]

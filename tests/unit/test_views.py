@@ -624,6 +624,12 @@ SIGNATURE = "The token's signature does not match."
 UNAVAILABLE = "The message service is unavailable; try again shortly."
 
 REJECTIONS = {
+    "not_found": (
+        lambda tab, s: tab.client.get("/thywill/no/such/endpoint/"),
+        404,
+        "not_found",
+        "Nothing is at /thywill/no/such/endpoint/.",
+    ),
     "bad_json": (
         lambda tab, s: tab.post_send("{not json"),
         400,

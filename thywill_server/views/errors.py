@@ -88,6 +88,12 @@ def identify(request: HttpRequest, token: object) -> ClientIdentity:
     )
 
 
+async def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+    """Any other URL under /thywill/: a JSON 404, like every answer of the framework."""
+    error = RejectedError(ErrorCode.NOT_FOUND, f"Nothing is at {request.path}.")
+    return error_response(request, error)
+
+
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF_FAILURE_VIEW: a JSON 403 instead of Django's HTML page."""
     error = RejectedError(ErrorCode.CSRF_FAILED, f"CSRF verification failed: {reason}")
