@@ -80,17 +80,22 @@ def test_an_answer_that_never_arrived_is_given_again(tab: ThywillHttpClient) -> 
     assert again == first
 
 
+def cursor_before_restart(tab: ThywillHttpClient, live: LiveServer) -> str:
+    """Bootstrap ``tab``, receive one message, restart the server; return the old cursor."""
+    tab.bootstrap(transport="longpoll")
+    tab.send("before")
+    assert data_of(tab.receive(1)) == ["before"]
+    old_cursor = tab.cursor
+    live.restart()
+    return old_cursor
+
+
 def test_restart_gives_a_reset_then_the_messages_published_after_it(
     live: LiveServer, live_url: str
 ) -> None:
     """After an in-memory backend restart, an old cursor gets a reset and the new ones."""
     with ThywillHttpClient(live_url) as tab:
-        tab.bootstrap(transport="longpoll")
-        tab.send("before")
-        assert data_of(tab.receive(1)) == ["before"]
-        old_cursor = tab.cursor
-
-        live.restart()
+        old_cursor = cursor_before_restart(tab, live)
         # The session lives in the SQLite file, so the tab's token is still good.
         assert tab.send("after1", "after2") == [
             {"seq": 2, "status": "ok"},
@@ -108,11 +113,7 @@ def test_restart_reset_comes_at_once_even_with_nothing_new(
 ) -> None:
     """A waiting poll from a pre-restart cursor answers its reset at once, even alone."""
     with ThywillHttpClient(live_url) as tab:
-        tab.bootstrap(transport="longpoll")
-        tab.send("before")
-        assert data_of(tab.receive(1)) == ["before"]
-        old_cursor = tab.cursor
-        live.restart()
+        old_cursor = cursor_before_restart(tab, live)
 
         started = time.monotonic()
         result = tab.longpoll(old_cursor)

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from tests.apps.fixture_components import JournalLog, JournalPushBackend
+from tests.unit.expected import W001
 from thywill_server import conf
 from thywill_server import settings as project_settings
 from thywill_server.checks import check_applications, check_components, check_settings
@@ -26,12 +27,6 @@ from thywill_server.push.locmem import LocMemPushBackend
 LOCMEM = "thywill_server.push.locmem.LocMemPushBackend"
 ECHO = "thywill_apps.echo.application.EchoApplication"
 FIXTURES = "tests.apps.fixture_components"
-W001 = checks.Warning(
-    "The in-memory push backend serves one process only and loses every message on "
-    "restart.",
-    hint="Run one server process, or a push backend shared by all of them.",
-    id="thywill.W001",
-)
 
 
 @pytest.fixture

@@ -6,18 +6,11 @@ import asyncio
 import threading
 
 import pytest
-from django.core import checks
 from django.test import override_settings
 
 from tests.contracts.push import PROMPTLY, PushBackendContract, new_channel
+from tests.unit.expected import W001
 from thywill_server.push.locmem import LocMemPushBackend
-
-W001 = checks.Warning(
-    "The in-memory push backend serves one process only and loses every message on "
-    "restart.",
-    hint="Run one server process, or a push backend shared by all of them.",
-    id="thywill.W001",
-)
 
 
 @pytest.fixture
