@@ -8,3 +8,9 @@ THYWILL_APPLICATIONS = {
 }
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.apps"]  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# The in-process suite runs on the in-memory backend whatever REDIS_URL says; the Redis
+# backend has its own tests (tests/redis/).
+THYWILL_COMPONENTS = {
+    "push": {"BACKEND": "thywill_server.push.locmem.LocMemPushBackend", "OPTIONS": {}},
+}

@@ -80,7 +80,17 @@ class RejectedError(ThywillError):
 
 
 class PushUnavailableError(ThywillError):
-    """The push backend could not be reached; the request may be retried later."""
+    """The push backend could not be reached; the request may be retried later.
+
+    Args:
+        message: what failed, for the log.
+        first_in_episode: true for the first failure of an outage, the one that is
+            logged; the requests refused while the outage lasts are not logged again.
+    """
+
+    def __init__(self, message: str, *, first_in_episode: bool = True) -> None:
+        super().__init__(message)
+        self.first_in_episode = first_in_episode
 
 
 class HandlerOutputError(ThywillError):

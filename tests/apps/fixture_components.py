@@ -38,6 +38,12 @@ class UnreachablePushBackend(BasePushBackend):
     def client_lock(self, client_id: str) -> AbstractAsyncContextManager[None]:
         return contextlib.nullcontext()
 
+    async def renew_presence(self, client_id: str, data: str, ttl: float) -> bool:
+        raise self._down()
+
+    async def claim_lapsed(self, limit: int = 100) -> list[tuple[str, str]]:
+        raise self._down()
+
     async def ping(self) -> None:
         raise self._down()
 

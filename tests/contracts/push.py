@@ -615,6 +615,72 @@ class PushBackendContract:
             async with push_backend.client_lock(client):
                 pass
 
+    # --- presence leases --------------------------------------------------------------
+
+    async def test_renew_presence_tells_a_new_lease_from_a_renewal(self, push_backend):
+        """The first renewal of a client's lease returns True, the next ones False."""
+        client = new_client()
+        assert await push_backend.renew_presence(client, "data", 30) is True
+        assert await push_backend.renew_presence(client, "data", 30) is False
+
+    async def test_a_live_lease_is_not_claimed(self, push_backend):
+        """A lease that has not lapsed is never handed to claim_lapsed."""
+        client = new_client()
+        await push_backend.renew_presence(client, "alive", 30)
+        assert client not in dict(await push_backend.claim_lapsed(1000))
+
+    async def test_a_lapsed_lease_is_claimed_once_with_its_data(self, push_backend):
+        """A lapsed lease is returned once, with the latest data, then it is gone."""
+        client = new_client()
+        await push_backend.renew_presence(client, "first", 0.1)
+        await push_backend.renew_presence(client, '{"latest":true}', 0.1)
+        await asyncio.sleep(0.2)
+        claimed = await push_backend.claim_lapsed(1000)
+        assert [d for c, d in claimed if c == client] == ['{"latest":true}']
+        assert client not in dict(await push_backend.claim_lapsed(1000))
+
+    async def test_renewal_keeps_a_lease_alive(self, push_backend):
+        """A lease renewed before it lapses is not claimed."""
+        client = new_client()
+        await push_backend.renew_presence(client, "x", 0.3)
+        for _ in range(3):
+            await asyncio.sleep(0.15)
+            assert await push_backend.renew_presence(client, "x", 0.3) is False
+            assert client not in dict(await push_backend.claim_lapsed(1000))
+
+    async def test_concurrent_claimers_get_each_lapsed_lease_once(self, push_backend):
+        """Of several concurrent sweeps, exactly one gets each lapsed lease."""
+        clients = [new_client() for _ in range(10)]
+        for client in clients:
+            await push_backend.renew_presence(client, client, 0.05)
+        await asyncio.sleep(0.15)
+        sweeps = await asyncio.gather(*(push_backend.claim_lapsed(1000) for _ in range(5)))
+        claimed = [c for sweep in sweeps for c, _ in sweep if c in clients]
+        assert sorted(claimed) == sorted(clients)
+
+    async def test_claim_lapsed_respects_its_limit(self, push_backend):
+        """claim_lapsed returns at most ``limit`` leases; the rest come next time."""
+        clients = {new_client() for _ in range(3)}
+        for client in clients:
+            await push_backend.renew_presence(client, "", 0.05)
+        await asyncio.sleep(0.15)
+        claimed: set[str] = set()
+        for _ in range(10):
+            batch = [c for c, _ in await push_backend.claim_lapsed(1) if c in clients]
+            assert len(batch) <= 1
+            claimed.update(batch)
+            if claimed == clients:
+                break
+        assert claimed == clients
+
+    async def test_a_claimed_client_that_returns_is_new_again(self, push_backend):
+        """After its lapsed lease was claimed, a client's next renewal is new."""
+        client = new_client()
+        await push_backend.renew_presence(client, "", 0.05)
+        await asyncio.sleep(0.15)
+        assert client in dict(await push_backend.claim_lapsed(1000))
+        assert await push_backend.renew_presence(client, "", 30) is True
+
     # --- lifecycle --------------------------------------------------------------------
 
     async def test_ping_succeeds_and_check_returns_a_list(self, push_backend):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.checks import CheckMessage
 
-from thywill_server.exceptions import RejectedError
+from thywill_server.exceptions import PushUnavailableError, RejectedError
 
 
 class BaseLog:
@@ -33,9 +33,17 @@ class BaseLog:
         """
         raise NotImplementedError("subclasses of BaseLog must provide handler_failed()")
 
-    def unavailable(self, error: Exception, *, path: str) -> None:
-        """Report that the push backend could not be reached for a request."""
+    def unavailable(self, error: PushUnavailableError, *, path: str) -> None:
+        """Report that the push backend could not be reached for a request.
+
+        Called for every request an outage refuses; ``error.first_in_episode`` tells the
+        first of them, so that an outage is logged once, not once per request.
+        """
         raise NotImplementedError("subclasses of BaseLog must provide unavailable()")
+
+    def recovered(self, *, backend: str, downtime: float) -> None:
+        """Report that the push backend can be reached again after ``downtime`` seconds."""
+        raise NotImplementedError("subclasses of BaseLog must provide recovered()")
 
     def check(self) -> list[CheckMessage]:
         """Return system-check messages about this component's configuration."""

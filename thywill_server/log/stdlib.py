@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from thywill_server.exceptions import RejectedError
+from thywill_server.exceptions import PushUnavailableError, RejectedError
 from thywill_server.log.base import BaseLog
 
 
@@ -37,5 +37,11 @@ class StdlibLog(BaseLog):
             extra={"thywill_client_id": client_id},
         )
 
-    def unavailable(self, error: Exception, *, path: str) -> None:
-        self.logger.error("Push backend unavailable for %s: %s", path, error)
+    def unavailable(self, error: PushUnavailableError, *, path: str) -> None:
+        if error.first_in_episode:
+            self.logger.error("Push backend unavailable for %s: %s", path, error)
+        else:
+            self.logger.debug("Push backend still unavailable for %s", path)
+
+    def recovered(self, *, backend: str, downtime: float) -> None:
+        self.logger.warning("%s is available again after %.1f s", backend, downtime)

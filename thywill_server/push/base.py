@@ -49,8 +49,8 @@ class BasePushBackend:
     """Base class of push backends.
 
     Subclasses take their OPTIONS as keyword-only constructor arguments and must provide
-    ``publish_many``, ``read``, ``wait``, ``last_sequence``, ``publish_sequenced`` and
-    ``client_lock``.
+    ``publish_many``, ``read``, ``wait``, ``last_sequence``, ``publish_sequenced``,
+    ``client_lock``, ``renew_presence`` and ``claim_lapsed``.
 
     Args:
         capacity: how many messages a channel keeps at most; older ones are trimmed.
@@ -183,6 +183,42 @@ class BasePushBackend:
         """
         raise NotImplementedError(
             "subclasses of BasePushBackend must provide client_lock()"
+        )
+
+    async def renew_presence(self, client_id: str, data: str, ttl: float) -> bool:
+        """Take or extend a client's presence lease for ``ttl`` seconds from now.
+
+        Transports renew the lease of every connected client; when renewals stop, it
+        lapses and ``claim_lapsed`` hands the client over for its disconnect event.
+
+        Args:
+            client_id: the client.
+            data: what ``claim_lapsed`` must give back with it (thywill stores the
+                client's identity), as text.
+            ttl: how many seconds the lease lasts without another renewal.
+
+        Returns:
+            True when the client held no lease (it is newly present), False when an
+            existing lease was extended.
+
+        Raises:
+            PushUnavailableError: the backend cannot be reached.
+        """
+        raise NotImplementedError(
+            "subclasses of BasePushBackend must provide renew_presence()"
+        )
+
+    async def claim_lapsed(self, limit: int = 100) -> list[tuple[str, str]]:
+        """Remove up to ``limit`` lapsed leases and return them as ``(client_id, data)``.
+
+        Every server process sweeps with this; each lapsed lease is returned to exactly
+        one caller in all of them, which is what makes a disconnect event run once.
+
+        Raises:
+            PushUnavailableError: the backend cannot be reached.
+        """
+        raise NotImplementedError(
+            "subclasses of BasePushBackend must provide claim_lapsed()"
         )
 
     async def ping(self) -> None:

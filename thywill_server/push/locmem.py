@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import dataclasses
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 
 from django.conf import settings
 from django.core import checks
 from django.core.checks import CheckMessage
 
 from thywill_server.push.base import BasePushBackend, ReadResult, StoredMessage
+from thywill_server.push.locks import KeyedLocks
 
 _Waiter = asyncio.Future[None]
 
@@ -53,9 +54,8 @@ class LocMemPushBackend(BasePushBackend):
         super().__init__(capacity=capacity, max_age=max_age)
         self._logs: dict[str, _Log] = {}
         self._sequences: dict[str, tuple[int, float]] = {}
-        self._client_locks: dict[
-            tuple[asyncio.AbstractEventLoop, str], tuple[asyncio.Lock, int]
-        ] = {}
+        self._client_locks = KeyedLocks()
+        self._leases: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
         self._next_sweep = 0.0
 
@@ -84,23 +84,20 @@ class LocMemPushBackend(BasePushBackend):
         _wake_all(waiters)
         return positions
 
-    @contextlib.asynccontextmanager
-    async def client_lock(self, client_id: str) -> AsyncIterator[None]:
-        # asyncio locks belong to one event loop; tests drive one backend from several.
-        key = (asyncio.get_running_loop(), client_id)
+    def client_lock(self, client_id: str) -> AbstractAsyncContextManager[None]:
+        return self._client_locks.hold(client_id)
+
+    async def renew_presence(self, client_id: str, data: str, ttl: float) -> bool:
         with self._lock:
-            lock, users = self._client_locks.get(key, (asyncio.Lock(), 0))
-            self._client_locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            with self._lock:
-                lock, users = self._client_locks[key]
-                if users == 1:
-                    del self._client_locks[key]
-                else:
-                    self._client_locks[key] = (lock, users - 1)
+            new = client_id not in self._leases
+            self._leases[client_id] = (time.monotonic() + ttl, data)
+        return new
+
+    async def claim_lapsed(self, limit: int = 100) -> list[tuple[str, str]]:
+        now = time.monotonic()
+        with self._lock:
+            lapsed = [c for c, (expiry, _) in self._leases.items() if expiry <= now]
+            return [(c, self._leases.pop(c)[1]) for c in lapsed[:limit]]
 
     def _append(self, entries: Sequence[tuple[str, str]]) -> tuple[list[str], set[_Waiter]]:
         """Append entries (the caller holds the lock); return positions and waiters."""

@@ -1,0 +1,205 @@
+"""The Lua scripts of the Redis push backend.
+
+Each operation that must be atomic, or that would otherwise take several round trips, is
+one script. Every key a script touches is passed in KEYS and shares the backend's hash
+tag, so the scripts are valid on Redis Cluster.
+
+A channel is two keys: a hash ``meta`` (``e``: the epoch of its history, ``l``: the id of
+the newest entry ever added) and a stream whose entries carry the payload ``d`` and the
+id ``p`` of the entry added before them. ``p`` is what makes gaps exact: a reader after
+position X has lost nothing if and only if the first entry it is given has ``p == X``.
+"""
+
+from __future__ import annotations
+
+# Helpers shared by the scripts below (prepended to each).
+PRELUDE = """
+local function parse_id(id)
+  local ms, seq = string.match(id, '^(%d+)%-(%d+)$')
+  -- Only the canonical spelling is a position we issued ("01" is not "1").
+  if not ms or #ms > 15 or #seq > 15 or string.match(ms .. '-' .. seq, '^0%d')
+     or string.match(seq, '^0%d') then
+    return nil
+  end
+  return tonumber(ms), tonumber(seq)
+end
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Where a reader after (after_epoch, after_id) must start reading one channel.
+-- Returns: status ('none': channel never used, 'fresh': read from the oldest,
+-- 'reset': history lost, 'gap?': check the first entry's p), XRANGE start, epoch, last.
+local function locate(meta, after_epoch, after_id, horizon)
+  local m = redis.call('HMGET', meta, 'e', 'l')
+  local epoch, last = m[1], m[2]
+  local oldest = horizon .. '-0'
+  if not epoch then
+    if after_id == '' then return 'none', oldest, false, false end
+    return 'reset', oldest, false, false
+  end
+  if after_id == '' then return 'fresh', oldest, epoch, last end
+  if after_epoch ~= epoch then return 'reset', oldest, epoch, last end
+  local a_ms, a_seq = parse_id(after_id)
+  local l_ms, l_seq = parse_id(last)
+  if not a_ms or a_ms > l_ms or (a_ms == l_ms and a_seq > l_seq) then
+    return 'reset', oldest, epoch, last
+  end
+  if after_id == last then return 'current', '(' .. after_id, epoch, last end
+  if a_ms < horizon then return 'gap?', oldest, epoch, last end
+  return 'gap?', '(' .. after_id, epoch, last
+end
+
+-- Append one payload to a channel; returns the new entry's id.
+local function append(meta, stream, payload, new_epoch, capacity, meta_ttl, stream_ttl)
+  local m = redis.call('HMGET', meta, 'e', 'l')
+  local epoch, prev = m[1], m[2]
+  if not epoch then
+    epoch = new_epoch
+    prev = ''
+  end
+  local id = redis.call('XADD', stream, 'MAXLEN', capacity, '*', 'd', payload, 'p', prev)
+  redis.call('HSET', meta, 'e', epoch, 'l', id)
+  redis.call('PEXPIRE', meta, meta_ttl)
+  redis.call('PEXPIRE', stream, stream_ttl)
+  return epoch .. '-' .. id
+end
+
+-- Append ARGV[first + 2i] to the channel named ARGV[first + 2i - 1], with its keys at
+-- KEYS[key_offset + 2i - 1] (meta) and KEYS[key_offset + 2i] (stream); wake readers.
+local function append_all(key_offset, first, wake, new_epoch, capacity, meta_ttl,
+                          stream_ttl)
+  local positions = {}
+  local woken = {}
+  local n = (#ARGV - first + 1) / 2
+  for i = 1, n do
+    local channel = ARGV[first + 2 * i - 2]
+    local payload = ARGV[first + 2 * i - 1]
+    positions[i] = append(KEYS[key_offset + 2 * i - 1], KEYS[key_offset + 2 * i], payload,
+                          new_epoch, capacity, meta_ttl, stream_ttl)
+    if not woken[channel] then
+      woken[channel] = true
+      redis.call('PUBLISH', wake, channel)
+    end
+  end
+  return positions
+end
+"""
+
+# KEYS: meta, stream per entry. ARGV: wake channel, new epoch, capacity, meta ttl (ms),
+# stream ttl (ms), then channel, payload per entry. Returns the positions.
+PUBLISH_MANY = (
+    PRELUDE
+    + """
+return append_all(0, 6, ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+"""
+)
+
+# KEYS: sequence key, then meta, stream per entry. ARGV: seq, sequence ttl (ms), wake
+# channel, new epoch, capacity, meta ttl, stream ttl, then channel, payload per entry.
+# Returns the positions, or false when seq is not above the recorded one.
+PUBLISH_SEQUENCED = (
+    PRELUDE
+    + """
+local recorded = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) <= recorded then return false end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return append_all(1, 8, ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+"""
+)
+
+# KEYS: meta, stream. ARGV: after epoch ('' for none), after id ('' for none), limit,
+# max age (ms). Returns {reset (0/1), position or false, id, payload, id, payload, ...}.
+READ = (
+    PRELUDE
+    + """
+local horizon = now_ms() - tonumber(ARGV[4])
+local status, start, epoch, last = locate(KEYS[1], ARGV[1], ARGV[2], horizon)
+if status == 'none' then return {0, false} end
+local reset = 0
+if status == 'reset' then reset = 1 end
+local entries = {}
+if epoch and status ~= 'current' then
+  entries = redis.call('XRANGE', KEYS[2], start, '+', 'COUNT', tonumber(ARGV[3]))
+end
+if status == 'gap?' and (#entries == 0 or entries[1][2][4] ~= ARGV[2]) then
+  reset = 1
+end
+local out = {reset, false}
+for i, entry in ipairs(entries) do
+  out[#out + 1] = entry[1]
+  out[#out + 1] = entry[2][2]
+end
+if #entries > 0 then
+  out[2] = epoch .. '-' .. entries[#entries][1]
+elseif epoch then
+  out[2] = epoch .. '-' .. last
+end
+return out
+"""
+)
+
+# KEYS: meta, stream per channel. ARGV: max age (ms), then after epoch, after id per
+# channel. Returns 1 when a read of any channel would return a message or a reset.
+HAS_NEWS = (
+    PRELUDE
+    + """
+local horizon = now_ms() - tonumber(ARGV[1])
+for i = 1, #KEYS / 2 do
+  local status, start, epoch, last = locate(KEYS[2 * i - 1], ARGV[2 * i], ARGV[2 * i + 1],
+                                            horizon)
+  if status == 'reset' or status == 'gap?' then return 1 end
+  if status == 'fresh' then
+    if #redis.call('XRANGE', KEYS[2 * i], start, '+', 'COUNT', 1) > 0 then return 1 end
+  end
+end
+return 0
+"""
+)
+
+# KEYS: lock. ARGV: token, lease (ms). Extends the lease if this token holds the lock.
+RENEW_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+# KEYS: lock. ARGV: token. Releases the lock if this token holds it.
+RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+# KEYS: leases (sorted set), lease data (hash). ARGV: client id, data, ttl (ms).
+# Returns 1 when the client held no lease.
+RENEW_PRESENCE = (
+    PRELUDE
+    + """
+local new = redis.call('ZADD', KEYS[1], now_ms() + tonumber(ARGV[3]), ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return new
+"""
+)
+
+# KEYS: leases, lease data. ARGV: limit. Removes and returns lapsed leases as
+# {client id, data, client id, data, ...}.
+CLAIM_LAPSED = (
+    PRELUDE
+    + """
+local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms(), 'LIMIT', 0,
+                          tonumber(ARGV[1]))
+local out = {}
+for _, client in ipairs(lapsed) do
+  redis.call('ZREM', KEYS[1], client)
+  out[#out + 1] = client
+  out[#out + 1] = redis.call('HGET', KEYS[2], client) or ''
+  redis.call('HDEL', KEYS[2], client)
+end
+return out
+"""
+)
