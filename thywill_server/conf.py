@@ -39,6 +39,7 @@ class Limits:
     token_max_age: int = 7 * 24 * 3600
     reconnect_max_delay: float = 30.0
     read_batch: int = 100
+    presence_ttl: float = 60.0
 
     def as_client_config(self) -> dict[str, float | int]:
         """The limits the browser client needs, with the protocol's camelCase names."""

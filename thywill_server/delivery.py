@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Sequence
 
+from thywill_server import conf
+from thywill_server.components import applications
 from thywill_server.cursor import Cursor
+from thywill_server.dispatch import handle_connect
 from thywill_server.identity.tokens import ClientIdentity
+from thywill_server.presence import presence
 from thywill_server.push.base import BasePushBackend, StoredMessage
 
 
@@ -61,11 +66,26 @@ class ClientFeed:
         return Batch(messages, resets, self.cursor)
 
     async def next(self, timeout: float) -> Batch:
-        """Read after the cursor; when nothing is there, wait up to ``timeout`` seconds."""
+        """Read after the cursor; when nothing is there, wait up to ``timeout`` seconds.
+
+        Also keeps the client's presence lease alive, renewing it (when due) before
+        reading and while waiting, so a connected client's lease never lapses.
+        """
+        await self._renew_presence()
         batch = await self.read()
         if batch:
             return batch
-        positions = {channel: self.cursor.get(channel) for channel in self.channels}
-        if await self.push.wait(positions, timeout):
-            return await self.read()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        renew_every = conf.get_limits().presence_ttl / 3
+        while (remaining := deadline - loop.time()) > 0:
+            positions = {channel: self.cursor.get(channel) for channel in self.channels}
+            if await self.push.wait(positions, min(remaining, renew_every)):
+                return await self.read()
+            await self._renew_presence()
         return batch
+
+    async def _renew_presence(self) -> None:
+        if await presence.renew(self.identity):
+            # The lease had lapsed (its disconnect event ran): the client is back.
+            await handle_connect(applications.get(self.identity.application), self.identity)

@@ -63,8 +63,19 @@ async def run_event(
 
 
 async def handle_connect(app: Application, identity: ClientIdentity) -> Outcome:
-    """Run the application's connect handler for a newly issued client."""
-    outcome, outbox = await run_event(app, identity, "connect", app.on_connect)
+    """Run the application's connect handler: the client is newly present."""
+    return await _handle_presence_event(app, identity, "connect", app.on_connect)
+
+
+async def handle_disconnect(app: Application, identity: ClientIdentity) -> Outcome:
+    """Run the application's disconnect handler: the client's presence lease lapsed."""
+    return await _handle_presence_event(app, identity, "disconnect", app.on_disconnect)
+
+
+async def _handle_presence_event(
+    app: Application, identity: ClientIdentity, event: str, handler: Callable[..., Any]
+) -> Outcome:
+    outcome, outbox = await run_event(app, identity, event, handler)
     if outbox:
         await components.push.publish_many(outbox)
     return outcome

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.apps.models import Departure
 from thywill_server.application import BaseApplication, Context
 from thywill_server.types import JSON
 
@@ -18,6 +19,10 @@ class TestkitApplication(BaseApplication):
 
     def on_connect(self, ctx: Context) -> None:
         ctx.reply({"welcome": ctx.client_id})
+
+    def on_disconnect(self, ctx: Context) -> None:
+        # The database is shared by every server process: tests count these rows.
+        Departure.objects.create(client_id=ctx.client_id)
 
     def on_message(self, ctx: Context, data: JSON) -> None:
         if isinstance(data, dict) and data.get("raise"):

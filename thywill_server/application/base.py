@@ -33,6 +33,9 @@ class Application(Protocol):
     def on_message(self, ctx: Context, data: JSON) -> Awaitable[None] | None:
         """Handle one message sent by a client; reply with ``ctx.reply(...)``."""
 
+    def on_disconnect(self, ctx: Context) -> Awaitable[None] | None:
+        """Handle a client that is gone: its presence lease lapsed (runs once)."""
+
 
 class BaseApplication:
     """A convenient base for applications: no-op handlers and no assets.
@@ -69,4 +72,8 @@ class BaseApplication:
 
     def on_message(self, ctx: Context, data: JSON) -> Awaitable[None] | None:
         """Handle one message sent by a client (does nothing by default)."""
+        return None
+
+    def on_disconnect(self, ctx: Context) -> Awaitable[None] | None:
+        """Handle a client that is gone (does nothing by default)."""
         return None

@@ -53,15 +53,19 @@ class ClientIdentity:
         return private_channel(self.client_id)
 
 
-def issue_token(identity: ClientIdentity) -> str:
-    """Sign an identity into the token the browser sends with every request."""
-    payload = {
+def identity_payload(identity: ClientIdentity) -> dict[str, str | None]:
+    """An identity as the short dict that tokens (and presence leases) carry."""
+    return {
         "c": identity.client_id,
         "a": identity.application,
         "s": identity.session_hash,
         "u": identity.user_id,
     }
-    return signing.dumps(payload, salt=TOKEN_SALT, compress=False)
+
+
+def issue_token(identity: ClientIdentity) -> str:
+    """Sign an identity into the token the browser sends with every request."""
+    return signing.dumps(identity_payload(identity), salt=TOKEN_SALT, compress=False)
 
 
 def verify_token(token: object, session_key: str | None, *, max_age: int) -> ClientIdentity:
@@ -82,7 +86,7 @@ def verify_token(token: object, session_key: str | None, *, max_age: int) -> Cli
         raise RejectedError(
             ErrorCode.BAD_TOKEN, "The token's signature does not match."
         ) from exc
-    identity = _identity_from(payload)
+    identity = identity_from_payload(payload)
     if session_key is None or not hmac.compare_digest(
         identity.session_hash, session_hash(session_key)
     ):
@@ -92,7 +96,12 @@ def verify_token(token: object, session_key: str | None, *, max_age: int) -> Cli
     return identity
 
 
-def _identity_from(payload: object) -> ClientIdentity:
+def identity_from_payload(payload: object) -> ClientIdentity:
+    """The identity an ``identity_payload`` dict describes.
+
+    Raises:
+        RejectedError: ``bad_token`` when the payload is not such a dict.
+    """
     # A valid signature means we wrote this payload, but an older release may have written
     # another shape: check it rather than trust it.
     if not isinstance(payload, dict):

@@ -17,6 +17,7 @@ from thywill_server.identity.tokens import (
     new_client_id,
     session_hash,
 )
+from thywill_server.presence import presence
 from thywill_server.views.errors import json_errors
 
 
@@ -45,6 +46,7 @@ async def init(request: HttpRequest, app_name: str | None = None) -> HttpRespons
         user_id=str(user.pk) if user.is_authenticated else None,
     )
     await components.database.record_client(identity, session_key)
+    await presence.renew(identity, force=True)
     await handle_connect(app, identity)
     config = {
         "clientId": identity.client_id,

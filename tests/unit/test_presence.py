@@ -1,0 +1,120 @@
+"""Presence leases and disconnect events, in one process on the in-memory backend.
+
+The same rules across processes and through Redis are tested in tests/redis/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from tests.apps.models import Departure
+from thywill_server.components import components
+from thywill_server.cursor import Cursor
+from thywill_server.delivery import ClientFeed
+from thywill_server.identity.tokens import ClientIdentity, new_client_id
+from thywill_server.presence import presence
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TTL = 0.3
+
+
+@pytest.fixture(autouse=True)
+def short_leases(settings):
+    settings.THYWILL_LIMITS = {"PRESENCE_TTL": TTL}
+
+
+@pytest.fixture(autouse=True)
+async def no_sweeper():
+    """The tests sweep by hand; stop this loop's background sweeper afterwards."""
+    yield
+    await presence.stop()
+
+
+def new_testkit_identity() -> ClientIdentity:
+    return ClientIdentity(new_client_id(), "testkit", "s" * 32)
+
+
+async def departures(identity: ClientIdentity) -> int:
+    return await sync_to_async(
+        Departure.objects.filter(client_id=identity.client_id).count
+    )()
+
+
+async def test_a_lapsed_lease_runs_the_disconnect_event_once():
+    """After the lease lapses, one sweep runs the disconnect event; later ones don't."""
+    identity = new_testkit_identity()
+    await presence.renew(identity, force=True)
+    await presence.stop()  # sweep by hand only
+    assert await presence.sweep() == 0
+    await asyncio.sleep(TTL + 0.1)
+    assert await presence.sweep() == 1
+    assert await presence.sweep() == 0
+    assert await departures(identity) == 1
+
+
+async def test_a_waiting_feed_keeps_its_client_present():
+    """A feed that waits longer than the lease renews it while it waits."""
+    identity = new_testkit_identity()
+    await presence.renew(identity, force=True)  # as the bootstrap page does
+    feed = ClientFeed(components.push, identity, Cursor.decode(""))
+    assert not await feed.next(3 * TTL)
+    await presence.stop()
+    assert await presence.sweep() == 0
+    await asyncio.sleep(TTL + 0.1)
+    assert await presence.sweep() == 1
+
+
+async def test_a_client_back_after_its_disconnect_is_connected_again():
+    """A feed of a client whose lease was claimed runs the connect event again."""
+    identity = new_testkit_identity()
+    await presence.renew(identity, force=True)
+    await presence.stop()
+    await asyncio.sleep(TTL + 0.1)
+    assert await presence.sweep() == 1
+    feed = ClientFeed(components.push, identity, Cursor.decode(""))
+    batch = await feed.next(0)
+    assert [json.loads(m.payload) for m in batch.messages] == [
+        {"welcome": identity.client_id}
+    ]
+
+
+async def test_renewals_are_rate_limited_per_client():
+    """Renewing again within a third of the lease does not reach the backend."""
+    identity = new_testkit_identity()
+    assert await presence.renew(identity) is True
+    await components.push.claim_lapsed()  # nothing lapsed: nothing claimed
+    # Take the lease away behind the tracker's back: a rate-limited renewal can't tell.
+    await asyncio.sleep(TTL + 0.05)
+    await components.push.claim_lapsed()
+    assert await presence.renew(identity) is True  # due again: reaches the backend
+    assert await presence.renew(identity) is False  # at once: rate-limited
+
+
+async def test_a_lease_of_an_unknown_application_is_dropped(caplog):
+    """A lapsed lease naming an application no longer configured is dropped, logged."""
+    identity = ClientIdentity(new_client_id(), "retired-app", "s" * 32)
+    await presence.renew(identity, force=True)
+    await presence.stop()
+    await asyncio.sleep(TTL + 0.1)
+    with caplog.at_level(logging.WARNING, logger="thywill_server.presence"):
+        assert await presence.sweep() == 0
+    assert "Dropped the lapsed lease" in caplog.text
+
+
+async def test_the_sweeper_survives_an_unreachable_backend(settings, caplog):
+    """A sweep that meets an outage is reported, and the sweeper keeps running."""
+    settings.THYWILL_COMPONENTS = {
+        "push": {"BACKEND": "tests.apps.fixture_components.UnreachablePushBackend"}
+    }
+    with caplog.at_level(logging.DEBUG, logger="thywill"):
+        presence.ensure_sweeper()
+        await asyncio.sleep(TTL)
+    assert "Push backend unavailable for (presence sweep)" in caplog.text
+    task = presence._sweepers[asyncio.get_running_loop()]
+    assert not task.done()
