@@ -1,24 +1,42 @@
 """Settings for a live server process started by the tests (see tests/live.py).
 
-The environment chooses the retention of the push backend, so one test can start a
-server whose channels keep only a few messages.
+The environment chooses the push backend and its retention, so one test can start a
+server whose channels keep only a few messages, or several servers sharing one Redis.
 """
 
 import os
 
 from tests.settings import *  # noqa: F403
 
-THYWILL_COMPONENTS = {
-    "push": {
-        "BACKEND": "thywill_server.push.locmem.LocMemPushBackend",
-        "OPTIONS": {
-            "capacity": int(os.environ.get("THYWILL_TEST_CAPACITY", "1000")),
-            "max_age": float(os.environ.get("THYWILL_TEST_MAX_AGE", "3600")),
-        },
-    },
+PUSH_OPTIONS = {
+    "capacity": int(os.environ.get("THYWILL_TEST_CAPACITY", "1000")),
+    "max_age": float(os.environ.get("THYWILL_TEST_MAX_AGE", "3600")),
 }
+if os.environ.get("THYWILL_TEST_REDIS_URL"):
+    THYWILL_COMPONENTS = {
+        "push": {
+            "BACKEND": "thywill_server.push.redis.RedisPushBackend",
+            "OPTIONS": {
+                **PUSH_OPTIONS,
+                "url": os.environ["THYWILL_TEST_REDIS_URL"],
+                "key_prefix": os.environ["THYWILL_TEST_REDIS_PREFIX"],
+                # Short, so a test sees a dead server's lock lapse and Redis faults fast.
+                "lock_lease": 3.0,
+                "socket_timeout": 2.0,
+                "socket_connect_timeout": 1.0,
+            },
+        },
+    }
+else:
+    THYWILL_COMPONENTS = {
+        "push": {
+            "BACKEND": "thywill_server.push.locmem.LocMemPushBackend",
+            "OPTIONS": PUSH_OPTIONS,
+        },
+    }
 THYWILL_LIMITS = {
     "MAX_MESSAGE_BYTES": 64 * 1024,
     "LONGPOLL_TIMEOUT": float(os.environ.get("THYWILL_TEST_LONGPOLL_TIMEOUT", "25")),
     "SSE_KEEPALIVE": float(os.environ.get("THYWILL_TEST_SSE_KEEPALIVE", "15")),
+    "PRESENCE_TTL": float(os.environ.get("THYWILL_TEST_PRESENCE_TTL", "60")),
 }

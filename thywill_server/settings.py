@@ -133,12 +133,25 @@ LOGGING = {
 # Components, by role. Each names a class by dotted path and its keyword OPTIONS; a role
 # left out keeps its default (shown here). Checked at start-up (ids thywill.E001-E004).
 THYWILL_COMPONENTS = {
-    # Where messages to clients are stored, ordered and waited on. The in-memory
-    # backend serves one process; capacity is per channel, max_age in seconds.
-    "push": {
-        "BACKEND": "thywill_server.push.locmem.LocMemPushBackend",
-        "OPTIONS": {"capacity": 1000, "max_age": 3600},
-    },
+    # Where messages to clients are stored, ordered and waited on; capacity is per
+    # channel, max_age in seconds. The in-memory backend serves one process; with
+    # REDIS_URL set (redis:// or rediss://), every process sharing that Redis works as one.
+    "push": (
+        {
+            "BACKEND": "thywill_server.push.redis.RedisPushBackend",
+            "OPTIONS": {
+                "url": os.environ["REDIS_URL"],
+                "key_prefix": os.environ.get("THYWILL_REDIS_PREFIX", "thywill"),
+                "capacity": 1000,
+                "max_age": 3600,
+            },
+        }
+        if os.environ.get("REDIS_URL")
+        else {
+            "BACKEND": "thywill_server.push.locmem.LocMemPushBackend",
+            "OPTIONS": {"capacity": 1000, "max_age": 3600},
+        }
+    ),
     # Durable records (clients), on one of DATABASES.
     "database": {
         "BACKEND": "thywill_server.database.orm.OrmDatabase",

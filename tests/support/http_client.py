@@ -283,6 +283,28 @@ class ThywillHttpClient:
         """Close every connection of this tab."""
         self.http.close()
 
+    def another_connection(self, base_url: str | None = None) -> ThywillHttpClient:
+        """The same tab's second connection (same cookies, identity, cursor and seq).
+
+        Useful to read on one thread while this one sends, as a page does; the two
+        follow their cursors and seqs separately from then on.
+        """
+        other = ThywillHttpClient(base_url or self.base_url, self.app)
+        other.http.cookies = httpx.Cookies(self.http.cookies)
+        other.config = self.config
+        other.cursor = self.cursor
+        other.last_seq = self.last_seq
+        return other
+
+    def use_server(self, base_url: str) -> None:
+        """Talk to another server process from now on, as a round-robin balancer would.
+
+        The tab keeps its cookies (they belong to the host, whatever the port), its
+        identity and its cursor.
+        """
+        self.base_url = base_url.rstrip("/")
+        self.http.base_url = httpx.URL(self.base_url)
+
     # --- identity -------------------------------------------------------------------
 
     @property

@@ -1,0 +1,188 @@
+"""Several server processes sharing one Redis, as behind a round-robin balancer.
+
+Every test here runs real server processes (Daphne, then uvicorn) on the shared Redis
+under a key prefix of their own, and a database file they share.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.live import LiveServer
+from tests.support.cluster import PRESENCE_TTL, Cluster, start_cluster, wait_for
+from tests.support.http_client import (
+    Message,
+    ThywillHttpClient,
+    ThywillHttpError,
+    Transport,
+    data_of,
+)
+
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    live_factory: Callable[..., LiveServer],
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Cluster:
+    """Two servers, A and B, sharing the test Redis."""
+    return start_cluster(live_factory, redis_url, tmp_path_factory.mktemp("cluster"))
+
+
+@pytest.fixture
+def pair(cluster: Cluster) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Servers A and B, both running (a test before may have killed one)."""
+    cluster.ensure_running()
+    a, b = cluster.servers
+    yield a, b
+
+
+@pytest.fixture(params=["longpoll", "sse"])
+def transport(request: pytest.FixtureRequest) -> Transport:
+    value: Transport = request.param
+    return value
+
+
+def test_every_combination_of_processes_works(pair, transport):
+    """Bootstrap, send and receive each on A or B: all eight ways deliver."""
+    servers = dict(zip("AB", pair, strict=True))
+    for boot, send, receive in itertools.product("AB", repeat=3):
+        with ThywillHttpClient(servers[boot].url) as tab:
+            tab.bootstrap()
+            tab.use_server(servers[send].url)
+            route = f"boot {boot}, send {send}, receive {receive}"
+            assert tab.send({"route": route}) == [{"seq": 1, "status": "ok"}]
+            tab.use_server(servers[receive].url)
+            assert data_of(tab.receive(1, transport=transport)) == [{"route": route}]
+
+
+def test_a_waiting_reader_on_one_process_is_woken_by_a_send_on_the_other(pair, transport):
+    """A reader already waiting on A gets what B handled, promptly (no polling)."""
+    a, b = pair
+    with ThywillHttpClient(a.url) as tab:
+        tab.bootstrap()
+        reader = tab.another_connection()
+        got: list[Message] = []
+        thread = threading.Thread(
+            target=lambda: got.extend(reader.receive(1, transport=transport, timeout=10))
+        )
+        thread.start()
+        time.sleep(0.5)  # the reader is waiting on A by now
+        tab.use_server(b.url)
+        sent = time.monotonic()
+        tab.send("wake up")
+        thread.join(timeout=15)
+        assert data_of(got) == ["wake up"]
+        assert time.monotonic() - sent < 3.0
+
+
+def collect(
+    reader: ThywillHttpClient,
+    transport: Transport,
+    wanted: int,
+    survivor: str,
+    deadline: float,
+) -> list[Any]:
+    """Read until ``wanted`` messages arrived; when the server dies, go to the survivor."""
+    got: list[Any] = []
+    while len(got) < wanted and time.monotonic() < deadline:
+        try:
+            if transport == "longpoll":
+                got.extend(m["data"] for m in reader.longpoll(timeout=10).messages)
+                continue
+            with reader.sse_stream(timeout=deadline - time.monotonic()) as stream:
+                for event in stream.events():
+                    if event.id is not None:
+                        reader.cursor = event.id
+                    if event.event == "reset":
+                        reader.resets.append(event.json())
+                    if event.event == "message":
+                        got.append(event.json()["data"])
+                        if len(got) >= wanted:
+                            break
+        except (httpx.TransportError, ThywillHttpError):
+            # What a browser does: reconnect, here through the balancer to the survivor.
+            reader.use_server(survivor)
+            time.sleep(0.1)
+    return got
+
+
+def test_killing_the_streaming_process_loses_nothing(pair, transport):
+    """Kill -9 the process a tab reads from: it resumes on the other, exactly once."""
+    a, b = pair
+    total = 60
+    with ThywillHttpClient(a.url) as tab:
+        tab.bootstrap()
+        reader = tab.another_connection()
+        got: list[Any] = []
+        deadline = time.monotonic() + 40
+        thread = threading.Thread(
+            target=lambda: got.extend(collect(reader, transport, total, b.url, deadline))
+        )
+        thread.start()
+        tab.use_server(b.url)
+        for n in range(total):
+            assert tab.send(n) == [{"seq": n + 1, "status": "ok"}]
+            if n == total // 3:
+                a.kill()
+            time.sleep(0.01)
+        thread.join(timeout=45)
+        reader.close()
+    assert not thread.is_alive()
+    assert got == list(range(total))
+    assert reader.resets == []
+
+
+def test_disconnect_runs_once_when_the_process_holding_the_client_dies(cluster, pair):
+    """The tab's server is killed: B runs its disconnect event, exactly once."""
+    a, _ = pair
+    with ThywillHttpClient(a.url, app="testkit") as tab:
+        tab.bootstrap()
+        tab.longpoll(wait=False)
+        a.kill()
+        assert wait_for(lambda: cluster.departures(tab.client_id) > 0, PRESENCE_TTL + 10)
+        time.sleep(3 * PRESENCE_TTL)
+        assert cluster.departures(tab.client_id) == 1
+
+
+def test_disconnect_runs_once_when_a_client_goes_quiet(cluster, pair):
+    """A tab that stops reading is disconnected once, whichever process sweeps."""
+    a, b = pair
+    with ThywillHttpClient(a.url, app="testkit") as tab:
+        tab.bootstrap()
+        tab.use_server(b.url)
+        tab.longpoll(wait=False)
+        assert wait_for(lambda: cluster.departures(tab.client_id) > 0, PRESENCE_TTL + 10)
+        time.sleep(3 * PRESENCE_TTL)
+        assert cluster.departures(tab.client_id) == 1
+
+
+def test_a_connected_client_is_never_disconnected(cluster, pair):
+    """A tab that keeps reading, alternately on A and B, keeps its presence."""
+    servers = itertools.cycle(pair)
+    with ThywillHttpClient(next(servers).url, app="testkit") as tab:
+        tab.bootstrap()
+        for _ in range(3):
+            tab.use_server(next(servers).url)
+            # Long-polls of 5 s renew the lease while they wait.
+            assert tab.longpoll(wait=True).messages is not None
+        assert cluster.departures(tab.client_id) == 0
+
+
+def test_a_tab_that_returns_after_its_disconnect_gets_connected_again(cluster, pair):
+    """After its lease lapsed, a tab's next read runs its connect event again."""
+    a, _ = pair
+    with ThywillHttpClient(a.url, app="testkit") as tab:
+        tab.bootstrap()
+        assert wait_for(lambda: cluster.departures(tab.client_id) == 1, PRESENCE_TTL + 10)
+        welcomes = [m for m in tab.receive(2, timeout=5) if "welcome" in m["data"]]
+        assert len(welcomes) == 2
