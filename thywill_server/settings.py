@@ -62,7 +62,9 @@ INSTALLED_APPS = [
     "thywill_apps.echo",
 ]
 
-# Every middleware here supports async, so async views run without thread hops.
+# Every middleware here is async-capable (no sync/async adapter around the chain), but
+# Django's MiddlewareMixin still runs each process_request/process_response in a thread
+# (sync_to_async): a cost on every request, measured in documentation/performance.md.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

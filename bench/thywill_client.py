@@ -1,0 +1,237 @@
+"""One simulated browser tab speaking thywill's HTTP protocol (documentation/protocol.md).
+
+A ``ThywillTab`` loads the bootstrap page from its *home* server (a new client id,
+token, CSRF token and session cookie), sends on the home server, and reads what is
+pushed to it from its *feed* server, over Server-Sent Events or long-poll. Home and
+feed may be two processes: cookies belong to the host whatever the port, so the same
+session is good on both, as behind a round-robin balancer.
+
+Its shape follows the peer harness's adapter interface (``connect``, ``send``,
+``close``, ``closed`` and an ``on_message`` callback run on the event loop), so a
+thywill adapter for that harness can wrap it as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
+from urllib.parse import urlencode
+
+from http11 import HttpConnection, HttpError, Response
+
+Transport: TypeAlias = Literal["sse", "longpoll"]
+OnMessage: TypeAlias = Callable[[Any], None]
+"""Called with the ``data`` of every message pushed to the tab, in arrival order."""
+
+NETWORK_ERRORS = (OSError, EOFError, HttpError, ValueError, KeyError)
+"""What a request can fail with: the network (timeouts included), framing, bad JSON."""
+LONGPOLL_MARGIN = 5.0
+"""How much longer than the server's own long-poll timeout a poll may take."""
+CONFIG_SCRIPT = re.compile(
+    r'<script id="thywill-config" type="application/json">(.*?)</script>', re.DOTALL
+)
+
+
+class RejectedError(Exception):
+    """The server answered a request with an error status, or a send was not ``ok``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """A server process's address (the benchmark only uses 127.0.0.1)."""
+
+    host: str
+    port: int
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class SseParser:
+    """Splits a Server-Sent Events byte stream into ``(event, data)`` pairs."""
+
+    def __init__(self) -> None:
+        self._buffer = ""
+
+    def feed(self, piece: bytes) -> list[tuple[str, str]]:
+        """The events completed by this piece of the stream (comments dropped)."""
+        self._buffer += piece.decode().replace("\r\n", "\n")
+        *blocks, self._buffer = self._buffer.split("\n\n")
+        return [event for block in blocks if (event := _parse_block(block)) is not None]
+
+
+def _parse_block(block: str) -> tuple[str, str] | None:
+    event, data = "message", []
+    for line in block.split("\n"):
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "event":
+            event = value
+        elif name == "data":
+            data.append(value)
+    return (event, "\n".join(data)) if data else None
+
+
+def parse_config(html: str) -> dict[str, Any]:
+    """The JSON configuration embedded in a bootstrap page."""
+    found = CONFIG_SCRIPT.search(html)
+    if found is None:
+        raise RejectedError("the bootstrap page has no thywill-config script")
+    config: dict[str, Any] = json.loads(found.group(1))
+    return config
+
+
+class ThywillTab:
+    """One browser tab: bootstrap and send on ``home``, receive from ``feed``.
+
+    Args:
+        home: where the page is loaded and messages are sent.
+        feed: where the SSE stream or long-poll requests go.
+        transport: ``"sse"`` or ``"longpoll"``.
+        on_message: called with each pushed message's ``data``.
+    """
+
+    def __init__(
+        self, home: Server, feed: Server, transport: Transport, on_message: OnMessage
+    ) -> None:
+        self.home = home
+        self.feed = feed
+        self.transport = transport
+        self.on_message = on_message
+        self.closed = False
+        self.error: BaseException | None = None
+        self.config: dict[str, Any] = {}
+        self._cookies: dict[str, str] = {}
+        self._seq = 0
+        self._sender = HttpConnection(home.host, home.port)
+        self._receiver = HttpConnection(feed.host, feed.port)
+        self._ready = asyncio.Event()
+        self._reading: asyncio.Task[None] | None = None
+
+    async def connect(self, timeout: float) -> None:
+        """Bootstrap, then open the feed; return once the feed answered.
+
+        Raises:
+            RejectedError: the server refused the page or the feed.
+            TimeoutError: not connected within ``timeout`` seconds.
+        """
+        async with asyncio.timeout(timeout):
+            response = await self._sender.request("GET", "/thywill/init/")
+            _check(response)
+            self._store_cookies(response)
+            self.config = parse_config(response.body.decode())
+            self._reading = asyncio.create_task(self._read_feed())
+            await self._ready.wait()
+        if self.error is not None:
+            raise self.error
+
+    async def send(self, data: Any, timeout: float) -> None:
+        """POST one message; return once the server accepted it.
+
+        Raises:
+            RejectedError: the send was refused or its result is not ``ok``.
+            TimeoutError: no answer within ``timeout`` seconds.
+        """
+        self._seq += 1
+        body = {
+            "token": self.config["token"],
+            "messages": [{"seq": self._seq, "data": data}],
+        }
+        headers = {
+            "Content-Type": "application/json",
+            "X-CSRFToken": self.config["csrfToken"],
+            "Origin": self.home.origin,
+            "Cookie": self._cookie_header(),
+        }
+        async with asyncio.timeout(timeout):
+            response = await self._sender.request(
+                "POST", self.config["endpoints"]["send"], headers, json.dumps(body).encode()
+            )
+        _check(response)
+        [result] = json.loads(response.body)["results"]
+        if result["status"] != "ok":
+            raise RejectedError(f"send answered {result}")
+
+    async def close(self) -> None:
+        """Stop reading and close both connections."""
+        self.closed = True
+        if self._reading is not None:
+            self._reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError, *NETWORK_ERRORS):
+                await self._reading
+        self._sender.close()
+        self._receiver.close()
+
+    # --- the feed ----------------------------------------------------------------------
+
+    async def _read_feed(self) -> None:
+        read = self._read_sse if self.transport == "sse" else self._read_longpoll
+        try:
+            await read()
+        except (*NETWORK_ERRORS, RejectedError) as error:
+            self.error = error
+        finally:
+            self.closed = True
+            self._ready.set()
+
+    async def _read_sse(self) -> None:
+        query = urlencode({"token": self.config["token"], "cursor": self.config["cursor"]})
+        head, body = await self._receiver.stream(
+            f"{self.config['endpoints']['sse']}?{query}",
+            {"Accept": "text/event-stream", "Cookie": self._cookie_header()},
+        )
+        if head.status != 200:
+            raise RejectedError(f"the SSE stream answered {head.status}")
+        await self._dispatch_sse(body)
+
+    async def _dispatch_sse(self, body: AsyncIterator[bytes]) -> None:
+        parser = SseParser()
+        async for piece in body:
+            for event, data in parser.feed(piece):
+                if event == "open":
+                    self._ready.set()
+                elif event == "message":
+                    self.on_message(json.loads(data)["data"])
+
+    async def _read_longpoll(self) -> None:
+        cursor, first = str(self.config["cursor"]), True
+        limit = float(self.config["limits"]["longpollTimeout"]) + LONGPOLL_MARGIN
+        while True:
+            params = {"token": self.config["token"], "cursor": cursor}
+            if first:
+                params["wait"] = "0"  # answer at once: the feed is up
+            query = urlencode(params)
+            async with asyncio.timeout(limit):
+                response = await self._receiver.request(
+                    "GET",
+                    f"{self.config['endpoints']['longpoll']}?{query}",
+                    {"Cookie": self._cookie_header()},
+                )
+            _check(response)
+            answer = json.loads(response.body)
+            cursor, first = answer["cursor"], False
+            self._ready.set()
+            for message in answer["messages"]:
+                self.on_message(message["data"])
+
+    # --- cookies -----------------------------------------------------------------------
+
+    def _store_cookies(self, response: Response) -> None:
+        for header in response.head.values("set-cookie"):
+            name, _, value = header.split(";", 1)[0].partition("=")
+            self._cookies[name.strip()] = value.strip()
+
+    def _cookie_header(self) -> str:
+        return "; ".join(f"{name}={value}" for name, value in self._cookies.items())
+
+
+def _check(response: Response) -> None:
+    if not 200 <= response.head.status < 300:
+        text = response.body[:200].decode(errors="replace")
+        raise RejectedError(f"answered {response.head.status}: {text}")
