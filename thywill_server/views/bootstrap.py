@@ -17,6 +17,7 @@ from thywill_server.identity.tokens import (
     new_client_id,
     session_hash,
 )
+from thywill_server.transports.websocket import WEBSOCKET_PATH
 from thywill_server.views.errors import json_errors
 
 
@@ -58,6 +59,7 @@ async def init(request: HttpRequest, app_name: str | None = None) -> HttpRespons
             "send": reverse("thywill:send"),
             "sse": reverse("thywill:sse"),
             "longpoll": reverse("thywill:longpoll"),
+            "websocket": WEBSOCKET_PATH,
         },
         "limits": conf.get_limits().as_client_config(),
         "app": dict(app.client_config()),
