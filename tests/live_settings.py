@@ -1,7 +1,7 @@
 """Settings for a live server process started by the tests (see tests/live.py).
 
 The environment chooses the retention of the push backend, so one test can start a
-server whose channels keep only a few messages.
+server whose channels keep only a few messages, and the enabled transports.
 """
 
 import os
@@ -22,3 +22,6 @@ THYWILL_LIMITS = {
     "LONGPOLL_TIMEOUT": float(os.environ.get("THYWILL_TEST_LONGPOLL_TIMEOUT", "25")),
     "SSE_KEEPALIVE": float(os.environ.get("THYWILL_TEST_SSE_KEEPALIVE", "15")),
 }
+THYWILL_TRANSPORTS = os.environ.get(
+    "THYWILL_TEST_TRANSPORTS", "websocket,sse,longpoll"
+).split(",")
