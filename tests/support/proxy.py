@@ -18,8 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 HEAD_LIMIT = 64 * 1024
 STOP_TIMEOUT = 5.0
 REFUSAL = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -73,7 +75,7 @@ class TestProxy:
         """Drop every open connection (both sides) at once; return how many were open."""
         return self._call(self._cut())
 
-    def _call(self, coroutine):  # type: ignore[no-untyped-def]
+    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(STOP_TIMEOUT)
 
     async def _listen(self) -> asyncio.Server:
