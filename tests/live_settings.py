@@ -1,7 +1,8 @@
 """Settings for a live server process started by the tests (see tests/live.py).
 
 The environment chooses the push backend and its retention, so one test can start a
-server whose channels keep only a few messages, or several servers sharing one Redis.
+server whose channels keep only a few messages, or several servers sharing one Redis,
+and the enabled transports.
 """
 
 import os
@@ -40,3 +41,6 @@ THYWILL_LIMITS = {
     "SSE_KEEPALIVE": float(os.environ.get("THYWILL_TEST_SSE_KEEPALIVE", "15")),
     "PRESENCE_TTL": float(os.environ.get("THYWILL_TEST_PRESENCE_TTL", "60")),
 }
+THYWILL_TRANSPORTS = os.environ.get(
+    "THYWILL_TEST_TRANSPORTS", "websocket,sse,longpoll"
+).split(",")

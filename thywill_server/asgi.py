@@ -13,11 +13,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "thywill_server.settings")
 django_application = get_asgi_application()
 
 # Imported after Django is set up, as Channels requires.
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from thywill_server import conf  # noqa: E402
 from thywill_server.lifespan import lifespan  # noqa: E402
+from thywill_server.routes import websocket_urlpatterns  # noqa: E402
 
 http_application = (
     ASGIStaticFilesHandler(django_application)
@@ -25,4 +26,10 @@ http_application = (
     else django_application
 )
 
-application = ProtocolTypeRouter({"http": http_application, "lifespan": lifespan})
+application = ProtocolTypeRouter(
+    {
+        "http": http_application,
+        "websocket": URLRouter(websocket_urlpatterns),
+        "lifespan": lifespan,
+    }
+)

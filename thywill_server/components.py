@@ -18,7 +18,8 @@ from django.utils.module_loading import import_string
 from thywill_server import conf
 from thywill_server.application.base import Application
 from thywill_server.database.base import BaseDatabase
-from thywill_server.exceptions import InvalidComponentError
+from thywill_server.exceptions import ErrorCode, InvalidComponentError, RejectedError
+from thywill_server.identity.tokens import ClientIdentity
 from thywill_server.log.base import BaseLog
 from thywill_server.push.base import BasePushBackend
 
@@ -171,6 +172,20 @@ class ApplicationRegistry:
             app = load_application(name, configs[name])
             self._instances[name] = app
         return app
+
+    def of_client(self, identity: ClientIdentity) -> Application:
+        """The application a client's token names, for its sends.
+
+        Raises:
+            RejectedError: ``unknown_application`` when it is no longer configured.
+        """
+        try:
+            return self.get(identity.application)
+        except UnknownApplicationError:
+            raise RejectedError(
+                ErrorCode.UNKNOWN_APPLICATION,
+                f"The application {identity.application!r} is no longer configured.",
+            ) from None
 
     def reset(self) -> None:
         """Forget every instance; the next use builds them anew from settings."""

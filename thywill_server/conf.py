@@ -16,8 +16,11 @@ from django.conf import settings
 
 from thywill_server.exceptions import ConfigurationError
 
-TRANSPORT_NAMES = ("sse", "longpoll")
-"""Every transport this version of thywill implements, by its ``?transport=`` name."""
+TRANSPORT_NAMES = ("websocket", "sse", "longpoll")
+"""Every transport this version of thywill implements, by its ``?transport=`` name.
+
+Also the default of THYWILL_TRANSPORTS: the order in which the client tries them.
+"""
 
 DEFAULT_COMPONENTS: dict[str, dict[str, Any]] = {
     "push": {"BACKEND": "thywill_server.push.locmem.LocMemPushBackend", "OPTIONS": {}},

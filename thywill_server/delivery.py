@@ -7,9 +7,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from thywill_server import conf
-from thywill_server.components import applications
 from thywill_server.cursor import Cursor
-from thywill_server.dispatch import handle_connect
 from thywill_server.identity.tokens import ClientIdentity
 from thywill_server.presence import presence
 from thywill_server.push.base import BasePushBackend, StoredMessage
@@ -71,7 +69,7 @@ class ClientFeed:
         Also keeps the client's presence lease alive, renewing it (when due) before
         reading and while waiting, so a connected client's lease never lapses.
         """
-        await self._renew_presence()
+        await presence.keep_alive(self.identity)
         batch = await self.read()
         if batch:
             return batch
@@ -82,10 +80,5 @@ class ClientFeed:
             positions = {channel: self.cursor.get(channel) for channel in self.channels}
             if await self.push.wait(positions, min(remaining, renew_every)):
                 return await self.read()
-            await self._renew_presence()
+            await presence.keep_alive(self.identity)
         return batch
-
-    async def _renew_presence(self) -> None:
-        if await presence.renew(self.identity):
-            # The lease had lapsed (its disconnect event ran): the client is back.
-            await handle_connect(applications.get(self.identity.application), self.identity)

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from thywill_server.delivery import Batch
 from thywill_server.exceptions import ErrorCode, RejectedError
 from thywill_server.push.base import StoredMessage
 from thywill_server.types import JSON
@@ -30,29 +31,35 @@ class SendRequest:
     messages: Sequence[InboundMessage]
 
 
-def parse_send_body(body: bytes, *, max_bytes: int, max_batch: int) -> SendRequest:
-    """Validate a send body; every problem is a RejectedError naming the field.
+def parse_json(body: bytes | str, *, max_bytes: int, what: str = "body") -> Any:
+    """Parse one strict-JSON body or frame of at most ``max_bytes`` UTF-8 bytes.
+
+    ``what`` names it in the error messages ("body", "frame").
 
     Raises:
-        RejectedError: ``too_large``, ``bad_json`` or ``bad_message``.
+        RejectedError: ``too_large`` or ``bad_json``.
     """
-    if len(body) > max_bytes:
+    size = len(body) if isinstance(body, bytes) else len(body.encode())
+    if size > max_bytes:
         raise RejectedError(
-            ErrorCode.TOO_LARGE,
-            f"The body is {len(body)} bytes; the limit is {max_bytes}.",
+            ErrorCode.TOO_LARGE, f"The {what} is {size} bytes; the limit is {max_bytes}."
         )
     try:
-        parsed: Any = json.loads(body, parse_constant=_reject_constant)
+        return json.loads(body, parse_constant=_reject_constant)
     except ValueError as exc:
-        raise RejectedError(ErrorCode.BAD_JSON, f"The body is not JSON: {exc}") from exc
+        raise RejectedError(ErrorCode.BAD_JSON, f"The {what} is not JSON: {exc}") from exc
     except RecursionError as exc:
-        raise RejectedError(ErrorCode.BAD_JSON, "The body is nested too deeply.") from exc
-    if not isinstance(parsed, dict):
-        raise _bad("The body must be a JSON object.")
-    token = parsed.get("token")
-    if not isinstance(token, str):
-        raise _bad("'token' must be a string.")
-    raw_messages = parsed.get("messages")
+        raise RejectedError(
+            ErrorCode.BAD_JSON, f"The {what} is nested too deeply."
+        ) from exc
+
+
+def parse_messages(raw_messages: object, *, max_batch: int) -> list[InboundMessage]:
+    """Validate the ``messages`` list of a send (HTTP body or WebSocket frame).
+
+    Raises:
+        RejectedError: ``bad_message``, naming the field.
+    """
     if not isinstance(raw_messages, list) or not raw_messages:
         raise _bad("'messages' must be a non-empty list.")
     if len(raw_messages) > max_batch:
@@ -70,7 +77,39 @@ def parse_send_body(body: bytes, *, max_bytes: int, max_batch: int) -> SendReque
             raise _bad(f"{where}.seq must be above the one before it.")
         previous = seq
         messages.append(InboundMessage(seq, raw["data"]))
+    return messages
+
+
+def parse_send_body(body: bytes, *, max_bytes: int, max_batch: int) -> SendRequest:
+    """Validate a ``POST /thywill/send/`` body; every problem is a RejectedError.
+
+    Raises:
+        RejectedError: ``too_large``, ``bad_json`` or ``bad_message``.
+    """
+    parsed = parse_json(body, max_bytes=max_bytes)
+    if not isinstance(parsed, dict):
+        raise _bad("The body must be a JSON object.")
+    token = parsed.get("token")
+    if not isinstance(token, str):
+        raise _bad("'token' must be a string.")
+    messages = parse_messages(parsed.get("messages"), max_batch=max_batch)
     return SendRequest(token, messages)
+
+
+def send_results(
+    messages: Sequence[InboundMessage], outcomes: Sequence[str]
+) -> list[dict[str, object]]:
+    """The result of each message of a send, as both the HTTP and WebSocket sends answer.
+
+    ``outcomes`` are ``dispatch.Outcome`` values (``ok``, ``duplicate``, ``error``).
+    """
+    results: list[dict[str, object]] = []
+    for message, outcome in zip(messages, outcomes, strict=True):
+        result: dict[str, object] = {"seq": message.seq, "status": str(outcome)}
+        if outcome == "error":
+            result["reason"] = "The application failed to handle this message."
+        results.append(result)
+    return results
 
 
 def _reject_constant(name: str) -> None:
@@ -87,6 +126,21 @@ def encode_delivery(message: StoredMessage) -> str:
     return (
         f'{{"channel":{json.dumps(message.channel)},'
         f'"id":{json.dumps(message.position)},"data":{message.payload}}}'
+    )
+
+
+def encode_batch(batch: Batch, *, frame_type: str | None = None) -> str:
+    """A batch as the long-poll answer (or, with ``frame_type``, a WebSocket frame).
+
+    ``{"messages": [...], "cursor": C, "reset": null | {...}}``, where ``cursor`` is the
+    position after the whole batch and a reset comes before the messages it concerns.
+    """
+    head = "" if frame_type is None else f'"type":{json.dumps(frame_type)},'
+    messages = ",".join(encode_delivery(m) for m in batch.messages)
+    reset = encode_reset(batch.reset_channels) if batch.reset_channels else "null"
+    return (
+        f'{{{head}"messages":[{messages}],'
+        f'"cursor":"{batch.cursor.encode()}","reset":{reset}}}'
     )
 
 

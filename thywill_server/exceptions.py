@@ -27,6 +27,8 @@ class ErrorCode(enum.StrEnum):
     BAD_CURSOR = "bad_cursor"
     BAD_TRANSPORT = "bad_transport"
     BAD_TOKEN = "bad_token"
+    BAD_ORIGIN = "bad_origin"
+    BAD_FRAME = "bad_frame"
     TOKEN_EXPIRED = "token_expired"
     SESSION_MISMATCH = "session_mismatch"
     CSRF_FAILED = "csrf_failed"
@@ -48,6 +50,8 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.BAD_CURSOR: 400,
     ErrorCode.BAD_TRANSPORT: 400,
     ErrorCode.BAD_TOKEN: 403,
+    ErrorCode.BAD_ORIGIN: 403,
+    ErrorCode.BAD_FRAME: 400,
     ErrorCode.TOKEN_EXPIRED: 403,
     ErrorCode.SESSION_MISMATCH: 403,
     ErrorCode.CSRF_FAILED: 403,
@@ -57,6 +61,10 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.UNAVAILABLE: 503,
 }
+
+
+UNAVAILABLE_MESSAGE = "The message service is unavailable; try again shortly."
+"""The message of every ``unavailable`` error."""
 
 
 class ThywillError(Exception):

@@ -64,6 +64,18 @@ class Presence:
         data = json.dumps(identity_payload(identity), separators=(",", ":"))
         return await components.push.renew_presence(identity.client_id, data, ttl)
 
+    async def keep_alive(self, identity: ClientIdentity) -> None:
+        """Renew a connected client's lease when due (what every transport's feed calls).
+
+        When the lease was gone (it lapsed and its disconnect event ran), the client is
+        back: its connect event runs again.
+        """
+        if await self.renew(identity):
+            # dispatch imports the feed, which imports this module: import it late.
+            from thywill_server.dispatch import handle_connect
+
+            await handle_connect(applications.get(identity.application), identity)
+
     def ensure_sweeper(self) -> None:
         """Start the running event loop's sweeper, unless it runs already."""
         loop = asyncio.get_running_loop()
@@ -82,6 +94,7 @@ class Presence:
 
     async def sweep(self) -> int:
         """Claim lapsed leases and run their disconnect events; return how many ran."""
+        # dispatch imports the feed, which imports this module: import it late.
         from thywill_server.dispatch import handle_disconnect
 
         done = 0

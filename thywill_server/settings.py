@@ -175,7 +175,7 @@ THYWILL_APPLICATIONS = {
 THYWILL_DEFAULT_APPLICATION = "echo"
 
 # Transports the client may use, in the order it tries them.
-THYWILL_TRANSPORTS = ["sse", "longpoll"]
+THYWILL_TRANSPORTS = ["websocket", "sse", "longpoll"]
 
 # Sizes and timings; every key and default is in documentation/settings.md.
 THYWILL_LIMITS = {

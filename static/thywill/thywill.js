@@ -10,7 +10,8 @@
  *   3. transports: one small object per transport ({name, start(), stop()}), all feeding the
  *      client through one context (opened / deliver / reset / setCursor)
  *   4. the client: configuration, dispatch to the application's handlers, the reconnection
- *      machine, the send queue, and the public API
+ *      machine with the transport negotiation (documentation/transports.md), the send queue,
+ *      and the public API
  */
 (function () {
   'use strict';
@@ -130,7 +131,10 @@
   // 2. Helpers
   // ---------------------------------------------------------------------------------------------
 
-  const OPEN_TIMEOUT_MS = 5000;      // an SSE stream must send `open` within this time
+  const OPEN_TIMEOUT_MS = 5000;      // an SSE stream or a WebSocket must send `open` within this
+  const FALLBACK_AFTER = 3;          // failed attempts in a row before a connected page moves on
+  const UPGRADE_FIRST_MS = 60000;    // first try of a better transport after settling on a worse
+  const UPGRADE_MAX_MS = 600000;     // ... and the cap of the doubling wait between tries
   const BACKOFF_BASE_MS = 250;       // first reconnection / resend delay (before jitter)
   const SEND_TIMEOUT_MS = 60000;     // a POST unanswered for this long is retried (same seqs)
   const DEFAULT_LIMITS = {
@@ -287,7 +291,10 @@
   //   ctx.deliver(m, c)     one message object; c is the cursor after it, or null
   //   ctx.reset(info, c)    history was lost ({channels, reason}); c as for deliver
   //   ctx.setCursor(c)      the cursor after everything delivered so far
-  // A websocket transport fits the same shape.
+  // A transport that can also carry sends (websocket) has two more members:
+  //   canSend()          true while it is open
+  //   send(itemsJson)    sends the messages (their JSON objects, comma-separated) and returns a
+  //                      Promise of the server's answer: {results} or {status, error}
 
   /** Server-Sent Events, read with fetch() so that a refusal's status and JSON body are seen. */
   function sseTransport(ctx) {
@@ -428,7 +435,145 @@
     });
   }
 
-  const TRANSPORTS = {sse: sseTransport, longpoll: longpollTransport};
+  /**
+   * WebSocket: the feed and the sends over one connection. Frames are JSON objects with a
+   * `type`; a refusal is an `error` frame, then a close with code 4000 + HTTP status.
+   */
+  function websocketTransport(ctx) {
+    const waiting = [];   // {resolve, reject} of each send frame not answered yet, in order
+    let socket = null;
+    let open = false;
+    let end = () => {};   // ends the connection; replaced by start()
+
+    function start() {
+      return new Promise((resolve, reject) => {
+        const {config} = ctx;
+        let settled = false;
+        let refusal = null;   // the error frame that comes before a refusal's close
+        let watchdog = null;
+        const arm = (ms, message) => {
+          clearTimeout(watchdog);
+          watchdog = setTimeout(() => end(new ThywillError('timeout', message)), ms);
+        };
+        const idleMs = (2 * config.limits.sseKeepalive + 5) * 1000;
+        end = (error) => {
+          if (settled) {
+            return;
+          }
+          settled = true;
+          open = false;
+          clearTimeout(watchdog);
+          if (socket !== null) {
+            socket.onmessage = socket.onclose = socket.onerror = null;
+            socket.close();
+          }
+          for (const item of waiting.splice(0)) {
+            item.reject(new ThywillError('network_error', 'The connection ended before the answer.'));
+          }
+          if (error) {
+            reject(error);
+          } else {
+            resolve();
+          }
+        };
+        arm(OPEN_TIMEOUT_MS, 'The WebSocket did not open in time.');
+        try {
+          socket = new WebSocket(websocketUrl(config.endpoints.websocket,
+            {token: config.token, cursor: ctx.cursor()}));
+        } catch (error) {
+          end(new ThywillError('network_error', 'The WebSocket could not be opened.', {cause: error}));
+          return;
+        }
+        socket.onmessage = (event) => {
+          try {
+            const frame = JSON.parse(event.data);
+            if (!isObject(frame)) {
+              throw new ThywillError('bad_response', 'The server sent a malformed frame.');
+            }
+            if (frame.type === 'error') {
+              refusal = frame.error;
+            } else {
+              handleFrame(frame);
+            }
+          } catch (error) {
+            end(normalizeError(error));
+            return;
+          }
+          if (open) {
+            arm(idleMs, 'The WebSocket went silent.');  // any frame, keepalives included
+          }
+        };
+        socket.onclose = (event) => end(socketCloseError(event, refusal, open));
+      });
+    }
+
+    function handleFrame(frame) {
+      if (frame.type === 'open') {
+        open = true;
+        ctx.setCursor(frame.cursor);
+        ctx.opened();
+      } else if (frame.type === 'batch') {
+        if (!Array.isArray(frame.messages) || typeof frame.cursor !== 'string') {
+          throw new ThywillError('bad_response', 'The server sent a malformed batch.');
+        }
+        frame.messages.forEach(checkMessage);
+        if (frame.reset) {
+          ctx.reset(frame.reset, null);
+        }
+        for (const message of frame.messages) {
+          ctx.deliver(message, null);
+        }
+        ctx.setCursor(frame.cursor);
+      } else if (frame.type === 'sent' && waiting.length > 0) {
+        waiting.shift().resolve(frame);
+      }
+      // `keepalive` only proves the connection alive; unknown frame types are skipped.
+    }
+
+    function send(itemsJson) {
+      return new Promise((resolve, reject) => {
+        if (!open) {
+          reject(new ThywillError('network_error', 'The WebSocket is not open.'));
+          return;
+        }
+        waiting.push({resolve, reject});
+        socket.send('{"type":"send","messages":[' + itemsJson + ']}');
+      });
+    }
+
+    return {name: 'websocket', start, stop: () => end(null), canSend: () => open, send};
+  }
+
+  /** The ws:// or wss:// URL of an endpoint path, on the page's own host. */
+  function websocketUrl(path, params) {
+    const url = new URL(buildUrl(path, params), window.location.href);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    return url.href;
+  }
+
+  /**
+   * What a close means. 4000-4999 is a refusal by thywill (code 4000 + HTTP status; the error
+   * frame before it, or else the close reason, names it). A normal close after `open` is the
+   * server ending the connection; anything else (1006: the handshake was refused or the
+   * network dropped; a close before `open`) means the socket does not get through.
+   */
+  function socketCloseError(event, refusal, wasOpen) {
+    if (event.code >= 4000 && event.code <= 4999) {
+      const status = event.code - 4000;
+      const code = isObject(refusal) && typeof refusal.code === 'string' ? refusal.code
+        : event.reason || 'http_' + status;
+      const message = isObject(refusal) && typeof refusal.message === 'string' ? refusal.message
+        : 'The server closed the connection (' + event.code + ').';
+      return new ThywillError(code, message, {status, fromServer: true});
+    }
+    if (wasOpen && (event.code === 1000 || event.code === 1001 || event.code === 1012)) {
+      return null;
+    }
+    return new ThywillError('network_error', wasOpen ? 'The WebSocket connection was lost.'
+      : 'The WebSocket closed before it opened.', {closeCode: event.code});
+  }
+
+  const TRANSPORTS = {websocket: websocketTransport, sse: sseTransport, longpoll: longpollTransport};
 
   // ---------------------------------------------------------------------------------------------
   // 4. The client
@@ -449,7 +594,8 @@
       throw new ThywillError('bad_config', 'The thywill configuration is incomplete.');
     }
     config.limits = Object.assign({}, DEFAULT_LIMITS, config.limits);
-    config.transports = Array.isArray(config.transports) ? config.transports : ['sse', 'longpoll'];
+    config.transports = Array.isArray(config.transports) ? config.transports
+      : ['websocket', 'sse', 'longpoll'];
     config.cursor = typeof config.cursor === 'string' ? config.cursor : '';
     return config;
   }
@@ -523,9 +669,12 @@
    * Each message is numbered once (seq, from 1 per page load) and keeps its number through
    * retries, so that the server recognises a resent batch (status 'duplicate') and never
    * handles a message twice. canPost() says whether the client is connected: sends made while
-   * it is not wait, then go in order. After fail(error) every send is rejected with that error.
+   * it is not wait, then go in order. socket() is the open transport that carries sends itself
+   * (websocket), or null: then a batch is POSTed. The queue and the numbering are the same
+   * whichever way a batch goes, so a batch resent after a switch of transport keeps its seqs.
+   * After fail(error) every send is rejected with that error.
    */
-  function createSender(config, stats, canPost) {
+  function createSender(config, stats, canPost, socket) {
     const limits = config.limits;
     const queue = [];          // {seq, json, bytes, resolve, reject}, in order
     let batch = null;          // the messages of the POST in flight or waiting to be resent
@@ -647,8 +796,27 @@
       pump();
     }
 
-    /** One POST of a batch; true when its messages are settled, false when it must be resent. */
+    /**
+     * One attempt at a batch, over the socket or by POST; true when its messages are settled,
+     * false when it must be resent.
+     */
     function postOnce(current) {
+      const transport = socket();
+      if (transport !== null) {
+        return transport.send(current.items.map((item) => item.json).join(',')).then((answer) => {
+          if (Array.isArray(answer.results)) {
+            settle(current, answer.results);
+            return true;
+          }
+          const status = typeof answer.status === 'number' ? answer.status : 500;
+          if (isRetryableStatus(status) || !isObject(answer.error)) {
+            return false;
+          }
+          refuse(current, new ThywillError(String(answer.error.code), String(answer.error.message),
+            {status, fromServer: true}));
+          return true;
+        });
+      }
       const init = {
         method: 'POST',
         headers: {'Content-Type': 'application/json', 'X-CSRFToken': config.csrfToken || ''},
@@ -668,12 +836,15 @@
         if (isRetryableStatus(response.status)) {
           return false;
         }
-        const error = await httpError(response);  // a 4xx: the whole batch is refused
-        for (const item of current.items) {
-          item.reject(new ThywillError(error.code, error.message, {status: error.status, seq: item.seq}));
-        }
+        refuse(current, await httpError(response));  // a 4xx: the whole batch is refused
         return true;
       });
+    }
+
+    function refuse(current, error) {
+      for (const item of current.items) {
+        item.reject(new ThywillError(error.code, error.message, {status: error.status, seq: item.seq}));
+      }
     }
 
     function settle(current, results) {
@@ -723,7 +894,10 @@
     let cursor = config ? config.cursor : '';
     let bootstrapped = false;  // a transport has connected once
     let readyDone = false;     // ... and the ready callbacks have been called
-    const sender = config ? createSender(config, stats, () => state === 'connected') : null;
+    const sender = config ? createSender(config, stats, () => state === 'connected', () => {
+      const transport = connection !== null ? connection.transport : null;
+      return transport !== null && transport.canSend && transport.canSend() ? transport : null;
+    }) : null;
 
     // --- Dispatch to the application ------------------------------------------------------------
     // Application scripts load after this one and register their handlers when they run. Until
@@ -834,12 +1008,20 @@
     }
 
     // --- The reconnection machine, shared by all transports ----------------------------------
+    // Negotiation (documentation/transports.md): the candidates are tried in the server's order;
+    // one that does not get through is left for the next. The one that connected is kept for the
+    // page's life, except that a better one is tried now and then on the side (an upgrade), and
+    // that FALLBACK_AFTER failed attempts in a row move on to the next one.
     const reconnectBackoff = createBackoff((config ? config.limits.reconnectMaxDelay : 30) * 1000);
     let candidateIndex = 0;
     const tried = new Set();
     let connection = null;     // {transport, id} of the current attempt
     let connectionId = 0;
     let reconnectTimer = null;
+    let failures = 0;          // attempts in a row on this transport that ended in an error
+    let upgradeTimer = null;
+    let upgradeDelay = UPGRADE_FIRST_MS;
+    let probing = false;
 
     /** The context of one connection attempt: reports from a stale attempt are ignored. */
     function contextFor(id) {
@@ -874,12 +1056,14 @@
 
     function onOpened() {
       reconnectBackoff.reset();
+      failures = 0;
       setState('connected');
       if (!bootstrapped) {
         bootstrapped = true;
         dispatch(runReady);
       }
       sender.pump();
+      scheduleUpgrade();
     }
 
     function onEnded(id, error) {
@@ -888,6 +1072,7 @@
       }
       connection.transport.stop();
       connection = null;
+      failures = error ? failures + 1 : 0;
       const action = nextAction(error);
       if (action === 'close') {
         close(error);
@@ -895,6 +1080,7 @@
       }
       if (action === 'fallback') {
         candidateIndex = (candidateIndex + 1) % candidates.length;
+        failures = 0;
         if (!tried.has(candidates[candidateIndex])) {
           connect();  // a transport not tried yet: no reason to wait
           return;
@@ -905,23 +1091,80 @@
 
     /**
      * What to do after a connection ended: 'retry' (same transport, after a backoff),
-     * 'fallback' (the next transport) or 'close' (final).
-     *  - A refusal by thywill itself (4xx with its JSON error: bad_token, token_expired, ...) is
-     *    final: trying again or elsewhere would get the same answer.
-     *  - Until the page has connected once, and unless the transport was forced, anything that
-     *    looks like the transport not getting through (network, timeout, a proxy's answer, a
-     *    stream that never opens) moves on to the next transport.
-     *  - Otherwise (network, 5xx, a stream ended by the server) the same transport reconnects.
+     * 'fallback' (the next transport) or 'close' (final). A forced transport never falls back.
+     *  - A refusal by thywill itself (4xx with its JSON error or close code: bad_token,
+     *    token_expired, ...) is final: trying again or elsewhere would get the same answer.
+     *  - A 4xx that is not thywill's (a proxy's) means this transport does not get through.
+     *  - So does any other failure (network, timeout, a socket closed at once, a stream that
+     *    never opens) until the page has connected once; after that, only FALLBACK_AFTER of
+     *    them in a row: a connected page first retries what worked.
+     *  - Otherwise (network, 5xx, a connection ended by the server) the same transport reconnects.
      */
     function nextAction(error) {
-      const canFallBack = !bootstrapped && candidates.length > 1;
+      const canFallBack = candidates.length > 1;
       if (error && error.status >= 400 && !isRetryableStatus(error.status)) {
         return error.fromServer || !canFallBack ? 'close' : 'fallback';
       }
-      if (error && canFallBack && !error.fromServer) {
+      if (error && canFallBack && !error.fromServer
+          && (!bootstrapped || failures >= FALLBACK_AFTER)) {
         return 'fallback';
       }
       return 'retry';
+    }
+
+    /** Connected on a transport worse than the first: try the better ones later, on the side. */
+    function scheduleUpgrade() {
+      if (candidateIndex === 0 || upgradeTimer !== null || probing) {
+        return;
+      }
+      upgradeTimer = setTimeout(() => {
+        upgradeTimer = null;
+        probing = true;
+        probe(0);
+      }, upgradeDelay);
+      upgradeDelay = Math.min(2 * upgradeDelay, UPGRADE_MAX_MS);
+    }
+
+    /**
+     * Opens candidates[index] beside the connection in use, delivering nothing. When it opens,
+     * the client moves to it (the new connection resumes from the cursor, so nothing is lost or
+     * repeated); when it does not, the next better one is tried, then the next upgrade waits.
+     */
+    function probe(index) {
+      if (state !== 'connected' || index >= candidateIndex) {
+        probing = false;
+        if (state === 'connected') {
+          scheduleUpgrade();
+        }
+        return;
+      }
+      let opened = false;
+      const trial = TRANSPORTS[candidates[index]]({
+        config,
+        cursor: () => cursor,
+        opened: () => {
+          opened = true;
+          trial.stop();
+        },
+        deliver: () => {},
+        reset: () => {},
+        setCursor: () => {},
+      });
+      const done = () => {
+        trial.stop();
+        if (opened && state === 'connected' && connection !== null) {
+          probing = false;
+          const current = connection;
+          connection = null;
+          current.transport.stop();
+          candidateIndex = index;
+          failures = 0;
+          connect();
+        } else {
+          probe(index + 1);
+        }
+      };
+      trial.start().then(done, done);
     }
 
     function scheduleReconnect() {
@@ -940,6 +1183,8 @@
       }
       clearTimeout(reconnectTimer);
       reconnectTimer = null;
+      clearTimeout(upgradeTimer);
+      upgradeTimer = null;
       setState('closed');
       reportError(error);
       if (sender) {

@@ -21,13 +21,14 @@ from tests.live import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-TRANSPORTS = ["sse", "longpoll"]
+TRANSPORTS = ["websocket", "sse", "longpoll"]
 ROUND_TRIPS = 200
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 HISTORY_LOST = "Some messages were lost before they could be delivered. (history_lost)"
 SESSION_MISMATCH = "The token belongs to another session. (session_mismatch)"
 
-# Installed before any script of the page runs: the paths of every fetch() the page makes.
+# Installed before any script of the page runs: the paths of every fetch() the page makes
+# and of every WebSocket it opens.
 FETCH_SPY_JS = """
 window.e2eFetches = [];
 const realFetch = window.fetch;
@@ -35,6 +36,11 @@ window.fetch = function (input, init) {
   const url = typeof input === 'string' ? input : input.url;
   window.e2eFetches.push(new URL(url, location.href).pathname);
   return realFetch.apply(this, arguments);
+};
+const RealWebSocket = window.WebSocket;
+window.WebSocket = function (url, protocols) {
+  window.e2eFetches.push(new URL(url).pathname);
+  return new RealWebSocket(url, protocols);
 };
 """
 
@@ -248,7 +254,7 @@ def test_the_forced_transport_is_the_only_one_used(
     )
     assert (config["forcedTransport"], config["transports"]) == (
         transport,
-        ["sse", "longpoll"],
+        ["websocket", "sse", "longpoll"],
     )
     assert set(driver.execute_script("return e2eFetches")) == {f"/thywill/{transport}/"}
 
@@ -267,7 +273,7 @@ def test_an_unknown_transport_is_refused_with_400(
         {
             "error": {
                 "code": "bad_transport",
-                "message": "Unknown transport 'bogus'; enabled: sse, longpoll.",
+                "message": "Unknown transport 'bogus'; enabled: websocket, sse, longpoll.",
             }
         },
     ]

@@ -121,6 +121,54 @@ export function errorResponse(status, code, message = code) {
   return jsonResponse(status, {error: {code, message}});
 }
 
+/**
+ * The page's WebSocket class, scripted by the test: every socket the page opens is appended
+ * to `sockets`. The test plays the server with frame(object), serverClose(code, reason) and
+ * drop() (the network fails: close 1006); `sent` holds the frames the page sent, parsed.
+ */
+function webSocketClass(sockets) {
+  return class FakeWebSocket {
+    constructor(url) {
+      this.url = new URL(url);
+      this.sent = [];
+      this.closedByPage = false;
+      this.closed = false;
+      sockets.push(this);
+    }
+
+    send(text) {
+      if (this.closed) {
+        throw new Error('send() on a closed socket');
+      }
+      this.sent.push(JSON.parse(text));
+    }
+
+    close() {
+      this.closedByPage = true;
+      this.closed = true;
+    }
+
+    frame(value) {
+      if (!this.closed && this.onmessage) {
+        this.onmessage({data: typeof value === 'string' ? value : JSON.stringify(value)});
+      }
+    }
+
+    serverClose(code, reason = '') {
+      if (!this.closed) {
+        this.closed = true;
+        if (this.onclose) {
+          this.onclose({code, reason, wasClean: code !== 1006});
+        }
+      }
+    }
+
+    drop() {
+      this.serverClose(1006);
+    }
+  };
+}
+
 /** One SSE event as the server writes it. */
 export function sseEvent(type, data, id) {
   return 'event: ' + type + '\n' + (id === undefined ? '' : 'id: ' + id + '\n')
@@ -131,7 +179,8 @@ export function sseEvent(type, data, id) {
  * A page running thywill.js. `route(request)` answers each fetch: request is
  * {url (URL), path, params, method, headers, body (parsed JSON or null), signal}; it returns
  * a Response, a streamedResponse() object, a Promise of either, or throws (network error).
- * Returns {thywill, requests, clock, window, document, banners, errors, fire(target, type)}.
+ * Returns {thywill, requests, sockets, clock, window, document, banners, errors,
+ * fire(target, type)}; `sockets` are the page's WebSockets (see webSocketClass).
  */
 export function createPage({config = BASE_CONFIG, route, readyState = 'complete', random = 0.5} = {}) {
   const clock = new FakeClock();
@@ -139,6 +188,7 @@ export function createPage({config = BASE_CONFIG, route, readyState = 'complete'
   const listeners = {window: new Map(), document: new Map()};
   const banners = [];
   const consoleErrors = [];
+  const sockets = [];
 
   const addListener = (where) => (type, fn) => {
     if (!listeners[where].has(type)) {
@@ -202,7 +252,10 @@ export function createPage({config = BASE_CONFIG, route, readyState = 'complete'
     TextDecoder,
     AbortController,
     URLSearchParams,
+    URL,
     DOMException,
+    WebSocket: webSocketClass(sockets),
+    location: {href: 'https://example.test/thywill/init/'},
     fetch,
     document,
     addEventListener: addListener('window'),
@@ -217,6 +270,7 @@ export function createPage({config = BASE_CONFIG, route, readyState = 'complete'
     window: sandbox,
     document,
     requests,
+    sockets,
     clock,
     banners,
     consoleErrors,

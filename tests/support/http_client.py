@@ -27,6 +27,8 @@ from html.parser import HTMLParser
 from typing import Any, Literal, NamedTuple, TypeAlias, TypeVar
 
 import httpx
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as websocket_connect
 
 JSONValue: TypeAlias = Any
 Message: TypeAlias = dict[str, Any]
@@ -39,6 +41,7 @@ DEFAULT_ENDPOINTS = {
     "send": "/thywill/send/",
     "sse": "/thywill/sse/",
     "longpoll": "/thywill/longpoll/",
+    "websocket": "/thywill/websocket/",
 }
 CONNECT_TIMEOUT = 5.0
 REQUEST_TIMEOUT = 10.0
@@ -535,6 +538,78 @@ class ThywillHttpClient:
             self.cursor = event.id
         if event.event == "reset":
             self.resets.append(event.json())
+
+    # --- WebSocket ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def websocket(
+        self,
+        cursor: str | None = None,
+        *,
+        token: str | None = None,
+        origin: str | None = "",
+        cookie: str | None = None,
+    ) -> Iterator[ClientConnection]:
+        """Open the WebSocket transport as this tab's page would; closed on leaving.
+
+        Args:
+            cursor: resume from here (default: this tab's cursor).
+            token: send this token instead of the tab's own.
+            origin: the Origin header; ``""`` means the server's own, ``None`` none.
+            cookie: the Cookie header instead of the tab's session cookie.
+        """
+        params = {
+            "token": self.token if token is None else token,
+            "cursor": self.cursor if cursor is None else cursor,
+        }
+        url = httpx.URL(self.base_url.replace("http", "ws", 1) + self.endpoint("websocket"))
+        if cookie is None:
+            cookie = "; ".join(
+                f"{name}={value}" for name, value in self.http.cookies.items()
+            )
+        with websocket_connect(
+            str(url.copy_merge_params(params)),
+            origin=self.base_url if origin == "" else origin,  # type: ignore[arg-type]
+            additional_headers={"Cookie": cookie} if cookie else None,
+            open_timeout=CONNECT_TIMEOUT,
+            close_timeout=CONNECT_TIMEOUT,
+            max_size=None,
+        ) as connection:
+            yield connection
+
+    def ws_send(self, connection: ClientConnection, *datas: JSONValue) -> None:
+        """Send messages in one ``send`` frame, numbered on from the highest ``seq``."""
+        messages = [
+            {"seq": self.last_seq + n, "data": data} for n, data in enumerate(datas, 1)
+        ]
+        self.last_seq += len(datas)
+        connection.send(json.dumps({"type": "send", "messages": messages}))
+
+    def ws_frames(
+        self,
+        connection: ClientConnection,
+        until: Callable[[Sequence[dict[str, Any]]], bool],
+        *,
+        timeout: float = 5.0,
+    ) -> list[dict[str, Any]]:
+        """Read frames until ``until`` holds; the tab's cursor follows every batch.
+
+        Raises:
+            TimeoutError: ``until`` did not hold within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        frames: list[dict[str, Any]] = []
+        while not until(frames):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"not within {timeout}s; got {frames!r}")
+            frame = json.loads(connection.recv(timeout=remaining))
+            frames.append(frame)
+            if frame["type"] in ("open", "batch"):
+                self.cursor = frame["cursor"]
+            if frame["type"] == "batch" and frame["reset"] is not None:
+                self.resets.append(frame["reset"])
+        return frames
 
     # --- either transport -----------------------------------------------------------
 

@@ -14,6 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import redis
+
 from tests.live import free_port
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
@@ -23,8 +25,6 @@ START_TIMEOUT = 10.0
 def shared_redis_url() -> str | None:
     """The URL of the Redis server the tests share, or None when none answers."""
     url = os.environ.get("REDIS_URL", DEFAULT_URL)
-    import redis
-
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
         try:

@@ -453,9 +453,9 @@ def test_valid_application_names_pass(debug, name):
     ("value", "message"),
     [
         pytest.param(
-            ["sse", "websocket"],
-            "THYWILL_TRANSPORTS names an unknown transport 'websocket'; "
-            "available: sse, longpoll.",
+            ["sse", "socket.io"],
+            "THYWILL_TRANSPORTS names an unknown transport 'socket.io'; "
+            "available: websocket, sse, longpoll.",
             id="unknown",
         ),
         pytest.param(

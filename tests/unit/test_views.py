@@ -164,13 +164,14 @@ async def test_bootstrap_page_hands_out_its_config():
         "token": config["token"],
         "application": "echo",
         "cursor": "",
-        "transports": ["sse", "longpoll"],
+        "transports": ["websocket", "sse", "longpoll"],
         "forcedTransport": None,
         "csrfToken": config["csrfToken"],
         "endpoints": {
             "send": "/thywill/send/",
             "sse": "/thywill/sse/",
             "longpoll": "/thywill/longpoll/",
+            "websocket": "/thywill/websocket/",
         },
         "limits": {
             "maxMessageBytes": 65536,
@@ -222,20 +223,23 @@ async def test_logged_in_user_is_recorded():
     assert row.user_id == user.pk
 
 
-@pytest.mark.parametrize("transport", ["longpoll", "sse"])
+@pytest.mark.parametrize("transport", ["longpoll", "sse", "websocket"])
 async def test_transport_can_be_forced(transport):
     """?transport= names the transport the page must use."""
     config = await Tab().bootstrap(transport=transport)
     assert config["forcedTransport"] == transport
 
 
-@pytest.mark.parametrize("transport", ["carrier-pigeon", "websocket", ""])
+@pytest.mark.parametrize("transport", ["carrier-pigeon", "WebSocket", ""])
 async def test_unknown_transport_is_bad_transport(transport):
     """?transport= naming no enabled transport answers 400 bad_transport."""
     response = await Tab().client.get("/thywill/init/", {"transport": transport})
     assert (response.status_code, response.json()) == (
         400,
-        error("bad_transport", f"Unknown transport {transport!r}; enabled: sse, longpoll."),
+        error(
+            "bad_transport",
+            f"Unknown transport {transport!r}; enabled: websocket, sse, longpoll.",
+        ),
     )
 
 
@@ -684,7 +688,7 @@ REJECTIONS = {
         lambda tab, s: tab.client.get("/thywill/init/", {"transport": "smoke"}),
         400,
         "bad_transport",
-        "Unknown transport 'smoke'; enabled: sse, longpoll.",
+        "Unknown transport 'smoke'; enabled: websocket, sse, longpoll.",
     ),
     "bad_transport_longpoll_disabled": (
         longpoll_disabled,

@@ -11,10 +11,13 @@ import dataclasses
 import hmac
 import re
 import secrets
+from collections.abc import Mapping
 
+from django.conf import settings
 from django.core import signing
 from django.utils.crypto import salted_hmac
 
+from thywill_server import conf
 from thywill_server.exceptions import ErrorCode, RejectedError
 
 TOKEN_SALT = "thywill.client"
@@ -94,6 +97,21 @@ def verify_token(token: object, session_key: str | None, *, max_age: int) -> Cli
             ErrorCode.SESSION_MISMATCH, "The token belongs to another session."
         )
     return identity
+
+
+def identify(token: object, cookies: Mapping[str, str]) -> ClientIdentity:
+    """The identity a token proves, checked against the session cookie in ``cookies``.
+
+    What every endpoint and transport calls: the token's age limit is TOKEN_MAX_AGE.
+
+    Raises:
+        RejectedError: as ``verify_token()``.
+    """
+    return verify_token(
+        token,
+        cookies.get(settings.SESSION_COOKIE_NAME),
+        max_age=conf.get_limits().token_max_age,
+    )
 
 
 def identity_from_payload(payload: object) -> ClientIdentity:

@@ -47,6 +47,7 @@ class OutageTracker:
         with self._lock:
             since, self._down_since = self._down_since, None
         if since is not None:
+            # components imports the push backends, which import this module.
             from thywill_server.components import components
 
             components.log.recovered(

@@ -1,4 +1,4 @@
-"""What every HTTP transport does before it starts reading."""
+"""What every transport does before it starts reading."""
 
 from __future__ import annotations
 
@@ -9,7 +9,34 @@ from thywill_server.components import components
 from thywill_server.cursor import Cursor
 from thywill_server.delivery import ClientFeed
 from thywill_server.exceptions import ErrorCode, RejectedError
+from thywill_server.identity.tokens import ClientIdentity
 from thywill_server.views.errors import identify
+
+
+def require_enabled(transport: str) -> None:
+    """Refuse a transport that THYWILL_TRANSPORTS does not list.
+
+    Raises:
+        RejectedError: ``bad_transport``.
+    """
+    if transport not in conf.get_transports():
+        raise RejectedError(
+            ErrorCode.BAD_TRANSPORT, f"The {transport} transport is not enabled here."
+        )
+
+
+def new_feed(identity: ClientIdentity, cursor: str | None) -> ClientFeed:
+    """The client's feed from ``cursor``.
+
+    Raises:
+        RejectedError: ``bad_cursor``.
+    """
+    return ClientFeed(
+        components.push,
+        identity,
+        Cursor.decode(cursor),
+        limit=conf.get_limits().read_batch,
+    )
 
 
 def open_feed(request: HttpRequest, transport: str, cursor: str | None) -> ClientFeed:
@@ -18,14 +45,5 @@ def open_feed(request: HttpRequest, transport: str, cursor: str | None) -> Clien
     Raises:
         RejectedError: a disabled transport, a bad token or a bad cursor.
     """
-    if transport not in conf.get_transports():
-        raise RejectedError(
-            ErrorCode.BAD_TRANSPORT, f"The {transport} transport is not enabled here."
-        )
-    identity = identify(request, request.GET.get("token"))
-    return ClientFeed(
-        components.push,
-        identity,
-        Cursor.decode(cursor),
-        limit=conf.get_limits().read_batch,
-    )
+    require_enabled(transport)
+    return new_feed(identify(request, request.GET.get("token")), cursor)

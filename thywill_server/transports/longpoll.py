@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 
 from thywill_server import conf
-from thywill_server.envelope import encode_delivery, encode_reset
+from thywill_server.envelope import encode_batch
 from thywill_server.transports.common import open_feed
 from thywill_server.views.errors import json_errors
 
@@ -18,9 +18,6 @@ async def longpoll(request: HttpRequest) -> HttpResponse:
         batch = await feed.read()
     else:
         batch = await feed.next(conf.get_limits().longpoll_timeout)
-    messages = ",".join(encode_delivery(m) for m in batch.messages)
-    reset = encode_reset(batch.reset_channels) if batch.reset_channels else "null"
-    body = f'{{"messages":[{messages}],"cursor":"{batch.cursor.encode()}","reset":{reset}}}'
-    response = HttpResponse(body, content_type="application/json")
+    response = HttpResponse(encode_batch(batch), content_type="application/json")
     response["Cache-Control"] = "no-store"
     return response

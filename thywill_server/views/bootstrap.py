@@ -18,6 +18,7 @@ from thywill_server.identity.tokens import (
     session_hash,
 )
 from thywill_server.presence import presence
+from thywill_server.transports.websocket import WEBSOCKET_PATH
 from thywill_server.views.errors import json_errors
 
 
@@ -60,6 +61,7 @@ async def init(request: HttpRequest, app_name: str | None = None) -> HttpRespons
             "send": reverse("thywill:send"),
             "sse": reverse("thywill:sse"),
             "longpoll": reverse("thywill:longpoll"),
+            "websocket": WEBSOCKET_PATH,
         },
         "limits": conf.get_limits().as_client_config(),
         "app": dict(app.client_config()),

@@ -6,13 +6,17 @@ import functools
 from collections.abc import Callable, Collection, Coroutine
 from typing import Any, TypeAlias
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 
-from thywill_server import conf
 from thywill_server.components import components
-from thywill_server.exceptions import ErrorCode, PushUnavailableError, RejectedError
-from thywill_server.identity.tokens import ClientIdentity, verify_token
+from thywill_server.exceptions import (
+    UNAVAILABLE_MESSAGE,
+    ErrorCode,
+    PushUnavailableError,
+    RejectedError,
+)
+from thywill_server.identity import tokens
+from thywill_server.identity.tokens import ClientIdentity
 
 AsyncView: TypeAlias = Callable[..., Coroutine[Any, Any, HttpResponseBase]]
 
@@ -38,7 +42,7 @@ def unavailable_response(request: HttpRequest, exc: PushUnavailableError) -> Jso
         {
             "error": {
                 "code": ErrorCode.UNAVAILABLE.value,
-                "message": "The message service is unavailable; try again shortly.",
+                "message": UNAVAILABLE_MESSAGE,
             }
         },
         status=503,
@@ -81,11 +85,7 @@ def json_errors(*, methods: Collection[str]) -> Callable[[AsyncView], AsyncView]
 
 def identify(request: HttpRequest, token: object) -> ClientIdentity:
     """The identity a request's token proves, checked against its session cookie."""
-    return verify_token(
-        token,
-        request.COOKIES.get(settings.SESSION_COOKIE_NAME),
-        max_age=conf.get_limits().token_max_age,
-    )
+    return tokens.identify(token, request.COOKIES)
 
 
 async def not_found(request: HttpRequest, path: str = "") -> HttpResponse:

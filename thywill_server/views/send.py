@@ -6,9 +6,9 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from thywill_server import conf
-from thywill_server.components import UnknownApplicationError, applications
-from thywill_server.dispatch import Outcome, handle_messages
-from thywill_server.envelope import parse_send_body
+from thywill_server.components import applications
+from thywill_server.dispatch import handle_messages
+from thywill_server.envelope import parse_send_body, send_results
 from thywill_server.exceptions import ErrorCode, RejectedError
 from thywill_server.views.errors import identify, json_errors
 
@@ -38,18 +38,6 @@ async def send(request: HttpRequest) -> HttpResponse:
         raw, max_bytes=limits.max_message_bytes, max_batch=limits.max_batch
     )
     identity = identify(request, body.token)
-    try:
-        app = applications.get(identity.application)
-    except UnknownApplicationError:
-        raise RejectedError(
-            ErrorCode.UNKNOWN_APPLICATION,
-            f"The application {identity.application!r} is no longer configured.",
-        ) from None
+    app = applications.of_client(identity)
     outcomes = await handle_messages(app, identity, body.messages)
-    results = []
-    for message, outcome in zip(body.messages, outcomes, strict=True):
-        result = {"seq": message.seq, "status": outcome.value}
-        if outcome is Outcome.ERROR:
-            result["reason"] = "The application failed to handle this message."
-        results.append(result)
-    return JsonResponse({"results": results})
+    return JsonResponse({"results": send_results(body.messages, outcomes)})

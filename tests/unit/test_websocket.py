@@ -1,0 +1,383 @@
+"""The WebSocket transport in-process, through Channels' WebsocketCommunicator."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.core import signing
+
+from tests.unit.test_views import LOCMEM, UNREACHABLE, Tab
+from thywill_server.routes import websocket_urlpatterns
+from thywill_server.transports.websocket import check_origin
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = "http://testserver"
+WAIT = 2.0
+application = URLRouter(websocket_urlpatterns)
+
+
+@pytest.fixture
+def logs(caplog):
+    """caplog, also fed by the ``thywill`` logger (which does not propagate)."""
+    logger = logging.getLogger("thywill")
+    logger.addHandler(caplog.handler)
+    try:
+        yield caplog
+    finally:
+        logger.removeHandler(caplog.handler)
+
+
+def socket_for(
+    tab: Tab,
+    *,
+    token: str | None = None,
+    cursor: str = "",
+    origin: str | None = ORIGIN,
+    cookie: str | None = None,
+    path: str = "/thywill/websocket/",
+) -> WebsocketCommunicator:
+    """A communicator for ``tab``'s socket, with the headers a browser would send."""
+    headers = [(b"host", b"testserver")]
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    cookie = f"sessionid={tab.session_key}" if cookie is None else cookie
+    headers.append((b"cookie", cookie.encode()))
+    query = f"?token={tab.token if token is None else token}&cursor={cursor}"
+    return WebsocketCommunicator(application, path + query, headers=headers)
+
+
+async def frame(socket: WebsocketCommunicator) -> dict:
+    """The next frame, parsed."""
+    return json.loads(await socket.receive_from(WAIT))
+
+
+async def opened(tab: Tab, **options) -> WebsocketCommunicator:
+    """A connected socket of ``tab``, its ``open`` frame already read."""
+    socket = socket_for(tab, **options)
+    assert await socket.connect(WAIT) == (True, None)
+    assert (await frame(socket))["type"] == "open"
+    return socket
+
+
+async def refused(socket: WebsocketCommunicator) -> tuple[dict, dict]:
+    """The error frame and the close message of a refusal."""
+    error = await frame(socket)
+    close = await socket.receive_output(WAIT)
+    return error, close
+
+
+def refusal(code: str, message: str, status: int) -> tuple[dict, dict]:
+    return (
+        {"type": "error", "error": {"code": code, "message": message}},
+        {"type": "websocket.close", "code": 4000 + status, "reason": code},
+    )
+
+
+@pytest.fixture
+async def tab() -> AsyncIterator[Tab]:
+    tab = Tab()
+    await tab.bootstrap()
+    yield tab
+
+
+def send_frame(*items: tuple[int, object]) -> str:
+    return json.dumps(
+        {"type": "send", "messages": [{"seq": seq, "data": data} for seq, data in items]}
+    )
+
+
+async def test_echo_round_trip_with_results_and_cursor(tab):
+    """A send frame is answered by ``sent``; the echo arrives in a batch with a cursor."""
+    socket = socket_for(tab)
+    await socket.connect(WAIT)
+    assert await frame(socket) == {"type": "open", "cursor": ""}
+    await socket.send_to(send_frame((1, {"text": "a"}), (2, "b")))
+    received: list = []
+    sent = None
+    while len(received) < 2 or sent is None:
+        item = await frame(socket)
+        if item["type"] == "sent":
+            sent = item
+        else:
+            assert item["type"] == "batch" and item["reset"] is None
+            assert item["cursor"]
+            received.extend(item["messages"])
+    assert sent == {
+        "type": "sent",
+        "results": [{"seq": 1, "status": "ok"}, {"seq": 2, "status": "ok"}],
+    }
+    assert [m["data"] for m in received] == [{"text": "a"}, "b"]
+    assert {m["channel"] for m in received} == {tab.channel}
+    await socket.disconnect()
+
+
+async def test_resumes_from_the_cursor_and_dedupes_across_transports(tab):
+    """A socket opened with a cursor gets only what followed; HTTP and it share seqs."""
+    await tab.send("one")
+    first = await tab.poll()
+    await tab.send("two")
+    socket = await opened(tab, cursor=first["cursor"])
+    batch = await frame(socket)
+    assert [m["data"] for m in batch["messages"]] == ["two"]
+    await socket.send_to(send_frame((2, "two again"), (3, "three")))
+    answer = await frame(socket)
+    assert answer["results"] == [
+        {"seq": 2, "status": "duplicate"},
+        {"seq": 3, "status": "ok"},
+    ]
+    batch = await frame(socket)
+    assert [m["data"] for m in batch["messages"]] == ["three"]
+    await socket.disconnect()
+
+
+async def test_keepalive_frames_when_silent(tab, settings):
+    """After SSE_KEEPALIVE seconds of silence the server writes a keepalive frame."""
+    settings.THYWILL_LIMITS = {"SSE_KEEPALIVE": 0.1}
+    socket = await opened(tab)
+    assert await frame(socket) == {"type": "keepalive"}
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("options", "code", "message", "status"),
+    [
+        pytest.param(
+            {"token": "forged"},
+            "bad_token",
+            "The token's signature does not match.",
+            403,
+            id="forged-token",
+        ),
+        pytest.param(
+            {"token": ""}, "bad_token", "A token is required.", 403, id="no-token"
+        ),
+        pytest.param(
+            {"cookie": "sessionid=someone-else"},
+            "session_mismatch",
+            "The token belongs to another session.",
+            403,
+            id="other-session",
+        ),
+        pytest.param(
+            {"origin": "http://evil.example"},
+            "bad_origin",
+            "The origin 'http://evil.example' may not open this socket.",
+            403,
+            id="wrong-origin",
+        ),
+        pytest.param(
+            {"origin": None},
+            "bad_origin",
+            "An Origin header is required.",
+            403,
+            id="no-origin",
+        ),
+        pytest.param(
+            {"cursor": "%%%"},
+            "bad_cursor",
+            "The cursor cannot be decoded.",
+            400,
+            id="bad-cursor",
+        ),
+    ],
+)
+async def test_refused_connections_close_with_their_code(
+    tab, logs, options, code, message, status
+):
+    """Each refusal: an error frame, then close code 4000+status with the code as reason."""
+    socket = socket_for(tab, **options)
+    assert await socket.connect(WAIT) == (True, None)
+    assert await refused(socket) == refusal(code, message, status)
+    records = [r for r in logs.records if r.name == "thywill"]
+    assert [r.thywill_code for r in records] == [code]
+
+
+async def test_expired_token_is_refused(tab, monkeypatch):
+    """A token older than TOKEN_MAX_AGE closes 4403 token_expired."""
+    issued = time.time() - 8 * 24 * 3600
+    monkeypatch.setattr(signing.time, "time", lambda: issued)
+    old = signing.dumps(
+        signing.loads(tab.token, salt="thywill.client"), salt="thywill.client"
+    )
+    monkeypatch.undo()
+    socket = socket_for(tab, token=old)
+    await socket.connect(WAIT)
+    assert await refused(socket) == refusal(
+        "token_expired", "The token has expired; load the page again.", 403
+    )
+
+
+async def test_disabled_transport_is_refused(tab, settings):
+    """Without websocket in THYWILL_TRANSPORTS the socket closes 4400 bad_transport."""
+    settings.THYWILL_TRANSPORTS = ["sse", "longpoll"]
+    socket = socket_for(tab)
+    await socket.connect(WAIT)
+    assert await refused(socket) == refusal(
+        "bad_transport", "The websocket transport is not enabled here.", 400
+    )
+
+
+async def test_unknown_path_is_not_found(tab):
+    """Any other WebSocket path closes 4404 not_found."""
+    socket = socket_for(tab, path="/thywill/nowhere/")
+    await socket.connect(WAIT)
+    assert await refused(socket) == refusal(
+        "not_found", "Nothing is at /thywill/nowhere/.", 404
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "code", "message", "status"),
+    [
+        pytest.param(
+            "not json",
+            "bad_json",
+            "The frame is not JSON: Expecting value: line 1 column 1 (char 0)",
+            400,
+            id="not-json",
+        ),
+        pytest.param(
+            json.dumps({"type": "send", "pad": "x" * 70_000}),
+            "too_large",
+            "The frame is 70027 bytes; the limit is 65536.",
+            413,
+            id="oversize",
+        ),
+        pytest.param(
+            '{"type": "subscribe"}',
+            "bad_frame",
+            "Unknown frame type 'subscribe': a client sends only JSON objects of type "
+            "'send'.",
+            400,
+            id="unknown-type",
+        ),
+        pytest.param(
+            "[1, 2]",
+            "bad_frame",
+            "Unknown frame type 'None': a client sends only JSON objects of type 'send'.",
+            400,
+            id="not-an-object",
+        ),
+        pytest.param(
+            b"\x00\x01",
+            "bad_frame",
+            "Binary frames are not accepted; send JSON text.",
+            400,
+            id="binary",
+        ),
+    ],
+)
+async def test_bad_frames_close_the_socket(tab, logs, payload, code, message, status):
+    """A malformed frame: error frame and close code; logged once; others untouched."""
+    other = Tab()
+    await other.bootstrap()
+    bystander = await opened(other)
+    socket = await opened(tab)
+    if isinstance(payload, bytes):
+        await socket.send_to(bytes_data=payload)
+    else:
+        await socket.send_to(text_data=payload)
+    assert await refused(socket) == refusal(code, message, status)
+    assert [r.thywill_code for r in logs.records if r.name == "thywill"] == [code]
+
+    await bystander.send_to(send_frame((1, "still here")))
+    frames = [await frame(bystander), await frame(bystander)]
+    assert {f["type"] for f in frames} == {"sent", "batch"}
+    await bystander.disconnect()
+
+
+async def test_bad_send_is_answered_and_the_socket_stays_open(tab, logs):
+    """A send frame with bad messages answers like a 400 send; the next one works."""
+    socket = await opened(tab)
+    await socket.send_to(send_frame((2, "a"), (1, "b")))
+    assert await frame(socket) == {
+        "type": "sent",
+        "status": 400,
+        "error": {
+            "code": "bad_message",
+            "message": "messages[1].seq must be above the one before it.",
+        },
+    }
+    await socket.send_to(send_frame((1, "ok")))
+    frames = [await frame(socket), await frame(socket)]
+    assert {f["type"] for f in frames} == {"sent", "batch"}
+    await socket.disconnect()
+
+
+async def test_unreachable_push_backend_closes_4503(tab, settings, logs):
+    """When the push backend is down the socket says so and closes; the server stays up."""
+    settings.THYWILL_COMPONENTS = {"push": {"BACKEND": UNREACHABLE}}
+    socket = socket_for(tab)
+    await socket.connect(WAIT)
+    assert await frame(socket) == {"type": "open", "cursor": ""}
+    assert await refused(socket) == refusal(
+        "unavailable", "The message service is unavailable; try again shortly.", 503
+    )
+    settings.THYWILL_COMPONENTS = {"push": {"BACKEND": LOCMEM}}
+    socket = await opened(tab)
+    await socket.disconnect()
+
+
+async def test_send_while_the_backend_is_down_answers_503(tab, settings, monkeypatch):
+    """A send frame that meets an unreachable backend answers 503 (the client resends)."""
+    from thywill_server.exceptions import PushUnavailableError
+    from thywill_server.transports import websocket
+
+    async def down(*args):
+        raise PushUnavailableError("down (test)")
+
+    socket = await opened(tab)
+    monkeypatch.setattr(websocket, "handle_messages", down)
+    await socket.send_to(send_frame((1, "x")))
+    assert await frame(socket) == {
+        "type": "sent",
+        "status": 503,
+        "error": {
+            "code": "unavailable",
+            "message": "The message service is unavailable; try again shortly.",
+        },
+    }
+    await socket.disconnect()
+
+
+async def test_removed_application_answers_unknown_application(tab, settings):
+    """A send for an application no longer configured answers 404, like the HTTP send."""
+    socket = await opened(tab)
+    settings.THYWILL_APPLICATIONS = {
+        "other": {"BACKEND": "thywill_apps.echo.application.EchoApplication"}
+    }
+    await socket.send_to(send_frame((1, "x")))
+    answer = await frame(socket)
+    assert (answer["status"], answer["error"]["code"]) == (404, "unknown_application")
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("origin", "scheme", "trusted", "allowed"),
+    [
+        ("http://site.test", "ws", [], True),
+        ("https://site.test", "wss", [], True),
+        ("https://site.test", "ws", [], False),
+        ("https://app.example.com", "ws", ["https://*.example.com"], True),
+        ("http://app.example.com", "ws", ["https://*.example.com"], False),
+        ("https://proxy.example", "ws", ["https://proxy.example"], True),
+    ],
+)
+def test_origin_rules(settings, origin, scheme, trusted, allowed):
+    """The page's own origin and CSRF_TRUSTED_ORIGINS (wildcards too) may connect."""
+    from thywill_server.exceptions import RejectedError
+
+    settings.CSRF_TRUSTED_ORIGINS = trusted
+    headers = {"origin": origin, "host": "site.test"}
+    if allowed:
+        check_origin(headers, scheme)
+    else:
+        with pytest.raises(RejectedError):
+            check_origin(headers, scheme)

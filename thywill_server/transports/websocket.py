@@ -1,0 +1,246 @@
+"""WebSocket: one connection that carries a client's feed and its sends.
+
+The browser opens ``/thywill/websocket/?token=T&cursor=C``. The consumer checks that the
+transport is enabled, the Origin and the token; it then sends an ``open`` frame and the
+client's feed from the cursor as ``batch`` frames (a ``keepalive`` frame after
+SSE_KEEPALIVE seconds of silence). The client sends ``send`` frames, handled exactly as
+``POST /thywill/send/`` bodies are and each answered by a ``sent`` frame.
+
+Every refusal is an ``error`` frame followed by a close whose code is 4000 plus the HTTP
+status of the error and whose reason is the error code (documentation/protocol.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.http.cookie import parse_cookie
+from django.utils.http import is_same_domain
+
+from thywill_server import conf
+from thywill_server.components import applications, components
+from thywill_server.delivery import ClientFeed
+from thywill_server.dispatch import handle_messages
+from thywill_server.envelope import encode_batch, parse_json, parse_messages, send_results
+from thywill_server.exceptions import (
+    UNAVAILABLE_MESSAGE,
+    ErrorCode,
+    PushUnavailableError,
+    RejectedError,
+)
+from thywill_server.identity.tokens import ClientIdentity, identify
+from thywill_server.transports.common import new_feed, require_enabled
+
+WEBSOCKET_PATH = "/thywill/websocket/"
+"""Where the transport listens: asgi.py routes the ``websocket`` protocol (routes.py)."""
+CLOSE_CODE_BASE = 4000
+"""A refusal closes with this plus the HTTP status of its error (4403 for bad_token)."""
+KEEPALIVE_FRAME = '{"type":"keepalive"}'
+
+
+def close_code(error: RejectedError) -> int:
+    """The close code of a refusal: 4000 plus the error's HTTP status."""
+    return CLOSE_CODE_BASE + error.status
+
+
+def error_frame(error: RejectedError) -> str:
+    """The ``error`` frame sent just before a refusal closes the socket."""
+    return json.dumps(
+        {"type": "error", "error": {"code": error.code.value, "message": error.message}}
+    )
+
+
+def check_origin(headers: Mapping[str, str], scheme: str) -> None:
+    """Accept the page's own origin and CSRF_TRUSTED_ORIGINS, as Django's CSRF check does.
+
+    A browser always sends Origin with a WebSocket handshake; without this check any
+    site could open a socket with the visitor's session cookie.
+
+    Raises:
+        RejectedError: ``bad_origin``.
+    """
+    origin = headers.get("origin")
+    if not origin:
+        raise RejectedError(ErrorCode.BAD_ORIGIN, "An Origin header is required.")
+    own = f"{'https' if scheme == 'wss' else 'http'}://{headers.get('host', '')}"
+    if origin == own or origin in settings.CSRF_TRUSTED_ORIGINS:
+        return
+    parsed = urlsplit(origin)
+    for trusted in settings.CSRF_TRUSTED_ORIGINS:
+        pattern = urlsplit(trusted)
+        if (
+            "*" in pattern.netloc
+            and parsed.scheme == pattern.scheme
+            and is_same_domain(parsed.netloc, pattern.netloc.lstrip("*"))
+        ):
+            return
+    raise RejectedError(
+        ErrorCode.BAD_ORIGIN, f"The origin {origin[:100]!r} may not open this socket."
+    )
+
+
+class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
+    """The WebSocket transport: a client's feed out, its sends in, one connection."""
+
+    identity: ClientIdentity | None = None
+    feed_task: asyncio.Task[None] | None = None
+    closing = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The feed task and the send answers share the socket: one frame at a time.
+        self.send_lock = asyncio.Lock()
+
+    @property
+    def path(self) -> str:
+        return str(self.scope.get("path", ""))
+
+    async def connect(self) -> None:
+        """Accept, then check; a refusal is an error frame and a close code."""
+        # Accepting first is what lets a browser see why it was refused: a handshake
+        # refused with an HTTP status reaches the page as an anonymous close (1006).
+        await self.accept()
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in self.scope.get("headers", [])
+        }
+        query = dict(parse_qsl(self.scope.get("query_string", b"").decode("latin-1")))
+        try:
+            require_enabled("websocket")
+            check_origin(headers, str(self.scope.get("scheme", "ws")))
+            identity = identify(query.get("token"), parse_cookie(headers.get("cookie", "")))
+            feed = new_feed(identity, query.get("cursor"))
+        except RejectedError as error:
+            await self.refuse(error)
+            return
+        self.identity = identity
+        self.feed_task = asyncio.create_task(self.stream(feed))
+
+    async def stream(self, feed: ClientFeed) -> None:
+        """Write ``open``, then every batch of the feed, with keepalives in between."""
+        keepalive = conf.get_limits().sse_keepalive
+        try:
+            await self.send_frame(
+                json.dumps({"type": "open", "cursor": feed.cursor.encode()})
+            )
+            while True:
+                batch = await feed.next(keepalive)
+                frame = (
+                    encode_batch(batch, frame_type="batch") if batch else KEEPALIVE_FRAME
+                )
+                await self.send_frame(frame)
+        except PushUnavailableError as exc:
+            # The client reconnects with its cursor, after a backoff.
+            components.log.unavailable(exc, path=self.path)
+            error = RejectedError(ErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE)
+            await self.close_with(error)
+        except OSError:
+            return  # the client went away: websocket.disconnect follows
+
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None
+    ) -> None:
+        """Handle one frame from the client; a malformed one closes the socket."""
+        if self.identity is None or self.closing:
+            return  # refused: the close is under way
+        try:
+            if text_data is None:
+                raise RejectedError(
+                    ErrorCode.BAD_FRAME, "Binary frames are not accepted; send JSON text."
+                )
+            frame = parse_json(
+                text_data, max_bytes=conf.get_limits().max_message_bytes, what="frame"
+            )
+            kind = frame.get("type") if isinstance(frame, dict) else None
+            if kind != "send":
+                raise RejectedError(
+                    ErrorCode.BAD_FRAME,
+                    f"Unknown frame type {str(kind)[:50]!r}: a client sends only "
+                    "JSON objects of type 'send'.",
+                )
+        except RejectedError as error:
+            await self.refuse(error)
+            return
+        answer = await self.handle_send(self.identity, frame)
+        try:
+            await self.send_frame(answer)
+        except OSError:
+            return  # the client went away before its answer: it resends the same seqs
+
+    async def handle_send(self, identity: ClientIdentity, frame: dict[str, Any]) -> str:
+        """A ``send`` frame, handled as the HTTP send is; its ``sent`` answer."""
+        try:
+            messages = parse_messages(
+                frame.get("messages"), max_batch=conf.get_limits().max_batch
+            )
+            app = applications.of_client(identity)
+            outcomes = await handle_messages(app, identity, messages)
+        except RejectedError as error:
+            components.log.rejected(error, path=self.path, client_id=identity.client_id)
+            return _refused_send(error)
+        except PushUnavailableError as exc:
+            components.log.unavailable(exc, path=self.path)
+            return _refused_send(RejectedError(ErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE))
+        return json.dumps({"type": "sent", "results": send_results(messages, outcomes)})
+
+    async def refuse(self, error: RejectedError) -> None:
+        """Log a refusal once, then send its error frame and close."""
+        client_id = self.identity.client_id if self.identity is not None else None
+        components.log.rejected(error, path=self.path, client_id=client_id)
+        await self.close_with(error)
+
+    async def close_with(self, error: RejectedError) -> None:
+        """Send the error frame, then close with the error's code and reason."""
+        self.closing = True
+        if self.feed_task is not None and self.feed_task is not asyncio.current_task():
+            self.feed_task.cancel()
+        try:
+            await self.send_frame(error_frame(error))
+            await self.close(code=close_code(error), reason=error.code.value)
+        except OSError:
+            return  # already gone
+
+    async def send_frame(self, text: str) -> None:
+        """Send one text frame (never two at once)."""
+        async with self.send_lock:
+            await self.send(text_data=text)
+
+    async def disconnect(self, code: int) -> None:
+        """Stop the feed when the connection is gone."""
+        task = self.feed_task
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+            if not task.cancelled():
+                task.result()  # a failure other than the client leaving is a bug: raise it
+
+
+class WebsocketNotFound(AsyncWebsocketConsumer):  # type: ignore[misc]
+    """Any other WebSocket path: closed with 4404 ``not_found``, as HTTP answers 404."""
+
+    async def connect(self) -> None:
+        """Accept, then refuse with an error frame and a close code."""
+        path = str(self.scope.get("path", ""))
+        error = RejectedError(ErrorCode.NOT_FOUND, f"Nothing is at {path}.")
+        components.log.rejected(error, path=path)
+        await self.accept()
+        await self.send(text_data=error_frame(error))
+        await self.close(code=close_code(error), reason=error.code.value)
+
+
+def _refused_send(error: RejectedError) -> str:
+    # The HTTP send's error answer, with its status: what the client does next depends
+    # on it (a 4xx rejects the batch, a 503 resends it).
+    return json.dumps(
+        {
+            "type": "sent",
+            "status": error.status,
+            "error": {"code": error.code.value, "message": error.message},
+        }
+    )
