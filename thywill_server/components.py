@@ -84,7 +84,7 @@ def load_application(name: str, config: Mapping[str, Any]) -> Application:
     """Build the application called ``name`` from its settings entry."""
     setting = f"THYWILL_APPLICATIONS[{name!r}]"
     cls = load_class(setting, config["BACKEND"])
-    handlers = ("client_config", "on_connect", "on_message")
+    handlers = ("client_config", "on_connect", "on_message", "on_disconnect")
     app: object = None
     if all(callable(getattr(cls, h, None)) for h in handlers):
         app = build(setting, cls, config["OPTIONS"], name=name)
@@ -92,7 +92,8 @@ def load_application(name: str, config: Mapping[str, Any]) -> Application:
         raise InvalidComponentError(
             f"{setting}['BACKEND'] = {config['BACKEND']!r} does not provide the "
             "Application interface (name, title, scripts, styles, client_config, "
-            "on_connect, on_message); subclass thywill_server.application.BaseApplication.",
+            "on_connect, on_message, on_disconnect); subclass "
+            "thywill_server.application.BaseApplication.",
             check_id="thywill.E003",
         )
     return app
@@ -181,7 +182,10 @@ applications = ApplicationRegistry()
 
 
 def reset_all() -> None:
-    """Forget the cached settings, components and applications (a setting changed)."""
+    """Forget the cached settings, components, applications and flows."""
+    from thywill_server.flows import flows  # flows are built from components: no cycle
+
     conf.reset()
     components.reset()
     applications.reset()
+    flows.reset()

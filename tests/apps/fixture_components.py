@@ -38,6 +38,18 @@ class UnreachablePushBackend(BasePushBackend):
     def client_lock(self, client_id: str) -> AbstractAsyncContextManager[None]:
         return contextlib.nullcontext()
 
+    async def add_member(self, group: str, client_id: str) -> bool:
+        raise self._down()
+
+    async def remove_member(self, group: str, client_id: str) -> bool:
+        raise self._down()
+
+    async def members(self, group: str) -> list[str]:
+        raise self._down()
+
+    async def memberships(self, client_id: str) -> list[str]:
+        raise self._down()
+
     async def ping(self) -> None:
         raise self._down()
 

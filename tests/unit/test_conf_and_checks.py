@@ -235,7 +235,8 @@ def test_application_without_the_interface_is_e003(debug):
         Error(
             f"THYWILL_APPLICATIONS['chat']['BACKEND'] = {path!r} does not provide the "
             "Application interface (name, title, scripts, styles, client_config, "
-            "on_connect, on_message); subclass thywill_server.application.BaseApplication.",
+            "on_connect, on_message, on_disconnect); subclass "
+            "thywill_server.application.BaseApplication.",
             id="thywill.E003",
         )
     ]
@@ -249,7 +250,8 @@ def test_application_naming_a_non_application_class_is_e003(debug):
         Error(
             f"THYWILL_APPLICATIONS['chat']['BACKEND'] = {LOCMEM!r} does not provide the "
             "Application interface (name, title, scripts, styles, client_config, "
-            "on_connect, on_message); subclass thywill_server.application.BaseApplication.",
+            "on_connect, on_message, on_disconnect); subclass "
+            "thywill_server.application.BaseApplication.",
             id="thywill.E003",
         )
     ]

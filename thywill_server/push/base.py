@@ -204,9 +204,7 @@ class BasePushBackend:
             ValueError: the group name is invalid.
             PushUnavailableError: the backend cannot be reached.
         """
-        raise NotImplementedError(
-            "subclasses of BasePushBackend must provide add_member()"
-        )
+        raise NotImplementedError("subclasses of BasePushBackend must provide add_member()")
 
     async def remove_member(self, group: str, client_id: str) -> bool:
         """Remove a client from a group.

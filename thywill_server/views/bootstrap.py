@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from thywill_server import conf
 from thywill_server.components import UnknownApplicationError, applications, components
-from thywill_server.dispatch import handle_connect
+from thywill_server.dispatch import Outcome, handle_connect
 from thywill_server.exceptions import ErrorCode, RejectedError
 from thywill_server.identity.tokens import (
     ClientIdentity,
@@ -45,7 +45,10 @@ async def init(request: HttpRequest, app_name: str | None = None) -> HttpRespons
         user_id=str(user.pk) if user.is_authenticated else None,
     )
     await components.database.record_client(identity, session_key)
-    await handle_connect(app, identity)
+    result = await handle_connect(app, identity)
+    if result.outcome is Outcome.FAILED:
+        assert result.failure is not None
+        raise RejectedError(ErrorCode.REFUSED, result.failure.reason)
     config = {
         "clientId": identity.client_id,
         "token": issue_token(identity),

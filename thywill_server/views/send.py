@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from thywill_server import conf
 from thywill_server.components import UnknownApplicationError, applications
-from thywill_server.dispatch import Outcome, handle_messages
+from thywill_server.dispatch import handle_messages
 from thywill_server.envelope import parse_send_body
 from thywill_server.exceptions import ErrorCode, RejectedError
 from thywill_server.views.errors import identify, json_errors
@@ -45,11 +45,9 @@ async def send(request: HttpRequest) -> HttpResponse:
             ErrorCode.UNKNOWN_APPLICATION,
             f"The application {identity.application!r} is no longer configured.",
         ) from None
-    outcomes = await handle_messages(app, identity, body.messages)
-    results = []
-    for message, outcome in zip(body.messages, outcomes, strict=True):
-        result = {"seq": message.seq, "status": outcome.value}
-        if outcome is Outcome.ERROR:
-            result["reason"] = "The application failed to handle this message."
-        results.append(result)
-    return JsonResponse({"results": results})
+    results = await handle_messages(app, identity, body.messages)
+    answer = [
+        result.as_json(message.seq)
+        for message, result in zip(body.messages, results, strict=True)
+    ]
+    return JsonResponse({"results": answer})
