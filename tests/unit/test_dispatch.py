@@ -7,60 +7,21 @@ import json
 
 import pytest
 
+from tests.support.members import Member, channel_data, data_read
 from thywill_server.components import applications, components
 from thywill_server.cursor import Cursor
-from thywill_server.delivery import ClientFeed
 from thywill_server.dispatch import (
     Outcome,
     handle_connect,
     handle_disconnect,
-    handle_messages,
     message_type_of,
 )
-from thywill_server.envelope import InboundMessage
 from thywill_server.identity.tokens import ClientIdentity, new_client_id
 from thywill_server.models import Client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PROMPTLY = 2.0
-
-
-class Member:
-    """One client of the rooms application, sending through dispatch directly."""
-
-    def __init__(self, app_name: str = "rooms") -> None:
-        self.identity = ClientIdentity(new_client_id(), app_name, "h" * 32)
-        self.app = applications.get(app_name)
-        self.seq = 0
-
-    @property
-    def id(self) -> str:
-        return self.identity.client_id
-
-    async def send(self, *data):
-        messages = []
-        for item in data:
-            self.seq += 1
-            messages.append(InboundMessage(self.seq, item))
-        return await handle_messages(self.app, self.identity, messages)
-
-    async def sent_one(self, data) -> dict:
-        [result] = await self.send(data)
-        return result.as_json(self.seq)
-
-    def feed(self, cursor: Cursor | None = None) -> ClientFeed:
-        return ClientFeed(components.push, self.identity, cursor or Cursor())
-
-
-async def data_read(feed: ClientFeed) -> list:
-    batch = await feed.read()
-    return [json.loads(m.payload) for m in batch.messages]
-
-
-async def channel_data(channel: str) -> list:
-    result = await components.push.read(channel, None)
-    return [json.loads(m.payload) for m in result.messages]
 
 
 # --- routing ---------------------------------------------------------------------------
@@ -107,7 +68,7 @@ async def test_handler_pipes_apply_to_their_handler_only():
 
 
 async def test_fail_in_the_core_sends_nothing_but_the_reason():
-    """A handler that replies and then calls fail() sends nothing; the result has the reason."""
+    """A handler that replies, then calls fail(), sends nothing but the reason."""
     alice = Member()
     feed = alice.feed()
     assert await alice.sent_one({"type": "refuse"}) == {
@@ -163,7 +124,9 @@ async def test_joining_twice_and_leaving_when_out_do_nothing():
     """A second join publishes no second join event; a leave when out publishes nothing."""
     alice = Member()
     await alice.send({"type": "room.join", "room": "r"}, {"type": "room.join", "room": "r"})
-    await alice.send({"type": "room.leave", "room": "r"}, {"type": "room.leave", "room": "r"})
+    await alice.send(
+        {"type": "room.leave", "room": "r"}, {"type": "room.leave", "room": "r"}
+    )
     assert [m["type"] for m in await channel_data("group:rooms:r")] == [
         "thywill.join",
         "thywill.leave",

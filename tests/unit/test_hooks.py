@@ -1,4 +1,4 @@
-"""Hook scripts: pre/post around every event, fail() at each stage, models, state, reload."""
+"""Hook scripts: pre/post around events, fail() at each stage, models, state, reload."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.checks import Error
 
+from tests.support.members import Member, channel_data, data_read
 from thywill_server.checks import check_hooks
 from thywill_server.components import applications, components
 from thywill_server.dispatch import handle_connect, handle_disconnect
@@ -18,7 +19,6 @@ from thywill_server.flows import flows
 from thywill_server.hooks import shared
 from thywill_server.hooks.pipe import HookPipe
 from thywill_server.identity.tokens import ClientIdentity, new_client_id
-from tests.unit.test_dispatch import Member, channel_data, data_read
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -190,10 +190,8 @@ async def test_connect_disconnect_and_leave_hooks_run(hooks_dir):
     assert ("post_disconnect", True) in calls
 
 
-async def test_a_kept_model_is_a_clear_error_and_the_next_message_works(
-    hooks_dir, caplog
-):
-    """Touching a model from an earlier call names the script and line; the server goes on."""
+async def test_a_kept_model_is_a_clear_error_and_the_next_message_works(hooks_dir, caplog):
+    """Touching a model from an earlier call names script and line; the server goes on."""
     write(
         hooks_dir / "keeper.py",
         """
@@ -216,8 +214,9 @@ async def test_a_kept_model_is_a_clear_error_and_the_next_message_works(
         logging.getLogger("thywill").removeHandler(caplog.handler)
     [record] = [r for r in caplog.records if r.exc_info]
     message = str(record.exc_info[1])
+    script = os.path.relpath(hooks_dir / "keeper.py")  # noqa: ASYNC240
     assert "keeper.py line 6 used a message model after the hook call" in message
-    assert message.startswith(os.path.relpath(hooks_dir / "keeper.py"))
+    assert message.startswith(script)
     module("keeper").kept.clear()
     assert (await alice.sent_one({"type": "shout", "text": "c"}))["status"] == "ok"
     assert await data_read(feed) == ["A!", "C!"]
