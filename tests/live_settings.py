@@ -5,6 +5,7 @@ server whose channels keep only a few messages.
 """
 
 import os
+from pathlib import Path
 
 from tests.settings import *  # noqa: F403
 
@@ -22,3 +23,4 @@ THYWILL_LIMITS = {
     "LONGPOLL_TIMEOUT": float(os.environ.get("THYWILL_TEST_LONGPOLL_TIMEOUT", "25")),
     "SSE_KEEPALIVE": float(os.environ.get("THYWILL_TEST_SSE_KEEPALIVE", "15")),
 }
+THYWILL_HOOKS = {"PATH": str(Path(__file__).parent / "apps" / "hooks"), "RELOAD": False}

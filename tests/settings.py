@@ -9,3 +9,8 @@ THYWILL_APPLICATIONS = {
 }
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.apps"]  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The tests send bursts far above the site's default rate limit; tests of the limit set
+# their own.
+THYWILL_PIPELINE = [
+    {"BACKEND": "thywill_server.pipeline.pipes.TracePipe", "OPTIONS": {"level": "DEBUG"}},
+]

@@ -149,7 +149,7 @@ async def test_trace_pipe_logs_one_structured_line_per_event(settings, caplog):
     assert (
         ok.thywill_outcome == "ok" and failed.thywill_outcome == "failed: RateLimitedError"
     )
-    assert failed.levelno == logging.WARNING
+    assert failed.levelno == logging.INFO
     assert ok.thywill_client_id == alice.id
     assert len(ok.thywill_trace_id) == 16 and ok.thywill_trace_id != failed.thywill_trace_id
     assert set(ok.thywill_timings) == {"RateLimitPipe"}

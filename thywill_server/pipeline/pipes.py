@@ -24,12 +24,14 @@ class TracePipe(Pipe):
     """Logs one structured line per event: kind, client, trace id, outcome, timings.
 
     Put it first, so that its timings cover every other pipe. The record carries
-    ``thywill_trace_id``, ``thywill_event``, ``thywill_outcome``, ``thywill_ms`` and
-    ``thywill_timings`` (milliseconds per pipe) as attributes for structured handlers.
+    ``thywill_trace_id``, ``thywill_event``, ``thywill_client_id``, ``thywill_outcome``,
+    ``thywill_ms`` and ``thywill_timings`` (milliseconds per pipe) as attributes for
+    structured handlers. Failures are traced at the same level: the log component
+    already reports each one once, as an error or a rejection.
 
     Args:
         logger: the logger's name.
-        level: the level of successful events (failures log at WARNING).
+        level: the level of every line.
     """
 
     def __init__(self, *, logger: str = "thywill.trace", level: str = "INFO") -> None:
@@ -44,16 +46,16 @@ class TracePipe(Pipe):
         try:
             result = await next_pipe(**kwargs)
         except Exception as exc:
-            self._log(event, started, f"failed: {type(exc).__name__}", logging.WARNING)
+            self._log(event, started, f"failed: {type(exc).__name__}")
             raise
-        self._log(event, started, "ok", self.level)
+        self._log(event, started, "ok")
         return result
 
-    def _log(self, event: Event, started: float, outcome: str, level: int) -> None:
+    def _log(self, event: Event, started: float, outcome: str) -> None:
         elapsed = (time.perf_counter() - started) * 1000
         timings = {name: round(ms, 3) for name, ms in event.timings.items()}
         self.logger.log(
-            level,
+            self.level,
             "%s %s client=%s trace=%s %s in %.2f ms %s",
             event.application,
             event.kind + (f":{event.message_type}" if event.message_type else ""),
