@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.core.checks import Error
+from django.test import AsyncClient
 
 from tests.support.members import Member, channel_data, data_read
 from thywill_server.checks import check_hooks
@@ -328,3 +329,21 @@ def test_per_process_cache_with_debug_off_is_w003(tmp_path, settings):
     settings.DEBUG = True
     assert check_hooks() == []
     assert not isinstance(warning, Error)
+
+
+async def test_fail_in_pre_connect_refuses_the_page(hooks_dir):
+    """fail() in pre_connect answers the bootstrap page 403 refused, with the reason."""
+    write(
+        hooks_dir / "gate.py",
+        """
+        from thywill_server.hooks import fail
+
+        def pre_connect(model):
+            fail("No new players: the game is full.")
+        """,
+    )
+    response = await AsyncClient().get("/thywill/rooms/init/")
+    assert response.status_code == 403
+    assert response.json() == {
+        "error": {"code": "refused", "message": "No new players: the game is full."}
+    }
