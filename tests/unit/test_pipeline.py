@@ -159,6 +159,15 @@ async def test_close_failure_still_closes_the_others_and_raises():
     assert trace[-3:] == CLOSE
 
 
+async def test_close_failure_does_not_hide_the_flows_own_error():
+    """When the core failed, a failing close is logged and the core's error goes on."""
+    trace: list[str] = []
+    flow = Flow(three(trace, P2={"boom": "close"}), "message", core_of(trace, boom=True))
+    with pytest.raises(RuntimeError, match="core failed"):
+        await flow(new_event())
+    assert trace[-3:] == CLOSE
+
+
 async def test_close_runs_when_the_flow_is_cancelled():
     """A cancelled flow (the client went away) still closes every pipe."""
     trace: list[str] = []

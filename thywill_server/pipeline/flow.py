@@ -11,7 +11,7 @@ The order, for pipes ``[P1, P2, P3]`` around a core::
 A pipe that returns without calling ``next_pipe`` stops the flow there: the pipes inside
 it and the core do not run, and the pipes outside it see a success. Only pipes whose
 ``open`` completed are closed; a ``close`` that raises does not keep the others from
-running.
+running, and fails the event only if nothing else had.
 """
 
 from __future__ import annotations
@@ -72,18 +72,21 @@ class Flow:
             Exception: whatever the flow raised, after every opened pipe was closed.
         """
         opened = 0
+        # Closes are shielded: a client that goes away cancels the request, and pipes
+        # must still release what they opened.
         try:
             for _, open_ in self._opens:
                 if open_ is not None:
                     await open_(event)
                 opened += 1
-            return await self._entry(event, **kwargs)
-        finally:
-            # Shielded: a client that goes away cancels the request, and pipes must still
-            # release what they opened.
-            await asyncio.shield(self._close(event, opened))
+            result = await self._entry(event, **kwargs)
+        except BaseException:
+            await asyncio.shield(self._close(event, opened, raise_failure=False))
+            raise
+        await asyncio.shield(self._close(event, opened, raise_failure=True))
+        return result
 
-    async def _close(self, event: Event, opened: int) -> None:
+    async def _close(self, event: Event, opened: int, *, raise_failure: bool) -> None:
         failure: Exception | None = None
         for close in reversed(self._closes[:opened]):
             if close is None:
@@ -95,7 +98,7 @@ class Flow:
                     "close() of a pipe failed", extra={"thywill_trace_id": event.trace_id}
                 )
                 failure = failure or exc
-        if failure is not None:
+        if failure is not None and raise_failure:
             raise failure
 
     def receive(self, data: JSON) -> JSON:
