@@ -6,6 +6,7 @@ and the enabled transports.
 """
 
 import os
+from pathlib import Path
 
 from tests.settings import *  # noqa: F403
 
@@ -44,3 +45,4 @@ THYWILL_LIMITS = {
 THYWILL_TRANSPORTS = os.environ.get(
     "THYWILL_TEST_TRANSPORTS", "websocket,sse,longpoll"
 ).split(",")
+THYWILL_HOOKS = {"PATH": str(Path(__file__).parent / "apps" / "hooks"), "RELOAD": False}

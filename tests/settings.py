@@ -5,6 +5,7 @@ from thywill_server.settings import *  # noqa: F403
 THYWILL_APPLICATIONS = {
     "echo": {"BACKEND": "thywill_apps.echo.application.EchoApplication", "OPTIONS": {}},
     "testkit": {"BACKEND": "tests.apps.testkit.TestkitApplication", "OPTIONS": {}},
+    "rooms": {"BACKEND": "tests.apps.rooms.RoomsApplication", "OPTIONS": {}},
 }
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.apps"]  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -14,3 +15,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 THYWILL_COMPONENTS = {
     "push": {"BACKEND": "thywill_server.push.locmem.LocMemPushBackend", "OPTIONS": {}},
 }
+
+# The tests send bursts far above the site's default rate limit; tests of the limit set
+# their own.
+THYWILL_PIPELINE = [
+    {"BACKEND": "thywill_server.pipeline.pipes.TracePipe", "OPTIONS": {"level": "DEBUG"}},
+]

@@ -1,4 +1,4 @@
-"""System checks for the THYWILL_* settings (ids thywill.E001 to E009, W001, W002).
+"""System checks for the THYWILL_* settings (ids thywill.E001 to E011, W001 to W003).
 
 Each check builds what the settings name, exactly as the running site would, and turns
 a configuration error into a check message naming the setting. See
@@ -11,12 +11,19 @@ from collections.abc import Callable
 from typing import Any
 
 from django.apps import apps as django_apps
+from django.conf import settings
 from django.core import checks
 from django.core.checks import CheckMessage
 
 from thywill_server import conf
 from thywill_server.components import load_application, load_component
 from thywill_server.exceptions import ConfigurationError
+from thywill_server.flows import load_hooks, load_pipes
+
+PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
 
 
 def _as_error(exc: ConfigurationError) -> CheckMessage:
@@ -83,4 +90,31 @@ def check_applications(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
                     id="thywill.W002",
                 )
             )
+    return messages
+
+
+@checks.register("thywill")
+def check_pipeline(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """THYWILL_PIPELINE is a list of pipes that load and accept their OPTIONS."""
+    return _collect(load_pipes)
+
+
+@checks.register("thywill")
+def check_hooks(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """THYWILL_HOOKS is valid, its scripts load, and their shared state is shared."""
+    messages = _collect(load_hooks)
+    if messages:
+        return messages
+    hooks = conf.get_hooks()
+    backend = settings.CACHES[hooks.cache]["BACKEND"]
+    if hooks.path is not None and not settings.DEBUG and backend in PER_PROCESS_CACHES:
+        messages.append(
+            checks.Warning(
+                f"THYWILL_HOOKS['CACHE'] is {hooks.cache!r}, a "
+                f"{backend.rpartition('.')[2]}: the shared state of hook scripts is not "
+                "shared between processes.",
+                hint="Use a cache every server process reaches, such as RedisCache.",
+                id="thywill.W003",
+            )
+        )
     return messages

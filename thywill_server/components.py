@@ -197,7 +197,10 @@ applications = ApplicationRegistry()
 
 
 def reset_all() -> None:
-    """Forget the cached settings, components and applications (a setting changed)."""
+    """Forget the cached settings, components, applications and flows."""
+    from thywill_server.flows import flows  # flows are built from components: no cycle
+
     conf.reset()
     components.reset()
     applications.reset()
+    flows.reset()

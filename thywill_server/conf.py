@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -180,6 +181,73 @@ def _entry(setting: str, config: object, check_id: str) -> dict[str, Any]:
     return {"BACKEND": config["BACKEND"], "OPTIONS": dict(options)}
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class HooksConfig:
+    """THYWILL_HOOKS: where hook scripts are, whether to reload them, their cache."""
+
+    path: Path | None = None
+    reload: bool = False
+    cache: str = "default"
+
+
+@functools.cache
+def get_hooks() -> HooksConfig:
+    """THYWILL_HOOKS over the defaults (thywill.E010). RELOAD defaults to DEBUG."""
+    raw = getattr(settings, "THYWILL_HOOKS", {})
+    setting = "THYWILL_HOOKS"
+    if not isinstance(raw, Mapping):
+        raise ConfigurationError(f"{setting} must be a dict.", check_id="thywill.E010")
+    unknown = sorted(set(raw) - {"PATH", "RELOAD", "CACHE"})
+    if unknown:
+        raise ConfigurationError(
+            f"{setting} has unknown keys {unknown}; use 'PATH', 'RELOAD' and 'CACHE'.",
+            check_id="thywill.E010",
+        )
+    path = raw.get("PATH")
+    if path is not None:
+        if not isinstance(path, str | Path) or not Path(path).is_dir():
+            raise ConfigurationError(
+                f"{setting}['PATH'] must name a folder of hook scripts; "
+                f"{path!r} is not one.",
+                check_id="thywill.E010",
+            )
+        path = Path(path)
+    reload = raw.get("RELOAD", settings.DEBUG)
+    if not isinstance(reload, bool):
+        raise ConfigurationError(
+            f"{setting}['RELOAD'] must be True or False, not {reload!r}.",
+            check_id="thywill.E010",
+        )
+    cache = raw.get("CACHE", "default")
+    if not isinstance(cache, str) or cache not in settings.CACHES:
+        raise ConfigurationError(
+            f"{setting}['CACHE'] must be a key of CACHES, not {cache!r}.",
+            check_id="thywill.E010",
+        )
+    return HooksConfig(path, reload, cache)
+
+
+@functools.cache
+def get_pipeline() -> tuple[dict[str, Any], ...]:
+    """THYWILL_PIPELINE: the global pipes, each as {'BACKEND', 'OPTIONS'} (thywill.E011).
+
+    An entry is a dotted path, or a dict with 'BACKEND' and 'OPTIONS'.
+    """
+    raw = getattr(settings, "THYWILL_PIPELINE", [])
+    if not isinstance(raw, list | tuple):
+        raise ConfigurationError(
+            "THYWILL_PIPELINE must be a list of pipes (dotted paths or "
+            "{'BACKEND', 'OPTIONS'} dicts).",
+            check_id="thywill.E011",
+        )
+    entries = []
+    for index, entry in enumerate(raw):
+        if isinstance(entry, str):
+            entry = {"BACKEND": entry}
+        entries.append(_entry(f"THYWILL_PIPELINE[{index}]", entry, "thywill.E011"))
+    return tuple(entries)
+
+
 def serve_static() -> bool:
     """THYWILL_SERVE_STATIC: whether the ASGI application serves /static/ itself."""
     return bool(getattr(settings, "THYWILL_SERVE_STATIC", True))
@@ -193,5 +261,7 @@ def reset() -> None:
         get_component_configs,
         get_application_configs,
         get_default_application,
+        get_hooks,
+        get_pipeline,
     ):
         cached.cache_clear()

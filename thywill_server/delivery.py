@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from thywill_server import conf
 from thywill_server.cursor import Cursor
+from thywill_server.groups import GROUP_CHANNEL_PREFIX, parse_control
 from thywill_server.identity.tokens import ClientIdentity
 from thywill_server.presence import presence
 from thywill_server.push.base import BasePushBackend, StoredMessage
@@ -30,6 +31,14 @@ class ClientFeed:
 
     Transports create one per request (long-poll) or per connection (SSE, WebSocket),
     call ``next()`` and write what it returns; they never touch the push backend.
+
+    The feed reads the client's private channel and the channels of its groups. On the
+    first read it keeps the group positions of the cursor for the groups the client is
+    still in; from then on, control entries on the private channel (written when the
+    client joins or leaves a group) add a group channel from the join's position on, or
+    drop it, so even a feed that is already waiting follows its client's groups. When
+    the private channel's history was lost, so were those entries: the feed then reads
+    every group the client is in, from its oldest retained message, with a reset.
     """
 
     def __init__(
@@ -44,22 +53,51 @@ class ClientFeed:
         self.identity = identity
         self.limit = limit
         self.channels = [identity.channel]
-        self.cursor = cursor.restricted(self.channels)
+        self.cursor = cursor.restricted(
+            [identity.channel, *(c for c in cursor if c.startswith(GROUP_CHANNEL_PREFIX))]
+        )
+        self._started = False
+
+    async def _start(self) -> None:
+        memberships = set(await self.push.memberships(self.identity.client_id))
+        self.channels += [c for c in self.cursor if c in memberships]
+        self.cursor = self.cursor.restricted(self.channels)
+        self._started = True
 
     async def read(self) -> Batch:
         """Read what is there after the cursor, without waiting, and advance it."""
+        if not self._started:
+            await self._start()
         messages: list[StoredMessage] = []
         resets: list[str] = []
         positions = dict(self.cursor)
-        for channel in self.channels:
+        private = self.identity.channel
+        result = await self.push.read(private, positions.get(private), self.limit)
+        if result.reset:
+            resets.append(private)
+            for channel in await self.push.memberships(self.identity.client_id):
+                if channel not in self.channels:
+                    self.channels.append(channel)
+                    positions.pop(channel, None)
+                    resets.append(channel)
+        for message in result.messages:
+            control = parse_control(message.payload)
+            if control is None:
+                messages.append(message)
+            elif control.action == "subscribe" and control.channel not in self.channels:
+                self.channels.append(control.channel)
+                if control.after is not None:
+                    positions[control.channel] = control.after
+            elif control.action == "unsubscribe" and control.channel in self.channels:
+                self.channels.remove(control.channel)
+                positions.pop(control.channel, None)
+        _advance(positions, private, result.position)
+        for channel in self.channels[1:]:
             result = await self.push.read(channel, positions.get(channel), self.limit)
-            if result.reset:
+            if result.reset and channel not in resets:
                 resets.append(channel)
             messages.extend(result.messages)
-            if result.position is None:
-                positions.pop(channel, None)
-            else:
-                positions[channel] = result.position
+            _advance(positions, channel, result.position)
         self.cursor = Cursor(positions)
         return Batch(messages, resets, self.cursor)
 
@@ -79,6 +117,17 @@ class ClientFeed:
         while (remaining := deadline - loop.time()) > 0:
             positions = {channel: self.cursor.get(channel) for channel in self.channels}
             if await self.push.wait(positions, min(remaining, renew_every)):
-                return await self.read()
+                # A wake-up may bring only control entries (a group joined): then the
+                # batch is empty and waiting goes on, on the new channels too.
+                batch = await self.read()
+                if batch:
+                    return batch
             await presence.keep_alive(self.identity)
         return batch
+
+
+def _advance(positions: dict[str, str], channel: str, position: str | None) -> None:
+    if position is None:
+        positions.pop(channel, None)
+    else:
+        positions[channel] = position

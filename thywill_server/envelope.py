@@ -96,22 +96,6 @@ def parse_send_body(body: bytes, *, max_bytes: int, max_batch: int) -> SendReque
     return SendRequest(token, messages)
 
 
-def send_results(
-    messages: Sequence[InboundMessage], outcomes: Sequence[str]
-) -> list[dict[str, object]]:
-    """The result of each message of a send, as both the HTTP and WebSocket sends answer.
-
-    ``outcomes`` are ``dispatch.Outcome`` values (``ok``, ``duplicate``, ``error``).
-    """
-    results: list[dict[str, object]] = []
-    for message, outcome in zip(messages, outcomes, strict=True):
-        result: dict[str, object] = {"seq": message.seq, "status": str(outcome)}
-        if outcome == "error":
-            result["reason"] = "The application failed to handle this message."
-        results.append(result)
-    return results
-
-
 def _reject_constant(name: str) -> None:
     # Python's parser accepts NaN and Infinity, which JSON does not have.
     raise ValueError(f"{name} is not a JSON value")

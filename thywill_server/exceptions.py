@@ -5,7 +5,11 @@ The tree::
     ThywillError                   runtime errors
     ├── RejectedError              bad input: a 4xx with a JSON error, logged once
     ├── PushUnavailableError       the push backend cannot be reached (a 503)
-    └── HandlerOutputError         a handler sent something that is not JSON
+    ├── HandlerOutputError         a handler sent something that is not JSON
+    ├── FlowFailedError            fail(reason): a pipe, hook or handler stopped the flow
+    │   └── RateLimitedError       a client sent faster than its limit
+    ├── TransactionRolledBackError a handler's database transaction was rolled back
+    └── StaleModelError            a hook script used a model after its call ended
 
     django.core.exceptions.ImproperlyConfigured
     └── ConfigurationError         a THYWILL_* setting is wrong (has its check id)
@@ -15,8 +19,11 @@ The tree::
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 
 from django.core.exceptions import ImproperlyConfigured
+
+from thywill_server.types import JSON
 
 
 class ErrorCode(enum.StrEnum):
@@ -37,6 +44,7 @@ class ErrorCode(enum.StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     TOO_LARGE = "too_large"
     UNAVAILABLE = "unavailable"
+    REFUSED = "refused"
 
     @property
     def status(self) -> int:
@@ -60,6 +68,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.REFUSED: 403,
 }
 
 
@@ -103,6 +112,49 @@ class PushUnavailableError(ThywillError):
 
 class HandlerOutputError(ThywillError):
     """An application handler sent data that cannot be encoded as JSON."""
+
+
+class FlowFailedError(ThywillError):
+    """An event's flow was stopped on purpose, with a reason for the client.
+
+    Raised by ``fail()``; the client is told ``reason`` (a send's Promise rejects with it)
+    and nothing the flow sent is released.
+
+    Attributes:
+        reason: what the client is told.
+        code: a short machine-readable code (``failed`` unless the caller chose one).
+        details: extra JSON fields for the client (``retryAfter`` for rate limits).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        code: str = "failed",
+        details: Mapping[str, JSON] | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+        self.details = dict(details or {})
+
+
+class RateLimitedError(FlowFailedError):
+    """A client sent more messages than its limit allows; retry after ``retry_after`` s."""
+
+    def __init__(self, reason: str, *, retry_after: float) -> None:
+        super().__init__(
+            reason, code="rate_limited", details={"retryAfter": round(retry_after, 3)}
+        )
+        self.retry_after = retry_after
+
+
+class TransactionRolledBackError(ThywillError):
+    """A handler's database transaction was rolled back, so nothing it sent is released."""
+
+
+class StaleModelError(ThywillError):
+    """A hook script touched a model after the call that received it had returned."""
 
 
 class ConfigurationError(ImproperlyConfigured):

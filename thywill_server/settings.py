@@ -174,6 +174,25 @@ THYWILL_APPLICATIONS = {
 # The application served at /thywill/init/.
 THYWILL_DEFAULT_APPLICATION = "echo"
 
+# The global pipeline: pipes around every event of every application, outermost first.
+# Each is a dotted path or {"BACKEND", "OPTIONS"}; documentation/settings.md lists the
+# built-in ones. TracePipe logs a line per event at DEBUG on "thywill.trace".
+THYWILL_PIPELINE = [
+    {"BACKEND": "thywill_server.pipeline.pipes.TracePipe", "OPTIONS": {"level": "DEBUG"}},
+    {
+        "BACKEND": "thywill_server.pipeline.pipes.RateLimitPipe",
+        "OPTIONS": {"rate": 20, "per": 1.0, "burst": 40},
+    },
+]
+
+# Hook scripts: every .py file in PATH runs pre_<event>/post_<event> functions around
+# events (documentation/hooks.md). RELOAD (default: DEBUG) reloads changed scripts;
+# CACHE is the Django cache holding their shared state.
+THYWILL_HOOKS = {
+    "PATH": os.environ.get("THYWILL_HOOKS_PATH") or None,
+    "CACHE": "default",
+}
+
 # Transports the client may use, in the order it tries them.
 THYWILL_TRANSPORTS = ["websocket", "sse", "longpoll"]
 

@@ -857,6 +857,11 @@
         } else if (result && result.status === 'error') {
           const reason = result.reason || 'The server could not handle the message.';
           item.reject(new ThywillError('handler_error', reason, {seq: item.seq, result}));
+        } else if (result && result.status === 'failed') {
+          // fail(reason) in a pipe, hook script or handler: the reason is the application's.
+          const reason = result.reason || 'The server refused the message.';
+          item.reject(new ThywillError(result.code || 'failed', reason,
+            {seq: item.seq, result, retryAfter: result.retryAfter}));
         } else {
           item.reject(new ThywillError('bad_response', 'The server gave no valid result for this message.',
             {seq: item.seq, result}));

@@ -44,6 +44,18 @@ class UnreachablePushBackend(BasePushBackend):
     async def claim_lapsed(self, limit: int = 100) -> list[tuple[str, str]]:
         raise self._down()
 
+    async def add_member(self, group: str, client_id: str) -> bool:
+        raise self._down()
+
+    async def remove_member(self, group: str, client_id: str) -> bool:
+        raise self._down()
+
+    async def members(self, group: str) -> list[str]:
+        raise self._down()
+
+    async def memberships(self, client_id: str) -> list[str]:
+        raise self._down()
+
     async def ping(self) -> None:
         raise self._down()
 

@@ -681,6 +681,94 @@ class PushBackendContract:
         assert client in dict(await push_backend.claim_lapsed(1000))
         assert await push_backend.renew_presence(client, "", 30) is True
 
+    # --- group membership -------------------------------------------------------------
+
+    async def test_add_member_is_true_only_when_new(self, push_backend):
+        """add_member answers True for a new member and False when it already was one."""
+        group, client = new_channel("group"), new_client()
+        assert await push_backend.add_member(group, client) is True
+        assert await push_backend.add_member(group, client) is False
+        assert await push_backend.members(group) == [client]
+
+    async def test_members_are_sorted_and_complete(self, push_backend):
+        """members() lists every member exactly once, sorted."""
+        group = new_channel("group")
+        clients = [new_client() for _ in range(5)]
+        for client in clients:
+            await push_backend.add_member(group, client)
+        await push_backend.add_member(group, clients[0])
+        assert await push_backend.members(group) == sorted(clients)
+
+    async def test_remove_member_is_true_only_when_it_was_a_member(self, push_backend):
+        """remove_member answers True once for a member, then False."""
+        group, client, other = new_channel("group"), new_client(), new_client()
+        await push_backend.add_member(group, client)
+        await push_backend.add_member(group, other)
+        assert await push_backend.remove_member(group, client) is True
+        assert await push_backend.remove_member(group, client) is False
+        assert await push_backend.members(group) == [other]
+
+    async def test_remove_from_an_unknown_group_is_false(self, push_backend):
+        """Removing from a group that never had members answers False."""
+        assert await push_backend.remove_member(new_channel("group"), new_client()) is False
+
+    async def test_unknown_group_has_no_members(self, push_backend):
+        """A group nobody joined has no members."""
+        assert await push_backend.members(new_channel("group")) == []
+
+    async def test_last_member_leaving_empties_the_group(self, push_backend):
+        """When the last member leaves, the group has no members and can be joined again."""
+        group, client = new_channel("group"), new_client()
+        await push_backend.add_member(group, client)
+        await push_backend.remove_member(group, client)
+        assert await push_backend.members(group) == []
+        assert await push_backend.memberships(client) == []
+        assert await push_backend.add_member(group, client) is True
+
+    async def test_memberships_follow_joins_and_leaves(self, push_backend):
+        """memberships() lists the client's groups, sorted, as joins and leaves change."""
+        client = new_client()
+        groups = [new_channel("group") for _ in range(3)]
+        assert await push_backend.memberships(client) == []
+        for group in groups:
+            await push_backend.add_member(group, client)
+        assert await push_backend.memberships(client) == sorted(groups)
+        await push_backend.remove_member(groups[1], client)
+        assert await push_backend.memberships(client) == sorted([groups[0], groups[2]])
+
+    async def test_memberships_are_per_client(self, push_backend):
+        """One client's groups are not another's."""
+        group, client, other = new_channel("group"), new_client(), new_client()
+        await push_backend.add_member(group, client)
+        assert await push_backend.memberships(other) == []
+
+    async def test_membership_does_not_touch_channels(self, push_backend):
+        """Joining a group publishes nothing to the channel of the same name."""
+        group = new_channel("group")
+        await push_backend.add_member(group, new_client())
+        assert flat(await push_backend.read(group, None)) == ([], None, False)
+
+    async def test_concurrent_joins_count_once(self, push_backend):
+        """Of many concurrent add_member calls for one client, exactly one is new."""
+        group, client = new_channel("group"), new_client()
+        async with asyncio.timeout(LONG_WAIT):
+            answers = await asyncio.gather(
+                *(push_backend.add_member(group, client) for _ in range(10))
+            )
+        assert sorted(answers) == [False] * 9 + [True]
+        assert await push_backend.members(group) == [client]
+
+    @pytest.mark.parametrize("group", ["", "has space", "x" * 201])
+    async def test_invalid_group_names_are_refused(self, push_backend, group):
+        """Group names follow the channel name rule: others are a ValueError."""
+        client = new_client()
+        with pytest.raises(ValueError):
+            await push_backend.add_member(group, client)
+        with pytest.raises(ValueError):
+            await push_backend.remove_member(group, client)
+        with pytest.raises(ValueError):
+            await push_backend.members(group)
+
     # --- lifecycle --------------------------------------------------------------------
 
     async def test_ping_succeeds_and_check_returns_a_list(self, push_backend):

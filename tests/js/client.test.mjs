@@ -366,6 +366,21 @@ test('send: a handler error rejects only its message', async () => {
   assert.equal(thywill.stats.sent, 1);
 });
 
+test('send: fail(reason) rejects its message with the code, reason and retryAfter', async () => {
+  const {server, thywill} = await openedSsePage();
+  server.answerPost = () => jsonResponse(200, {results: [
+    {seq: 1, status: 'failed', code: 'failed', reason: 'The room is full.'},
+    {seq: 2, status: 'failed', code: 'rate_limited', reason: 'Too fast.', retryAfter: 0.5},
+    {seq: 3, status: 'ok'}]});
+  const first = thywill.send('a');
+  const second = thywill.send('b');
+  const third = thywill.send('c');
+  await assert.rejects(first, {code: 'failed', message: 'The room is full.', reason: 'The room is full.'});
+  await assert.rejects(second, {code: 'rate_limited', message: 'Too fast.', retryAfter: 0.5});
+  assert.deepEqual(await third, {seq: 3, status: 'ok'});
+  assert.equal(thywill.stats.sent, 1);
+});
+
 test('send: batches respect maxBatch and maxMessageBytes; too large alone is refused locally', async () => {
   const {server, thywill} = await openedSsePage({
     page: {config: withConfig({limits: {maxBatch: 2, maxMessageBytes: 200}})},

@@ -7,6 +7,7 @@ under a key prefix of their own, and a database file they share.
 from __future__ import annotations
 
 import itertools
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -186,3 +187,42 @@ def test_a_tab_that_returns_after_its_disconnect_gets_connected_again(cluster, p
         assert wait_for(lambda: cluster.departures(tab.client_id) == 1, PRESENCE_TTL + 10)
         welcomes = [m for m in tab.receive(2, timeout=5) if "welcome" in m["data"]]
         assert len(welcomes) == 2
+
+
+def test_groups_and_their_presence_work_across_processes(pair, transport):
+    """Members on A and B share a room: messages, member lists, and a leave on death."""
+    a, b = pair
+    with (
+        ThywillHttpClient(a.url, app="rooms") as alice,
+        ThywillHttpClient(b.url, app="rooms") as bob,
+    ):
+        alice.bootstrap()
+        bob.bootstrap()
+        room = f"hall-{secrets.token_hex(4)}"  # the cluster outlives the test
+        assert alice.send({"type": "room.join", "room": room})[0]["status"] == "ok"
+        assert bob.send({"type": "room.join", "room": room})[0]["status"] == "ok"
+        assert bob.send({"type": "room.say", "room": room, "text": "hi"})[0]["status"] == (
+            "ok"
+        )
+        said = {"from": bob.client_id, "text": "hi"}
+        got = data_of(alice.receive(lambda m: said in data_of(m), transport=transport))
+        assert got == [
+            {"type": "thywill.join", "group": room, "clientId": bob.client_id},
+            said,
+        ]
+        alice.use_server(b.url)
+        alice.send({"type": "room.who", "room": room})
+        [who] = data_of(alice.receive(1, transport=transport))
+        assert who == {
+            "members": sorted([alice.client_id, bob.client_id]),
+            "groups": [room],
+        }
+        # Bob's process dies and bob never comes back: alice is told he left, once.
+        b.kill()
+        alice.use_server(a.url)
+        left = {"type": "thywill.leave", "group": room, "clientId": bob.client_id}
+        deadline = time.monotonic() + PRESENCE_TTL + 15
+        seen: list[Any] = []
+        while left not in seen and time.monotonic() < deadline:
+            seen.extend(data_of(alice.receive(1, transport=transport, timeout=3)))
+        assert seen.count(left) == 1

@@ -166,9 +166,9 @@ def test_bad_options_are_refused(options, message):
 
 
 def test_a_very_short_lock_lease_is_warned_about():
-    """lock_lease under a second gets warning thywill.W003."""
+    """lock_lease under a second gets warning thywill.W004."""
     [warning] = RedisPushBackend(lock_lease=0.5).check()
-    assert warning.id == "thywill.W003"
+    assert warning.id == "thywill.W004"
     assert RedisPushBackend().check() == []
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from thywill_server.application.context import Context
 from thywill_server.types import JSON
+
+if TYPE_CHECKING:
+    from thywill_server.pipeline import Pipe
 
 
 @runtime_checkable
@@ -16,7 +19,15 @@ class Application(Protocol):
     An application lives in a package under ``thywill_apps/``; the class named in
     ``THYWILL_APPLICATIONS`` is built once per process with its ``OPTIONS`` as keyword
     arguments plus ``name``. Handlers may be plain functions or coroutines; plain ones run
-    in Django's thread for sync code, so the ORM can be used directly.
+    in Django's thread for sync code, inside a database transaction, so the ORM can be
+    used directly.
+
+    Besides the handlers below, a message whose data is an object with a ``type`` such as
+    ``"chat.say"`` goes to the method ``on_chat_say(ctx, data)`` when the application has
+    one (dots become underscores), and to ``on_message`` otherwise. Optional attributes:
+    ``pipeline`` (a sequence of ``Pipe`` around every event of the application) and
+    ``transaction_alias`` (the database whose transaction wraps sync handlers, ``None``
+    for none; default ``"default"``).
     """
 
     name: str
@@ -34,20 +45,27 @@ class Application(Protocol):
         """Handle one message sent by a client; reply with ``ctx.reply(...)``."""
 
     def on_disconnect(self, ctx: Context) -> Awaitable[None] | None:
-        """Handle a client that is gone: its presence lease lapsed (runs once)."""
+        """Handle a client that is gone: its presence lease lapsed (runs once); it then
+        leaves its groups."""
 
 
 class BaseApplication:
     """A convenient base for applications: no-op handlers and no assets.
 
     Subclasses set ``title``, list their static files in ``scripts`` and ``styles``
-    (paths for Django's ``{% static %}``), and override the handlers they need. Options
-    from settings arrive as keyword arguments; declare them in ``__init__``::
+    (paths for Django's ``{% static %}``), and override the handlers they need, plus one
+    ``on_<type>`` method per message type of their own. Options from settings arrive as
+    keyword arguments; declare them in ``__init__``::
 
         class ChatApplication(BaseApplication):
+            pipeline = [RateLimitPipe(rate=5, per=1.0)]
+
             def __init__(self, *, name: str, history: int = 50) -> None:
                 super().__init__(name=name)
                 self.history = history
+
+            def on_chat_say(self, ctx: Context, data: JSON) -> None:
+                ctx.send_to_group("lobby", data)
 
     Args:
         name: the application's key in ``THYWILL_APPLICATIONS``.
@@ -56,6 +74,8 @@ class BaseApplication:
     title: str = ""
     scripts: Sequence[str] = ()
     styles: Sequence[str] = ()
+    pipeline: Sequence[Pipe] = ()
+    transaction_alias: str | None = "default"
 
     def __init__(self, *, name: str) -> None:
         self.name = name

@@ -1,26 +1,69 @@
-"""The context handed to application handlers."""
+"""The context handed to application handlers: replies, sends and groups."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Callable
+
+from asgiref.sync import async_to_sync
 
 from thywill_server.exceptions import HandlerOutputError
+from thywill_server.groups import GROUP_CHANNEL_PREFIX, group_channel, group_name
 from thywill_server.identity.tokens import CLIENT_ID, ClientIdentity, private_channel
 from thywill_server.types import JSON
 
 
-class Context:
-    """One event as an application handler sees it, and the way to send from it.
+@dataclasses.dataclass(frozen=True, slots=True)
+class Change:
+    """A membership change staged by a flow: ``action`` is ``join`` or ``leave``."""
 
-    What a handler sends is kept in an outbox and released only after the handler has
-    returned without raising: a failed handler sends nothing.
+    action: str
+    channel: str
+    client_id: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Queued:
+    """A join, leave or group message a handler asked for, to run as its own event."""
+
+    kind: str
+    group: str
+    member: str | None = None
+    data: JSON = None
+
+
+@dataclasses.dataclass(slots=True)
+class Outbox:
+    """What a flow will release if it succeeds: membership changes, then messages."""
+
+    changes: list[Change] = dataclasses.field(default_factory=list)
+    messages: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+
+def _unchanged(data: JSON) -> JSON:
+    return data
+
+
+class Context:
+    """One event as an application handler sees it, and the way to act from it.
+
+    Nothing a handler does through the context happens at once: sends, joins and leaves
+    are kept in an outbox and released only when the event's whole pipeline succeeded
+    (and the handler's database transaction committed). A failed flow sends nothing.
+    Joins, leaves and group messages also run through the pipeline as events of their
+    own (``join``, ``leave``, ``group_message``) right after the handler returns.
     """
 
-    __slots__ = ("_outbox", "identity")
+    __slots__ = ("_outbox", "_queued", "identity", "on_send")
 
-    def __init__(self, identity: ClientIdentity) -> None:
+    def __init__(
+        self, identity: ClientIdentity, *, on_send: Callable[[JSON], JSON] | None = None
+    ) -> None:
         self.identity = identity
-        self._outbox: list[tuple[str, str]] = []
+        self.on_send = on_send or _unchanged
+        self._outbox = Outbox()
+        self._queued: list[Queued] = []
 
     @property
     def client_id(self) -> str:
@@ -32,9 +75,14 @@ class Context:
         """The primary key of the logged-in user, as a string, or None."""
         return self.identity.user_id
 
+    @property
+    def application(self) -> str:
+        """The name of the application the client belongs to."""
+        return self.identity.application
+
     def reply(self, data: JSON) -> None:
         """Send ``data`` to the client the event comes from."""
-        self._outbox.append((self.identity.channel, encode(data)))
+        self.stage_message(self.identity.channel, data)
 
     def send(self, client_id: str, data: JSON) -> None:
         """Send ``data`` to any client, by id.
@@ -42,14 +90,91 @@ class Context:
         Raises:
             ValueError: ``client_id`` is not a client id.
         """
-        if not CLIENT_ID.fullmatch(client_id):
-            raise ValueError(f"not a client id: {client_id!r}")
-        self._outbox.append((private_channel(client_id), encode(data)))
+        self.stage_message(private_channel(_checked_client(client_id)), data)
 
-    def take_outbox(self) -> list[tuple[str, str]]:
-        """Hand over (and forget) the ``(channel, payload)`` pairs sent so far."""
-        outbox, self._outbox = self._outbox, []
+    def join(self, group: str, client_id: str | None = None) -> None:
+        """Make the client (or another client, by id) a member of one of this
+        application's groups; joining a group creates it.
+
+        Members receive a ``{"type": "thywill.join", "group", "clientId"}`` message on
+        the group's channel; the joining client receives every group message sent after
+        its join. Joining a group one is already in does nothing.
+
+        Raises:
+            ValueError: an invalid group name or client id.
+        """
+        group_channel(self.application, group)
+        member = self.client_id if client_id is None else _checked_client(client_id)
+        self._queued.append(Queued("join", group, member))
+
+    def leave(self, group: str, client_id: str | None = None) -> None:
+        """Remove the client (or another client) from a group; members get a
+        ``thywill.leave`` message. Leaving a group one is not in does nothing.
+
+        Raises:
+            ValueError: an invalid group name or client id.
+        """
+        group_channel(self.application, group)
+        member = self.client_id if client_id is None else _checked_client(client_id)
+        self._queued.append(Queued("leave", group, member))
+
+    def send_to_group(self, group: str, data: JSON) -> None:
+        """Send ``data`` to every member of a group: written once, to the group channel.
+
+        Raises:
+            ValueError: an invalid group name.
+        """
+        group_channel(self.application, group)
+        self._queued.append(Queued("group_message", group, data=data))
+
+    async def amembers(self, group: str) -> list[str]:
+        """The ids of a group's members now, sorted (changes of this flow not included)."""
+        from thywill_server.components import components
+
+        return await components.push.members(group_channel(self.application, group))
+
+    def members(self, group: str) -> list[str]:
+        """``amembers()`` for sync handlers (in async ones, ``await ctx.amembers()``)."""
+        return async_to_sync(self.amembers)(group)
+
+    async def agroups(self) -> list[str]:
+        """The names of this application's groups the client is in now, sorted."""
+        from thywill_server.components import components
+
+        prefix = f"{GROUP_CHANNEL_PREFIX}{self.application}:"
+        channels = await components.push.memberships(self.client_id)
+        return [group_name(c) for c in channels if c.startswith(prefix)]
+
+    def groups(self) -> list[str]:
+        """``agroups()`` for sync handlers."""
+        return async_to_sync(self.agroups)()
+
+    # --- for the framework ------------------------------------------------------------
+
+    def stage_message(self, channel: str, data: JSON) -> None:
+        """Put ``data`` (through the flow's ``on_send`` transforms) in the outbox."""
+        self._outbox.messages.append((channel, encode(self.on_send(data))))
+
+    def stage_change(self, action: str, group: str, client_id: str) -> None:
+        """Put a membership change of one of this application's groups in the outbox."""
+        channel = group_channel(self.application, group)
+        self._outbox.changes.append(Change(action, channel, client_id))
+
+    def take_queued(self) -> list[Queued]:
+        """Hand over (and forget) the joins, leaves and group messages asked for so far."""
+        queued, self._queued = self._queued, []
+        return queued
+
+    def take_outbox(self) -> Outbox:
+        """Hand over (and forget) what the flow staged so far."""
+        outbox, self._outbox = self._outbox, Outbox()
         return outbox
+
+
+def _checked_client(client_id: str) -> str:
+    if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
+        raise ValueError(f"not a client id: {client_id!r}")
+    return client_id
 
 
 def encode(data: JSON) -> str:

@@ -26,12 +26,33 @@ class BaseLog:
         """
         raise NotImplementedError("subclasses of BaseLog must provide rejected()")
 
-    def handler_failed(self, *, application: str, client_id: str, event: str) -> None:
-        """Report an exception raised by an application handler.
+    def handler_failed(
+        self, *, application: str, client_id: str, event: str, trace_id: str | None = None
+    ) -> None:
+        """Report an exception raised in an event's flow (handler, pipe or hook).
 
         Called inside the ``except`` block, so the traceback is available.
+
+        Args:
+            application: the application's name.
+            client_id: the client the event came from.
+            event: the event's kind.
+            trace_id: the event's trace id.
         """
         raise NotImplementedError("subclasses of BaseLog must provide handler_failed()")
+
+    def flow_failed(
+        self,
+        *,
+        application: str,
+        client_id: str,
+        event: str,
+        reason: str,
+        code: str,
+        trace_id: str,
+    ) -> None:
+        """Report an event stopped by ``fail()``: a rejection, told to the client."""
+        raise NotImplementedError("subclasses of BaseLog must provide flow_failed()")
 
     def unavailable(self, error: PushUnavailableError, *, path: str) -> None:
         """Report that the push backend could not be reached for a request.

@@ -29,12 +29,37 @@ class StdlibLog(BaseLog):
             extra={"thywill_code": error.code.value, "thywill_client_id": client_id},
         )
 
-    def handler_failed(self, *, application: str, client_id: str, event: str) -> None:
+    def handler_failed(
+        self, *, application: str, client_id: str, event: str, trace_id: str | None = None
+    ) -> None:
         self.logger.exception(
             "Handler for %s in application %r failed",
             event,
             application,
-            extra={"thywill_client_id": client_id},
+            extra={"thywill_client_id": client_id, "thywill_trace_id": trace_id},
+        )
+
+    def flow_failed(
+        self,
+        *,
+        application: str,
+        client_id: str,
+        event: str,
+        reason: str,
+        code: str,
+        trace_id: str,
+    ) -> None:
+        self.logger.info(
+            "%s in application %r failed: %s (%s)",
+            event,
+            application,
+            reason,
+            code,
+            extra={
+                "thywill_client_id": client_id,
+                "thywill_trace_id": trace_id,
+                "thywill_code": code,
+            },
         )
 
     def unavailable(self, error: PushUnavailableError, *, path: str) -> None:

@@ -50,7 +50,9 @@ class BasePushBackend:
 
     Subclasses take their OPTIONS as keyword-only constructor arguments and must provide
     ``publish_many``, ``read``, ``wait``, ``last_sequence``, ``publish_sequenced``,
-    ``client_lock``, ``renew_presence`` and ``claim_lapsed``.
+    ``client_lock``, the presence leases ``renew_presence`` and ``claim_lapsed``, and
+    the group membership methods ``add_member``, ``remove_member``, ``members`` and
+    ``memberships``.
 
     Args:
         capacity: how many messages a channel keeps at most; older ones are trimmed.
@@ -219,6 +221,59 @@ class BasePushBackend:
         """
         raise NotImplementedError(
             "subclasses of BasePushBackend must provide claim_lapsed()"
+        )
+
+    async def add_member(self, group: str, client_id: str) -> bool:
+        """Make a client a member of a group (the group exists while it has members).
+
+        Membership is shared by every process using the backend, so who is in a group
+        is the same answer everywhere.
+
+        Args:
+            group: the group's name (a valid channel name: thywill passes the group's
+                channel, ``group:<application>:<name>``).
+            client_id: the client.
+
+        Returns:
+            True when the client was not a member before, False when it already was.
+
+        Raises:
+            ValueError: the group name is invalid.
+            PushUnavailableError: the backend cannot be reached.
+        """
+        raise NotImplementedError("subclasses of BasePushBackend must provide add_member()")
+
+    async def remove_member(self, group: str, client_id: str) -> bool:
+        """Remove a client from a group.
+
+        Returns:
+            True when the client was a member, False when it was not.
+
+        Raises:
+            ValueError: the group name is invalid.
+            PushUnavailableError: the backend cannot be reached.
+        """
+        raise NotImplementedError(
+            "subclasses of BasePushBackend must provide remove_member()"
+        )
+
+    async def members(self, group: str) -> list[str]:
+        """The client ids that are members of a group now, sorted (empty: no group).
+
+        Raises:
+            ValueError: the group name is invalid.
+            PushUnavailableError: the backend cannot be reached.
+        """
+        raise NotImplementedError("subclasses of BasePushBackend must provide members()")
+
+    async def memberships(self, client_id: str) -> list[str]:
+        """The names of the groups a client is a member of now, sorted.
+
+        Raises:
+            PushUnavailableError: the backend cannot be reached.
+        """
+        raise NotImplementedError(
+            "subclasses of BasePushBackend must provide memberships()"
         )
 
     async def ping(self) -> None:

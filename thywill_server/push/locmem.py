@@ -56,6 +56,8 @@ class LocMemPushBackend(BasePushBackend):
         self._sequences: dict[str, tuple[int, float]] = {}
         self._client_locks = KeyedLocks()
         self._leases: dict[str, tuple[float, str]] = {}
+        self._members: dict[str, set[str]] = {}
+        self._memberships: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         self._next_sweep = 0.0
 
@@ -98,6 +100,40 @@ class LocMemPushBackend(BasePushBackend):
         with self._lock:
             lapsed = [c for c, (expiry, _) in self._leases.items() if expiry <= now]
             return [(c, self._leases.pop(c)[1]) for c in lapsed[:limit]]
+
+    async def add_member(self, group: str, client_id: str) -> bool:
+        self.validate_channel(group)
+        with self._lock:
+            members = self._members.setdefault(group, set())
+            if client_id in members:
+                return False
+            members.add(client_id)
+            self._memberships.setdefault(client_id, set()).add(group)
+            return True
+
+    async def remove_member(self, group: str, client_id: str) -> bool:
+        self.validate_channel(group)
+        with self._lock:
+            members = self._members.get(group, set())
+            if client_id not in members:
+                return False
+            members.discard(client_id)
+            if not members:
+                del self._members[group]
+            groups = self._memberships[client_id]
+            groups.discard(group)
+            if not groups:
+                del self._memberships[client_id]
+            return True
+
+    async def members(self, group: str) -> list[str]:
+        self.validate_channel(group)
+        with self._lock:
+            return sorted(self._members.get(group, ()))
+
+    async def memberships(self, client_id: str) -> list[str]:
+        with self._lock:
+            return sorted(self._memberships.get(client_id, ()))
 
     def _append(self, entries: Sequence[tuple[str, str]]) -> tuple[list[str], set[_Waiter]]:
         """Append entries (the caller holds the lock); return positions and waiters."""

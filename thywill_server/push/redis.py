@@ -178,6 +178,8 @@ class RedisPushBackend(BasePushBackend):
                     "RELEASE_LOCK",
                     "RENEW_PRESENCE",
                     "CLAIM_LAPSED",
+                    "ADD_MEMBER",
+                    "REMOVE_MEMBER",
                 )
             }
             state = _LoopState(client, scripts)
@@ -398,6 +400,31 @@ class RedisPushBackend(BasePushBackend):
         )
         return [(_text(flat[i]), _text(flat[i + 1])) for i in range(0, len(flat), 2)]
 
+    # --- groups ------------------------------------------------------------------------
+
+    def _member_keys(self, group: str, client_id: str) -> list[str]:
+        self.validate_channel(group)
+        return [f"{self._tag}:g:{group}", f"{self._tag}:cg:{client_id}"]
+
+    async def add_member(self, group: str, client_id: str) -> bool:
+        keys = self._member_keys(group, client_id)
+        return bool(await self._script("ADD_MEMBER", keys, [client_id, group]))
+
+    async def remove_member(self, group: str, client_id: str) -> bool:
+        keys = self._member_keys(group, client_id)
+        return bool(await self._script("REMOVE_MEMBER", keys, [client_id, group]))
+
+    async def members(self, group: str) -> list[str]:
+        self.validate_channel(group)
+        client = self._state().client
+        found = await self._call(lambda: client.smembers(f"{self._tag}:g:{group}"))
+        return sorted(_text(member) for member in found)
+
+    async def memberships(self, client_id: str) -> list[str]:
+        client = self._state().client
+        found = await self._call(lambda: client.smembers(f"{self._tag}:cg:{client_id}"))
+        return sorted(_text(group) for group in found)
+
     # --- service -----------------------------------------------------------------------
 
     async def ping(self) -> None:
@@ -425,7 +452,7 @@ class RedisPushBackend(BasePushBackend):
                     f"lock_lease={self.lock_lease} s is very short: a slow handler can "
                     "lose its client's send lock while it runs.",
                     hint="Use a lease of a few seconds or more (the default is 30).",
-                    id="thywill.W003",
+                    id="thywill.W004",
                 )
             ]
         return []

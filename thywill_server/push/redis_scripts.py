@@ -203,3 +203,17 @@ end
 return out
 """
 )
+
+# KEYS: the group's member set, the client's group set. ARGV: client id, group.
+# Returns 1 when the client was not a member yet.
+ADD_MEMBER = """
+redis.call('SADD', KEYS[2], ARGV[2])
+return redis.call('SADD', KEYS[1], ARGV[1])
+"""
+
+# KEYS: the group's member set, the client's group set. ARGV: client id, group.
+# Returns 1 when the client was a member.
+REMOVE_MEMBER = """
+redis.call('SREM', KEYS[2], ARGV[2])
+return redis.call('SREM', KEYS[1], ARGV[1])
+"""

@@ -26,8 +26,8 @@ from django.utils.http import is_same_domain
 from thywill_server import conf
 from thywill_server.components import applications, components
 from thywill_server.delivery import ClientFeed
-from thywill_server.dispatch import handle_messages
-from thywill_server.envelope import encode_batch, parse_json, parse_messages, send_results
+from thywill_server.dispatch import handle_messages, send_results
+from thywill_server.envelope import encode_batch, parse_json, parse_messages
 from thywill_server.exceptions import (
     UNAVAILABLE_MESSAGE,
     ErrorCode,
@@ -180,14 +180,14 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
                 frame.get("messages"), max_batch=conf.get_limits().max_batch
             )
             app = applications.of_client(identity)
-            outcomes = await handle_messages(app, identity, messages)
+            results = await handle_messages(app, identity, messages)
         except RejectedError as error:
             components.log.rejected(error, path=self.path, client_id=identity.client_id)
             return _refused_send(error)
         except PushUnavailableError as exc:
             components.log.unavailable(exc, path=self.path)
             return _refused_send(RejectedError(ErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE))
-        return json.dumps({"type": "sent", "results": send_results(messages, outcomes)})
+        return json.dumps({"type": "sent", "results": send_results(messages, results)})
 
     async def refuse(self, error: RejectedError) -> None:
         """Log a refusal once, then send its error frame and close."""

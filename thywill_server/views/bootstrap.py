@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from thywill_server import conf
 from thywill_server.components import UnknownApplicationError, applications, components
-from thywill_server.dispatch import handle_connect
+from thywill_server.dispatch import Outcome, handle_connect
 from thywill_server.exceptions import ErrorCode, RejectedError
 from thywill_server.identity.tokens import (
     ClientIdentity,
@@ -47,8 +47,12 @@ async def init(request: HttpRequest, app_name: str | None = None) -> HttpRespons
         user_id=str(user.pk) if user.is_authenticated else None,
     )
     await components.database.record_client(identity, session_key)
+    result = await handle_connect(app, identity)
+    if result.outcome is Outcome.FAILED:
+        assert result.failure is not None
+        raise RejectedError(ErrorCode.REFUSED, result.failure.reason)
+    # Present from now on: its disconnect event runs once this lease lapses.
     await presence.renew(identity, force=True)
-    await handle_connect(app, identity)
     config = {
         "clientId": identity.client_id,
         "token": issue_token(identity),

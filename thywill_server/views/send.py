@@ -7,8 +7,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from thywill_server import conf
 from thywill_server.components import applications
-from thywill_server.dispatch import handle_messages
-from thywill_server.envelope import parse_send_body, send_results
+from thywill_server.dispatch import handle_messages, send_results
+from thywill_server.envelope import parse_send_body
 from thywill_server.exceptions import ErrorCode, RejectedError
 from thywill_server.views.errors import identify, json_errors
 
@@ -39,5 +39,5 @@ async def send(request: HttpRequest) -> HttpResponse:
     )
     identity = identify(request, body.token)
     app = applications.of_client(identity)
-    outcomes = await handle_messages(app, identity, body.messages)
-    return JsonResponse({"results": send_results(body.messages, outcomes)})
+    results = await handle_messages(app, identity, body.messages)
+    return JsonResponse({"results": send_results(body.messages, results)})

@@ -1,0 +1,74 @@
+"""An application with groups, typed handlers, ORM writes and a pipe, for tests."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from thywill_server.application import BaseApplication, Context
+from thywill_server.models import Client
+from thywill_server.pipeline import Pipe, fail, use_pipes
+from thywill_server.pipeline.pipes import SchemaPipe
+from thywill_server.types import JSON
+
+
+class Upper(Pipe):
+    """Sends every outbound string in capitals (an on_send transform)."""
+
+    def on_send(self, data: JSON) -> JSON:
+        return data.upper() if isinstance(data, str) else data
+
+
+def record(client_id: str) -> None:
+    """Write a Client row: a database side effect a test can look for."""
+    Client.objects.create(id=client_id, application="rooms", session_key="s" * 32)
+
+
+class RoomsApplication(BaseApplication):
+    """Rooms: join, leave, say, who; plus messages that write to the database."""
+
+    title = "Rooms"
+    scripts = ("echo/echo.js",)
+    pipeline = (Upper(),)
+
+    def on_message(self, ctx: Context, data: JSON) -> None:
+        ctx.reply({"untyped": data})
+
+    def on_room_join(self, ctx: Context, data: dict) -> None:
+        ctx.join(data["room"])
+
+    def on_room_leave(self, ctx: Context, data: dict) -> None:
+        ctx.leave(data["room"])
+
+    @use_pipes(SchemaPipe(types={"room.say": {"required": ["room", "text"]}}))
+    def on_room_say(self, ctx: Context, data: dict) -> None:
+        ctx.send_to_group(data["room"], {"from": ctx.client_id, "text": data["text"]})
+
+    def on_room_who(self, ctx: Context, data: dict) -> None:
+        ctx.reply({"members": ctx.members(data["room"]), "groups": ctx.groups()})
+
+    async def on_room_awho(self, ctx: Context, data: dict) -> None:
+        ctx.reply({"members": await ctx.amembers(data["room"])})
+
+    def on_shout(self, ctx: Context, data: dict) -> None:
+        ctx.reply(data["text"])
+
+    def on_refuse(self, ctx: Context, data: dict) -> None:
+        ctx.reply("never delivered")
+        fail("The core says no.")
+
+    def on_join_then_refuse(self, ctx: Context, data: dict) -> None:
+        ctx.join(data["room"])
+        ctx.send_to_group(data["room"], "never delivered")
+        fail("Joined, then refused.")
+
+    def on_db_write(self, ctx: Context, data: dict) -> None:
+        record(data["id"])
+        ctx.reply({"written": data["id"]})
+        if data.get("raise"):
+            raise RuntimeError("rooms handler asked to fail after writing")
+        if data.get("rollback"):
+            transaction.set_rollback(True)
+
+    def on_disconnect(self, ctx: Context) -> None:
+        for group in ctx.groups():
+            ctx.send_to_group(group, {"bye": ctx.client_id})

@@ -1,0 +1,49 @@
+"""Clients of an application driven through dispatch directly, with their feeds."""
+
+from __future__ import annotations
+
+import json
+
+from thywill_server.components import applications, components
+from thywill_server.cursor import Cursor
+from thywill_server.delivery import ClientFeed
+from thywill_server.dispatch import Result, handle_messages
+from thywill_server.envelope import InboundMessage
+from thywill_server.identity.tokens import ClientIdentity, new_client_id
+
+
+class Member:
+    """One client of the rooms application, sending through dispatch directly."""
+
+    def __init__(self, app_name: str = "rooms") -> None:
+        self.identity = ClientIdentity(new_client_id(), app_name, "h" * 32)
+        self.app = applications.get(app_name)
+        self.seq = 0
+
+    @property
+    def id(self) -> str:
+        return self.identity.client_id
+
+    async def send(self, *data) -> list[Result]:
+        messages = []
+        for item in data:
+            self.seq += 1
+            messages.append(InboundMessage(self.seq, item))
+        return await handle_messages(self.app, self.identity, messages)
+
+    async def sent_one(self, data) -> dict:
+        [result] = await self.send(data)
+        return result.as_json(self.seq)
+
+    def feed(self, cursor: Cursor | None = None) -> ClientFeed:
+        return ClientFeed(components.push, self.identity, cursor or Cursor())
+
+
+async def data_read(feed: ClientFeed) -> list:
+    batch = await feed.read()
+    return [json.loads(m.payload) for m in batch.messages]
+
+
+async def channel_data(channel: str) -> list:
+    result = await components.push.read(channel, None)
+    return [json.loads(m.payload) for m in result.messages]
