@@ -6,7 +6,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import logging
 import re
 import time
 
@@ -39,17 +38,6 @@ LOCMEM = "thywill_server.push.locmem.LocMemPushBackend"
 UNREACHABLE = "tests.apps.fixture_components.UnreachablePushBackend"
 PROMPTLY = 2.0
 HANDLER_FAILED = "The application failed to handle this message."
-
-
-@pytest.fixture
-def logs(caplog):
-    """caplog, also fed by the ``thywill`` logger (which does not propagate to the root)."""
-    logger = logging.getLogger("thywill")
-    logger.addHandler(caplog.handler)
-    try:
-        yield caplog
-    finally:
-        logger.removeHandler(caplog.handler)
 
 
 def b64(raw: bytes) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -21,17 +20,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = "http://testserver"
 WAIT = 2.0
 application = URLRouter(websocket_urlpatterns)
-
-
-@pytest.fixture
-def logs(caplog):
-    """caplog, also fed by the ``thywill`` logger (which does not propagate)."""
-    logger = logging.getLogger("thywill")
-    logger.addHandler(caplog.handler)
-    try:
-        yield caplog
-    finally:
-        logger.removeHandler(caplog.handler)
 
 
 def socket_for(
