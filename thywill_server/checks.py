@@ -1,4 +1,4 @@
-"""System checks for the THYWILL_* settings (ids thywill.E001 to E011, W001 to W003).
+"""System checks for the THYWILL_* settings (ids thywill.E001 to E011, W001 to W004).
 
 Each check builds what the settings name, exactly as the running site would, and turns
 a configuration error into a check message naming the setting. See

@@ -206,7 +206,15 @@ async def run_event(
     """Run one event through its flow; return its result and what it sent (none on
     failure). Only ``PushUnavailableError`` escapes."""
     message_type = message_type_of(data) if kind == "message" else None
-    flow = flow_for(app, kind, message_type)
+    try:
+        flow = flow_for(app, kind, message_type)
+    except Exception:  # noqa: BLE001  (a pipe or hook script that cannot be built)
+        # Flows are built on first use, in the server, where system checks may not
+        # have run: a broken pipe or script fails its events, not the server.
+        components.log.handler_failed(
+            application=app.name, client_id=identity.client_id, event=kind, trace_id="-"
+        )
+        return Result(Outcome.ERROR), Outbox()
     ctx = Context(identity, on_send=flow.send)
     event = Event(kind, ctx, message_type=message_type, seq=seq)
     try:
@@ -240,17 +248,22 @@ async def release(push: BasePushBackend, outbox: Outbox) -> list[tuple[str, str]
 
     A join that is new publishes the join event to the group channel, then a control
     entry on the member's private channel subscribes its feed from that position on.
+    A join of a member already in the group (a retried send whose first attempt
+    joined, then failed to publish) subscribes it from the group's newest message:
+    the feed ignores a subscription it already follows, and one it lost is restored.
     """
     entries: list[tuple[str, str]] = []
     for change in outbox.changes:
         name, member = group_name(change.channel), change.client_id
         if change.action == "join":
             if await push.add_member(change.channel, member):
-                position = await push.publish(
+                position: str | None = await push.publish(
                     change.channel, presence_payload("join", name, member)
                 )
-                control = subscribe(change.channel, position)
-                entries.append((private_channel(member), control.encode()))
+            else:
+                position = await push.newest_position(change.channel)
+            control = subscribe(change.channel, position)
+            entries.append((private_channel(member), control.encode()))
         elif await push.remove_member(change.channel, member):
             await push.publish(change.channel, presence_payload("leave", name, member))
             entries.append((private_channel(member), unsubscribe(change.channel).encode()))

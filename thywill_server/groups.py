@@ -62,8 +62,11 @@ class Control:
         return CONTROL_PREFIX + json.dumps(body, separators=(",", ":"))
 
 
-def subscribe(channel: str, after: str) -> Control:
-    """Read ``channel`` from after the position ``after`` (the join's) on."""
+def subscribe(channel: str, after: str | None) -> Control:
+    """Read ``channel`` from after the position ``after`` (the join's) on.
+
+    ``None`` (a group with no message yet) reads it from its first message.
+    """
     return Control("subscribe", channel, after)
 
 

@@ -176,12 +176,14 @@ THYWILL_DEFAULT_APPLICATION = "echo"
 
 # The global pipeline: pipes around every event of every application, outermost first.
 # Each is a dotted path or {"BACKEND", "OPTIONS"}; documentation/settings.md lists the
-# built-in ones. TracePipe logs a line per event at DEBUG on "thywill.trace".
+# built-in ones. TracePipe logs a line per event at DEBUG on "thywill.trace". The rate
+# limit's burst stays above MAX_BATCH: the client flushes a queue of offline sends in
+# batches of up to MAX_BATCH at once.
 THYWILL_PIPELINE = [
     {"BACKEND": "thywill_server.pipeline.pipes.TracePipe", "OPTIONS": {"level": "DEBUG"}},
     {
         "BACKEND": "thywill_server.pipeline.pipes.RateLimitPipe",
-        "OPTIONS": {"rate": 20, "per": 1.0, "burst": 40},
+        "OPTIONS": {"rate": 20, "per": 1.0, "burst": 200},
     },
 ]
 

@@ -24,6 +24,9 @@ class UnreachablePushBackend(BasePushBackend):
     async def read(self, channel: str, after: str | None, limit: int = 100) -> ReadResult:
         raise self._down()
 
+    async def newest_position(self, channel: str) -> str | None:
+        raise self._down()
+
     async def wait(self, positions: Mapping[str, str | None], timeout: float) -> bool:
         raise self._down()
 
@@ -94,3 +97,23 @@ class NotAnApplication:
 
 def not_a_class() -> None:
     """A function where settings expect a class."""
+
+
+class FlakyPushBackend(LocMemPushBackend):
+    """An in-memory backend whose next ``publish_sequenced`` fails, when told to.
+
+    Stands for a backend that went away between a send's membership changes and the
+    publish that records it: the client then resends the same batch.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_next_sequenced = False
+
+    async def publish_sequenced(
+        self, client_id: str, seq: int, entries: Sequence[tuple[str, str]]
+    ) -> list[str] | None:
+        if self.fail_next_sequenced:
+            self.fail_next_sequenced = False
+            raise PushUnavailableError("connection lost (test backend)")
+        return await super().publish_sequenced(client_id, seq, entries)

@@ -396,6 +396,31 @@ class PushBackendContract:
         async with asyncio.timeout(PROMPTLY):
             assert await push_backend.wait({channel: foreign}, LONG_WAIT) is True
 
+    # --- newest_position --------------------------------------------------------------
+
+    async def test_newest_position_of_an_unused_channel_is_none(self, push_backend):
+        """A channel that never had a message has no newest position."""
+        assert await push_backend.newest_position(new_channel()) is None
+
+    async def test_newest_position_is_the_last_published(self, push_backend):
+        """It is the position of the newest message, and reading after it waits for more."""
+        channel = new_channel()
+        sent = await publish_all(push_backend, channel, ['"a"', '"b"', '"c"'])
+        newest = await push_backend.newest_position(channel)
+        assert newest == sent[-1].position
+        assert flat(await push_backend.read(channel, newest)) == ([], newest, False)
+        [later] = await publish_all(push_backend, channel, ['"d"'])
+        assert flat(await push_backend.read(channel, newest)) == (
+            [later],
+            later.position,
+            False,
+        )
+
+    async def test_newest_position_refuses_an_invalid_channel(self, push_backend):
+        """An invalid channel name is a ValueError."""
+        with pytest.raises(ValueError, match="invalid channel name"):
+            await push_backend.newest_position("has space")
+
     # --- wait -------------------------------------------------------------------------
 
     async def test_wait_returns_at_once_when_news_exist(self, push_backend):

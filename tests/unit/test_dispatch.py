@@ -16,6 +16,7 @@ from thywill_server.dispatch import (
     handle_disconnect,
     message_type_of,
 )
+from thywill_server.exceptions import PushUnavailableError
 from thywill_server.identity.tokens import ClientIdentity, new_client_id
 from thywill_server.models import Client
 
@@ -157,6 +158,26 @@ async def test_open_feed_picks_up_a_group_joined_later():
     ]
 
 
+async def test_a_join_retried_after_a_failed_release_still_reaches_the_feed(settings):
+    """The first attempt joined but its publish failed: the resent join subscribes."""
+    settings.THYWILL_COMPONENTS = {
+        "push": {"BACKEND": "tests.apps.fixture_components.FlakyPushBackend"}
+    }
+    alice, bob = Member(), Member()
+    await bob.send({"type": "room.join", "room": "r"})
+    feed = alice.feed()
+    await feed.read()
+    components.push.fail_next_sequenced = True
+    with pytest.raises(PushUnavailableError):
+        await alice.send({"type": "room.join", "room": "r"})
+    alice.seq -= 1  # the client resends the same batch
+    [result] = await alice.send({"type": "room.join", "room": "r"})
+    assert result.outcome is Outcome.OK
+    await bob.send({"type": "room.say", "room": "r", "text": "after"})
+    assert await data_read(feed) == [{"from": bob.id, "text": "after"}]
+    assert await data_read(alice.feed()) == [{"from": bob.id, "text": "after"}]
+
+
 async def test_cursor_keeps_group_positions_across_feeds():
     """A new feed from a saved cursor resumes the group channel without repeats."""
     alice, bob = Member(), Member()
@@ -295,3 +316,16 @@ async def test_connect_releases_its_sends():
     result = await handle_connect(applications.get("testkit"), identity)
     assert result.outcome is Outcome.OK
     assert await channel_data(identity.channel) == [{"welcome": identity.client_id}]
+
+
+async def test_a_pipeline_that_cannot_be_built_fails_the_event_not_the_server(
+    settings, logs
+):
+    """A broken pipe in settings (checks may not have run) gives an error result, logged."""
+    settings.THYWILL_PIPELINE = ["no.such.module.Pipe"]
+    member = Member()
+    [result] = await member.send({"type": "room.join", "room": "r"})
+    assert result.outcome is Outcome.ERROR
+    [record] = [r for r in logs.records if r.levelname == "ERROR"]
+    assert "message" in record.getMessage()
+    assert "no.such.module" in logs.text

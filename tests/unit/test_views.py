@@ -1136,15 +1136,16 @@ async def test_sse_streams_only_the_clients_own_messages(tab):
     assert [json.loads(e["data"])["data"] for e in events_in(chunk)] == ["mine"]
 
 
-async def test_sse_ends_when_the_push_backend_is_unreachable(tab, settings, logs):
-    """With the push backend unreachable, a stream ends after opening, logged once."""
+async def test_sse_is_refused_while_the_push_backend_is_unreachable(tab, settings, logs):
+    """With the push backend unreachable, the stream is refused with 503 (not opened and
+    ended at once, which would reset the client's backoff), logged once."""
     settings.THYWILL_COMPONENTS = {"push": {"BACKEND": UNREACHABLE}}
     logs.clear()
-    async with sse_stream(tab) as (_, chunks):
-        assert await next_chunk(chunks) == open_event("")
-        async with asyncio.timeout(PROMPTLY):
-            rest = [chunk async for chunk in chunks]
-    assert rest == []
+    response = await tab.client.get("/thywill/sse/", {"token": tab.token, "cursor": ""})
+    assert (response.status_code, response.json()) == (
+        503,
+        error("unavailable", "The message service is unavailable; try again shortly."),
+    )
     assert [(r.name, r.levelname, r.getMessage()) for r in logs.records] == [
         (
             "thywill",

@@ -56,13 +56,15 @@ class Flow:
                 raise TypeError(f"{pipe!r} is not a thywill_server.pipeline.Pipe")
         self.kind = kind
         self.pipes = tuple(pipes)
-        self._opens = [(p, p.method("open", kind)) for p in self.pipes]
+        self._opens = [p.method("open", kind) for p in self.pipes]
         self._closes = [p.method("close", kind) for p in self.pipes]
         self._receives = [p.on_receive for p in self.pipes if "on_receive" in p.declared]
         self._sends = [p.on_send for p in reversed(self.pipes) if "on_send" in p.declared]
         entry: Step = core
-        for pipe in reversed(self.pipes):
-            entry = _wrap(pipe, kind, entry)
+        for pipe, name in reversed(
+            list(zip(self.pipes, _timing_names(self.pipes), strict=True))
+        ):
+            entry = _wrap(pipe, kind, entry, name)
         self._entry = entry
 
     async def __call__(self, event: Event, **kwargs: Any) -> Any:
@@ -75,7 +77,7 @@ class Flow:
         # Closes are shielded: a client that goes away cancels the request, and pipes
         # must still release what they opened.
         try:
-            for _, open_ in self._opens:
+            for open_ in self._opens:
                 if open_ is not None:
                     await open_(event)
                 opened += 1
@@ -114,14 +116,24 @@ class Flow:
         return data
 
 
-def _wrap(pipe: Pipe, kind: str, inner: Step) -> Step:
+def _timing_names(pipes: Sequence[Pipe]) -> list[str]:
+    """Each pipe's key in ``event.timings``: its class name, numbered when repeated."""
+    seen: dict[str, int] = {}
+    names = []
+    for pipe in pipes:
+        name = type(pipe).__name__
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return names
+
+
+def _wrap(pipe: Pipe, kind: str, inner: Step, name: str) -> Step:
     """The step that runs ``pipe`` around ``inner`` (built once, when the flow is)."""
     pipe_method = pipe.method("pipe", kind)
     on_success = pipe.on_pipe_success if "on_pipe_success" in pipe.declared else None
     on_failure = pipe.on_pipe_failure if "on_pipe_failure" in pipe.declared else None
     if pipe_method is None and on_success is None and on_failure is None:
         return inner  # nothing of this pipe runs in the pipe stage of this kind
-    name = type(pipe).__name__
 
     async def step(event: Event, **kwargs: Any) -> Any:
         started = time.perf_counter()

@@ -49,10 +49,10 @@ class BasePushBackend:
     """Base class of push backends.
 
     Subclasses take their OPTIONS as keyword-only constructor arguments and must provide
-    ``publish_many``, ``read``, ``wait``, ``last_sequence``, ``publish_sequenced``,
-    ``client_lock``, the presence leases ``renew_presence`` and ``claim_lapsed``, and
-    the group membership methods ``add_member``, ``remove_member``, ``members`` and
-    ``memberships``.
+    ``publish_many``, ``read``, ``newest_position``, ``wait``, ``last_sequence``,
+    ``publish_sequenced``, ``client_lock``, the presence leases ``renew_presence`` and
+    ``claim_lapsed``, and the group membership methods ``add_member``,
+    ``remove_member``, ``members`` and ``memberships``.
 
     Args:
         capacity: how many messages a channel keeps at most; older ones are trimmed.
@@ -122,6 +122,25 @@ class BasePushBackend:
             PushUnavailableError: the backend cannot be reached.
         """
         raise NotImplementedError("subclasses of BasePushBackend must provide read()")
+
+    async def newest_position(self, channel: str) -> str | None:
+        """The position of the newest message ever published to a channel.
+
+        A reader after it gets only what is published later, without a reset (unless
+        retention removes those first). thywill subscribes a feed to a group "from now"
+        with it.
+
+        Returns:
+            The position, or ``None`` for a channel that never had a message (or whose
+            history the backend forgot).
+
+        Raises:
+            ValueError: the channel name is invalid.
+            PushUnavailableError: the backend cannot be reached.
+        """
+        raise NotImplementedError(
+            "subclasses of BasePushBackend must provide newest_position()"
+        )
 
     async def wait(self, positions: Mapping[str, str | None], timeout: float) -> bool:
         """Wait until any of the channels has a message after its given position.

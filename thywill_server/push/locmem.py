@@ -170,6 +170,12 @@ class LocMemPushBackend(BasePushBackend):
             return ReadResult((), position, reset)
         return ReadResult((), after, False)
 
+    async def newest_position(self, channel: str) -> str | None:
+        self.validate_channel(channel)
+        with self._lock:
+            log = self._logs.get(channel)
+            return f"{log.epoch}-{log.head}" if log is not None and log.head else None
+
     async def wait(self, positions: Mapping[str, str | None], timeout: float) -> bool:
         for channel in positions:
             self.validate_channel(channel)

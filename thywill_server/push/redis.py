@@ -259,6 +259,15 @@ class RedisPushBackend(BasePushBackend):
         ]
         return ReadResult(messages, _text(position) if position else None, bool(reset))
 
+    async def newest_position(self, channel: str) -> str | None:
+        meta, _ = self._channel_keys(channel)
+        self.validate_channel(channel)
+        client = self._state().client
+        epoch, last = await self._call(lambda: client.hmget(meta, ["e", "l"]))
+        if epoch is None or last is None:
+            return None
+        return f"{_text(epoch)}-{_text(last)}"
+
     # --- waiting -----------------------------------------------------------------------
 
     async def wait(self, positions: Mapping[str, str | None], timeout: float) -> bool:

@@ -8,7 +8,8 @@ from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
 from thywill_server import conf
 from thywill_server.components import components
-from thywill_server.delivery import ClientFeed
+from thywill_server.cursor import Cursor
+from thywill_server.delivery import Batch, ClientFeed
 from thywill_server.envelope import encode_delivery, encode_reset
 from thywill_server.exceptions import PushUnavailableError
 from thywill_server.transports.common import open_feed
@@ -31,8 +32,12 @@ async def sse(request: HttpRequest) -> HttpResponseBase:
     """Stream the client's messages after its cursor (``Last-Event-ID`` wins)."""
     cursor = request.headers.get("Last-Event-ID") or request.GET.get("cursor")
     feed = open_feed(request, "sse", cursor)
+    start = feed.cursor
+    # Read once before answering: while the push backend is down the client gets a 503
+    # (and backs off) instead of a stream that opens and ends at once.
+    first = await feed.next(0)
     response = StreamingHttpResponse(
-        _stream(feed, conf.get_limits().sse_keepalive, request.path),
+        _stream(feed, start, first, conf.get_limits().sse_keepalive, request.path),
         content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-cache"
@@ -40,9 +45,13 @@ async def sse(request: HttpRequest) -> HttpResponseBase:
     return response
 
 
-async def _stream(feed: ClientFeed, keepalive: float, path: str) -> AsyncIterator[str]:
+async def _stream(
+    feed: ClientFeed, start: Cursor, first: Batch, keepalive: float, path: str
+) -> AsyncIterator[str]:
+    yield PADDING + sse_event("open", f'{{"cursor":"{start.encode()}"}}', start.encode())
+    if first:
+        yield _events(first, start)
     cursor = feed.cursor
-    yield PADDING + sse_event("open", f'{{"cursor":"{cursor.encode()}"}}', cursor.encode())
     while True:
         try:
             batch = await feed.next(keepalive)
@@ -54,16 +63,20 @@ async def _stream(feed: ClientFeed, keepalive: float, path: str) -> AsyncIterato
         if not batch:
             yield KEEPALIVE
             continue
-        chunks = []
-        if batch.reset_channels:
-            # The id of the reset moves the client past lost history only as far as the
-            # first message that follows it; each message then carries its own cursor.
-            cursor = cursor.restricted([c for c in cursor if c not in batch.reset_channels])
-            chunks.append(
-                sse_event("reset", encode_reset(batch.reset_channels), cursor.encode())
-            )
-        for message in batch.messages:
-            cursor = cursor.advanced(message.channel, message.position)
-            chunks.append(sse_event("message", encode_delivery(message), cursor.encode()))
+        yield _events(batch, cursor)
         cursor = batch.cursor
-        yield "".join(chunks)
+
+
+def _events(batch: Batch, cursor: Cursor) -> str:
+    """A batch as SSE events, each with the cursor just past it as its id."""
+    chunks = []
+    if batch.reset_channels:
+        # The id of the reset moves the client past lost history only as far as the
+        # first message that follows it; each message then carries its own cursor.
+        cursor = cursor.restricted([c for c in cursor if c not in batch.reset_channels])
+        reset = encode_reset(batch.reset_channels)
+        chunks.append(sse_event("reset", reset, cursor.encode()))
+    for message in batch.messages:
+        cursor = cursor.advanced(message.channel, message.position)
+        chunks.append(sse_event("message", encode_delivery(message), cursor.encode()))
+    return "".join(chunks)

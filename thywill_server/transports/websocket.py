@@ -13,7 +13,9 @@ status of the error and whose reason is the error code (documentation/protocol.m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -42,6 +44,8 @@ WEBSOCKET_PATH = "/thywill/websocket/"
 CLOSE_CODE_BASE = 4000
 """A refusal closes with this plus the HTTP status of its error (4403 for bad_token)."""
 KEEPALIVE_FRAME = '{"type":"keepalive"}'
+
+logger = logging.getLogger(__name__)
 
 
 def close_code(error: RejectedError) -> int:
@@ -91,6 +95,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
     identity: ClientIdentity | None = None
     feed_task: asyncio.Task[None] | None = None
     closing = False
+    closed = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -126,15 +131,17 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         """Write ``open``, then every batch of the feed, with keepalives in between."""
         keepalive = conf.get_limits().sse_keepalive
         try:
-            await self.send_frame(
-                json.dumps({"type": "open", "cursor": feed.cursor.encode()})
-            )
+            start = feed.cursor
+            # Read once before ``open``: while the push backend is down the socket
+            # closes with 4503 without opening, and the client backs off.
+            batch = await feed.next(0)
+            await self.send_frame(json.dumps({"type": "open", "cursor": start.encode()}))
             while True:
+                if batch:
+                    await self.send_frame(encode_batch(batch, frame_type="batch"))
                 batch = await feed.next(keepalive)
-                frame = (
-                    encode_batch(batch, frame_type="batch") if batch else KEEPALIVE_FRAME
-                )
-                await self.send_frame(frame)
+                if not batch:
+                    await self.send_frame(KEEPALIVE_FRAME)
         except PushUnavailableError as exc:
             # The client reconnects with its cursor, after a backoff.
             components.log.unavailable(exc, path=self.path)
@@ -142,6 +149,14 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.close_with(error)
         except OSError:
             return  # the client went away: websocket.disconnect follows
+        except Exception:
+            # A bug, not the client's doing: say so once, and close rather than leave a
+            # socket open with no feed behind it.
+            client_id = feed.identity.client_id
+            logger.exception("The WebSocket feed of client %s failed", client_id)
+            with contextlib.suppress(OSError):
+                await self.close(code=1011)
+            self.closed = True
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None
@@ -205,14 +220,22 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.close(code=close_code(error), reason=error.code.value)
         except OSError:
             return  # already gone
+        finally:
+            self.closed = True
 
     async def send_frame(self, text: str) -> None:
-        """Send one text frame (never two at once)."""
+        """Send one text frame (never two at once); nothing once the socket is closed.
+
+        A send handled while the feed closed the socket (4503) still finishes; its
+        answer is dropped here instead of being sent after the close.
+        """
         async with self.send_lock:
-            await self.send(text_data=text)
+            if not self.closed:
+                await self.send(text_data=text)
 
     async def disconnect(self, code: int) -> None:
         """Stop the feed when the connection is gone."""
+        self.closed = True
         task = self.feed_task
         if task is not None:
             task.cancel()
