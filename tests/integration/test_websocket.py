@@ -11,16 +11,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
 from tests.live import LiveServer
-from tests.support.http_client import ThywillHttpClient
+from tests.support.http_client import ThywillHttpClient, delivered
 
 pytestmark = pytest.mark.live
 
 Frames = Sequence[dict[str, Any]]
-
-
-def delivered(frames: Frames) -> list[Any]:
-    """The data of every message in the batch frames, in order."""
-    return [m["data"] for f in frames if f["type"] == "batch" for m in f["messages"]]
 
 
 def until_delivered(count: int, answers: int = 0) -> Callable[[Frames], bool]:

@@ -24,6 +24,7 @@ from tests.support.http_client import (
     ThywillHttpError,
     Transport,
     data_of,
+    delivered,
 )
 
 pytestmark = pytest.mark.live
@@ -226,3 +227,33 @@ def test_groups_and_their_presence_work_across_processes(pair, transport):
         while left not in seen and time.monotonic() < deadline:
             seen.extend(data_of(alice.receive(1, transport=transport, timeout=3)))
         assert seen.count(left) == 1
+
+
+def test_a_room_over_websockets_on_two_processes(pair):
+    """Members on WebSockets to A and to B share a room through Redis."""
+    a, b = pair
+    with (
+        ThywillHttpClient(a.url, app="rooms") as alice,
+        ThywillHttpClient(b.url, app="rooms") as bob,
+    ):
+        alice.bootstrap()
+        bob.bootstrap()
+        room = f"ws-{secrets.token_hex(4)}"
+        with alice.websocket() as to_a, bob.websocket() as to_b:
+            answered = any_sent_frame
+            alice.ws_send(to_a, {"type": "room.join", "room": room})
+            alice.ws_frames(to_a, answered)
+            bob.ws_send(to_b, {"type": "room.join", "room": room})
+            bob.ws_frames(to_b, answered)
+            bob.ws_send(to_b, {"type": "room.say", "room": room, "text": "hello A"})
+            said = {"from": bob.client_id, "text": "hello A"}
+            frames = alice.ws_frames(to_a, lambda f: said in delivered(f), timeout=10)
+        assert delivered(frames) == [
+            {"type": "thywill.join", "group": room, "clientId": bob.client_id},
+            said,
+        ]
+
+
+def any_sent_frame(frames: list[dict[str, Any]]) -> bool:
+    """A ``sent`` frame (a send's answer) is among the frames."""
+    return any(frame["type"] == "sent" for frame in frames)

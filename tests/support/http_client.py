@@ -244,6 +244,11 @@ def data_of(messages: Sequence[Message]) -> list[JSONValue]:
     return [message["data"] for message in messages]
 
 
+def delivered(frames: Sequence[dict[str, Any]]) -> list[JSONValue]:
+    """The data of every message in WebSocket ``batch`` frames, in order."""
+    return [m["data"] for f in frames if f["type"] == "batch" for m in f["messages"]]
+
+
 def message_data(events: Sequence[SseEvent]) -> list[JSONValue]:
     """The ``data`` of the delivered message in each ``message`` event, in order."""
     return [event.json()["data"] for event in events if event.event == "message"]
