@@ -174,6 +174,12 @@ def test_messages_round_trip_in_order_exactly_once(
     meta = driver.execute_script("return e2e.meta")
     assert [m["channel"] for m in meta] == [f"client:{client_id}"] * ROUND_TRIPS
     assert len({m["id"] for m in meta}) == ROUND_TRIPS
+    # Over WebSocket the sends went over the socket: the page never POSTed one.
+    posts = driver.execute_script(
+        "return performance.getEntriesByType('resource')"
+        ".filter(e => e.name.includes('/thywill/send/')).length"
+    )
+    assert (posts == 0) == (transport == "websocket")
 
     # Then once through the real form: it comes back last, after nothing else.
     submit_through_form(driver, "typed by hand")
