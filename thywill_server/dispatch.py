@@ -202,6 +202,8 @@ async def run_event(
     *,
     data: JSON = None,
     seq: int | None = None,
+    group: str | None = None,
+    member: str | None = None,
 ) -> tuple[Result, Outbox]:
     """Run one event through its flow; return its result and what it sent (none on
     failure). Only ``PushUnavailableError`` escapes."""
@@ -216,7 +218,7 @@ async def run_event(
         )
         return Result(Outcome.ERROR), Outbox()
     ctx = Context(identity, on_send=flow.send)
-    event = Event(kind, ctx, message_type=message_type, seq=seq)
+    event = Event(kind, ctx, message_type=message_type, seq=seq, group=group, member=member)
     try:
         event.data = flow.receive(data) if kind == "message" else data
         await flow(event)
@@ -290,28 +292,16 @@ async def handle_disconnect(app: Application, identity: ClientIdentity) -> Outco
     result, outbox = await run_event(app, identity, "disconnect")
     for channel in await push.memberships(identity.client_id):
         outbox.changes.append(Change("leave", channel, identity.client_id))
-        await _observe_leave(app, identity, channel)
+        # The leave flow runs for pipes and hooks to see; the client leaves whatever it
+        # did, and what it sent goes out with the disconnect's own sends.
+        _, left = await run_event(
+            app, identity, "leave", group=group_name(channel), member=identity.client_id
+        )
+        outbox.messages.extend(left.messages)
     entries = await release(push, outbox)
     if entries:
         await push.publish_many(entries)
     return result.outcome
-
-
-async def _observe_leave(app: Application, identity: ClientIdentity, channel: str) -> None:
-    event = Event(
-        "leave", Context(identity), group=group_name(channel), member=identity.client_id
-    )
-    try:
-        await flow_for(app, "leave")(event)
-    except PushUnavailableError:
-        raise
-    except Exception:  # noqa: BLE001  (the client leaves anyway)
-        components.log.handler_failed(
-            application=app.name,
-            client_id=identity.client_id,
-            event="leave",
-            trace_id=event.trace_id,
-        )
 
 
 async def handle_messages(
