@@ -28,6 +28,8 @@ from thywill_server.identity.tokens import (
 logger = logging.getLogger(__name__)
 
 CLAIM_BATCH = 100
+CLAIM_LEASE = 30.0
+"""Seconds, at least, that a sweeper has to run a claimed client's disconnect event."""
 
 
 class Presence:
@@ -97,9 +99,12 @@ class Presence:
         # dispatch imports the feed, which imports this module: import it late.
         from thywill_server.dispatch import handle_disconnect
 
+        push = components.push
+        # A claim this process does not settle in time (it died) goes to another one.
+        lease = max(conf.get_limits().presence_ttl, CLAIM_LEASE)
         done = 0
         while True:
-            lapsed = await components.push.claim_lapsed(CLAIM_BATCH)
+            lapsed = await push.claim_lapsed(CLAIM_BATCH, lease)
             for client_id, data in lapsed:
                 self._renewed.pop(client_id, None)
                 try:
@@ -109,9 +114,10 @@ class Presence:
                     logger.warning(
                         "Dropped the lapsed lease of client %s: %r", client_id, data
                     )
-                    continue
-                await handle_disconnect(app, identity)
-                done += 1
+                else:
+                    await handle_disconnect(app, identity)
+                    done += 1
+                await push.ack_lapsed(client_id)
             if len(lapsed) < CLAIM_BATCH:
                 return done
 

@@ -44,7 +44,12 @@ class UnreachablePushBackend(BasePushBackend):
     async def renew_presence(self, client_id: str, data: str, ttl: float) -> bool:
         raise self._down()
 
-    async def claim_lapsed(self, limit: int = 100) -> list[tuple[str, str]]:
+    async def claim_lapsed(
+        self, limit: int = 100, lease: float = 60.0
+    ) -> list[tuple[str, str]]:
+        raise self._down()
+
+    async def ack_lapsed(self, client_id: str) -> None:
         raise self._down()
 
     async def add_member(self, group: str, client_id: str) -> bool:

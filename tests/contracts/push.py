@@ -698,6 +698,39 @@ class PushBackendContract:
                 break
         assert claimed == clients
 
+    async def test_an_unsettled_claim_is_handed_out_again_after_its_lease(
+        self, push_backend
+    ):
+        """A claim not acknowledged in time (its claimer died) goes to the next sweep."""
+        client = new_client()
+        await push_backend.renew_presence(client, "gone", 0.05)
+        await asyncio.sleep(0.15)
+        assert "gone" in dict(await push_backend.claim_lapsed(1000, lease=0.2)).values()
+        assert client not in dict(await push_backend.claim_lapsed(1000, lease=0.2))
+        await asyncio.sleep(0.3)
+        assert dict(await push_backend.claim_lapsed(1000, lease=30)).get(client) == "gone"
+
+    async def test_a_settled_claim_is_never_handed_out_again(self, push_backend):
+        """After ack_lapsed, a claim does not come back, even past its lease."""
+        client = new_client()
+        await push_backend.renew_presence(client, "", 0.05)
+        await asyncio.sleep(0.15)
+        assert client in dict(await push_backend.claim_lapsed(1000, lease=0.1))
+        await push_backend.ack_lapsed(client)
+        await asyncio.sleep(0.2)
+        assert client not in dict(await push_backend.claim_lapsed(1000))
+
+    async def test_a_client_back_while_claimed_keeps_its_new_lease(self, push_backend):
+        """Settling the old claim of a client that came back leaves its new lease alone."""
+        client = new_client()
+        await push_backend.renew_presence(client, "old", 0.05)
+        await asyncio.sleep(0.15)
+        assert client in dict(await push_backend.claim_lapsed(1000))
+        assert await push_backend.renew_presence(client, "new", 0.1) is True
+        await push_backend.ack_lapsed(client)
+        await asyncio.sleep(0.2)
+        assert dict(await push_backend.claim_lapsed(1000)).get(client) == "new"
+
     async def test_a_claimed_client_that_returns_is_new_again(self, push_backend):
         """After its lapsed lease was claimed, a client's next renewal is new."""
         client = new_client()

@@ -50,8 +50,8 @@ class BasePushBackend:
 
     Subclasses take their OPTIONS as keyword-only constructor arguments and must provide
     ``publish_many``, ``read``, ``newest_position``, ``wait``, ``last_sequence``,
-    ``publish_sequenced``, ``client_lock``, the presence leases ``renew_presence`` and
-    ``claim_lapsed``, and the group membership methods ``add_member``,
+    ``publish_sequenced``, ``client_lock``, the presence leases ``renew_presence``,
+    ``claim_lapsed`` and ``ack_lapsed``, and the group membership methods ``add_member``,
     ``remove_member``, ``members`` and ``memberships``.
 
     Args:
@@ -229,11 +229,16 @@ class BasePushBackend:
             "subclasses of BasePushBackend must provide renew_presence()"
         )
 
-    async def claim_lapsed(self, limit: int = 100) -> list[tuple[str, str]]:
-        """Remove up to ``limit`` lapsed leases and return them as ``(client_id, data)``.
+    async def claim_lapsed(
+        self, limit: int = 100, lease: float = 60.0
+    ) -> list[tuple[str, str]]:
+        """Claim up to ``limit`` lapsed leases and return them as ``(client_id, data)``.
 
-        Every server process sweeps with this; each lapsed lease is returned to exactly
-        one caller in all of them, which is what makes a disconnect event run once.
+        Every server process sweeps with this; each lapsed lease is handed to exactly
+        one caller in all of them, which runs the client's disconnect event and then
+        calls ``ack_lapsed``. A claim not acknowledged within ``lease`` seconds (its
+        claimer died) is handed out again by a later call, so a disconnect event is
+        never lost.
 
         Raises:
             PushUnavailableError: the backend cannot be reached.
@@ -241,6 +246,14 @@ class BasePushBackend:
         raise NotImplementedError(
             "subclasses of BasePushBackend must provide claim_lapsed()"
         )
+
+    async def ack_lapsed(self, client_id: str) -> None:
+        """Settle a claim of ``claim_lapsed``: the client's disconnect event ran.
+
+        Raises:
+            PushUnavailableError: the backend cannot be reached.
+        """
+        raise NotImplementedError("subclasses of BasePushBackend must provide ack_lapsed()")
 
     async def add_member(self, group: str, client_id: str) -> bool:
         """Make a client a member of a group (the group exists while it has members).

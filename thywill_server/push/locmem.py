@@ -56,6 +56,7 @@ class LocMemPushBackend(BasePushBackend):
         self._sequences: dict[str, tuple[int, float]] = {}
         self._client_locks = KeyedLocks()
         self._leases: dict[str, tuple[float, str]] = {}
+        self._claims: dict[str, tuple[float, str]] = {}
         self._members: dict[str, set[str]] = {}
         self._memberships: dict[str, set[str]] = {}
         self._lock = threading.Lock()
@@ -95,11 +96,22 @@ class LocMemPushBackend(BasePushBackend):
             self._leases[client_id] = (time.monotonic() + ttl, data)
         return new
 
-    async def claim_lapsed(self, limit: int = 100) -> list[tuple[str, str]]:
+    async def claim_lapsed(
+        self, limit: int = 100, lease: float = 60.0
+    ) -> list[tuple[str, str]]:
         now = time.monotonic()
         with self._lock:
+            expired = [c for c, (until, _) in self._claims.items() if until <= now]
             lapsed = [c for c, (expiry, _) in self._leases.items() if expiry <= now]
-            return [(c, self._leases.pop(c)[1]) for c in lapsed[:limit]]
+            claimed = [(c, self._claims[c][1]) for c in expired[:limit]]
+            claimed += [(c, self._leases.pop(c)[1]) for c in lapsed[: limit - len(claimed)]]
+            for client_id, data in claimed:
+                self._claims[client_id] = (now + lease, data)
+            return claimed
+
+    async def ack_lapsed(self, client_id: str) -> None:
+        with self._lock:
+            self._claims.pop(client_id, None)
 
     async def add_member(self, group: str, client_id: str) -> bool:
         self.validate_channel(group)

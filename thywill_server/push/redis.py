@@ -135,6 +135,7 @@ class RedisPushBackend(BasePushBackend):
         self._wake_channel = f"{self._tag}:wake"
         self._leases_key = f"{self._tag}:presence"
         self._lease_data_key = f"{self._tag}:presence:data"
+        self._claims_key = f"{self._tag}:presence:claims"
         # Channel metadata outlives the stream, so a reader that saw everything before a
         # long silence reads on without a needless reset.
         self._meta_ttl_ms = int(max(2 * self.max_age, 86400.0) * 1000)
@@ -178,6 +179,7 @@ class RedisPushBackend(BasePushBackend):
                     "RELEASE_LOCK",
                     "RENEW_PRESENCE",
                     "CLAIM_LAPSED",
+                    "ACK_LAPSED",
                     "ADD_MEMBER",
                     "REMOVE_MEMBER",
                 )
@@ -403,11 +405,19 @@ class RedisPushBackend(BasePushBackend):
         )
         return bool(new)
 
-    async def claim_lapsed(self, limit: int = 100) -> list[tuple[str, str]]:
+    async def claim_lapsed(
+        self, limit: int = 100, lease: float = 60.0
+    ) -> list[tuple[str, str]]:
         flat = await self._script(
-            "CLAIM_LAPSED", [self._leases_key, self._lease_data_key], [limit]
+            "CLAIM_LAPSED", self._presence_keys(), [limit, int(lease * 1000)]
         )
         return [(_text(flat[i]), _text(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    async def ack_lapsed(self, client_id: str) -> None:
+        await self._script("ACK_LAPSED", self._presence_keys(), [client_id])
+
+    def _presence_keys(self) -> list[str]:
+        return [self._leases_key, self._lease_data_key, self._claims_key]
 
     # --- groups ------------------------------------------------------------------------
 

@@ -186,23 +186,47 @@ return new
 """
 )
 
-# KEYS: leases, lease data. ARGV: limit. Removes and returns lapsed leases as
+# KEYS: leases, lease data, claims (sorted set: client id -> claim expiry).
+# ARGV: limit, claim lease (ms). Claims up to limit lapsed leases, and claims whose own
+# lease expired unacknowledged (their claimer died), for claim-lease ms; returns them as
 # {client id, data, client id, data, ...}.
 CLAIM_LAPSED = (
     PRELUDE
     + """
-local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms(), 'LIMIT', 0,
-                          tonumber(ARGV[1]))
+local now = now_ms()
+local claimed_until = now + tonumber(ARGV[2])
+local limit = tonumber(ARGV[1])
 local out = {}
-for _, client in ipairs(lapsed) do
-  redis.call('ZREM', KEYS[1], client)
+local function claim(client)
+  redis.call('ZADD', KEYS[3], claimed_until, client)
   out[#out + 1] = client
   out[#out + 1] = redis.call('HGET', KEYS[2], client) or ''
-  redis.call('HDEL', KEYS[2], client)
+end
+local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, limit)
+for _, client in ipairs(expired) do
+  claim(client)
+end
+local room = limit - #out / 2
+if room > 0 then
+  local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, room)
+  for _, client in ipairs(lapsed) do
+    redis.call('ZREM', KEYS[1], client)
+    claim(client)
+  end
 end
 return out
 """
 )
+
+# KEYS: leases, lease data, claims. ARGV: client id. The claimed client's disconnect
+# event ran: forget the claim, and its data unless it holds a new lease.
+ACK_LAPSED = """
+redis.call('ZREM', KEYS[3], ARGV[1])
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+end
+return 0
+"""
 
 # KEYS: the group's member set, the client's group set. ARGV: client id, group.
 # Returns 1 when the client was not a member yet.
