@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Sequence
 
 from thywill_server import conf
 from thywill_server.cursor import Cursor
 from thywill_server.groups import GROUP_CHANNEL_PREFIX, parse_control
-from thywill_server.identity.tokens import ClientIdentity
+from thywill_server.identity.tokens import ClientIdentity, token_expired
 from thywill_server.presence import presence
 from thywill_server.push.base import BasePushBackend, StoredMessage
 
@@ -106,7 +107,18 @@ class ClientFeed:
 
         Also keeps the client's presence lease alive, renewing it (when due) before
         reading and while waiting, so a connected client's lease never lapses.
+
+        Raises:
+            RejectedError: ``token_expired`` once the identity's token has expired.
+            PushUnavailableError: the push backend cannot be reached.
         """
+        expires_at = self.identity.expires_at
+        if expires_at is not None:
+            # An open stream ends when its token expires, as a new request would fail.
+            left = expires_at - time.time()
+            if left <= 0:
+                raise token_expired()
+            timeout = min(timeout, left)
         await presence.keep_alive(self.identity)
         batch = await self.read()
         if batch:

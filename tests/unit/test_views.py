@@ -1155,6 +1155,21 @@ async def test_sse_is_refused_while_the_push_backend_is_unreachable(tab, setting
     ]
 
 
+async def test_an_open_stream_ends_when_its_token_expires(tab, settings, logs):
+    """A stream opened with a token near TOKEN_MAX_AGE ends at its expiry, logged once."""
+    settings.THYWILL_LIMITS = {"TOKEN_MAX_AGE": 2, "SSE_KEEPALIVE": 0.5}
+    logs.clear()
+    async with sse_stream(tab) as (_, chunks):
+        assert (await next_chunk(chunks)).endswith(open_event(""))
+        async with asyncio.timeout(2 + PROMPTLY):
+            rest = [chunk.decode() async for chunk in chunks]
+    assert set(rest) <= {KEEPALIVE}
+    assert [r.getMessage() for r in logs.records] == [
+        "Rejected /thywill/sse/: token_expired "
+        "(The token has expired; load the page again.)"
+    ]
+
+
 # --- health -----------------------------------------------------------------------------
 
 

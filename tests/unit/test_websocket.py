@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -369,3 +370,21 @@ def test_origin_rules(settings, origin, scheme, trusted, allowed):
     else:
         with pytest.raises(RejectedError):
             check_origin(headers, scheme)
+
+
+async def test_an_open_socket_closes_when_its_token_expires(tab, settings):
+    """A socket opened with a token near TOKEN_MAX_AGE closes 4403 token_expired then."""
+    settings.THYWILL_LIMITS = {"TOKEN_MAX_AGE": 2, "SSE_KEEPALIVE": 0.5}
+    socket = await opened(tab)
+    error_frame = None
+    async with asyncio.timeout(2 + WAIT):
+        while error_frame is None:
+            received = await frame(socket)
+            if received["type"] == "error":
+                error_frame = received
+            else:
+                assert received["type"] == "keepalive"
+        close = await socket.receive_output(WAIT)
+    assert (error_frame, close) == refusal(
+        "token_expired", "The token has expired; load the page again.", 403
+    )

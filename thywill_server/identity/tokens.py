@@ -49,6 +49,9 @@ class ClientIdentity:
     application: str
     session_hash: str
     user_id: str | None = None
+    expires_at: float | None = dataclasses.field(default=None, compare=False)
+    """When the token that proved it expires (a ``time.time()`` value), if known: open
+    streams end then, as a new request would be refused."""
 
     @property
     def channel(self) -> str:
@@ -82,9 +85,7 @@ def verify_token(token: object, session_key: str | None, *, max_age: int) -> Cli
     try:
         payload = signing.loads(token, salt=TOKEN_SALT, max_age=max_age)
     except signing.SignatureExpired as exc:
-        raise RejectedError(
-            ErrorCode.TOKEN_EXPIRED, "The token has expired; load the page again."
-        ) from exc
+        raise token_expired() from exc
     except signing.BadSignature as exc:
         raise RejectedError(
             ErrorCode.BAD_TOKEN, "The token's signature does not match."
@@ -96,7 +97,16 @@ def verify_token(token: object, session_key: str | None, *, max_age: int) -> Cli
         raise RejectedError(
             ErrorCode.SESSION_MISMATCH, "The token belongs to another session."
         )
-    return identity
+    # The signature held, so the token is "payload:timestamp:signature" as dumps() wrote.
+    issued_at = signing.b62_decode(token.rsplit(":", 2)[1])
+    return dataclasses.replace(identity, expires_at=issued_at + max_age)
+
+
+def token_expired() -> RejectedError:
+    """The error of a token past TOKEN_MAX_AGE, at the start of a request or during it."""
+    return RejectedError(
+        ErrorCode.TOKEN_EXPIRED, "The token has expired; load the page again."
+    )
 
 
 def identify(token: object, cookies: Mapping[str, str]) -> ClientIdentity:

@@ -11,7 +11,7 @@ from thywill_server.components import components
 from thywill_server.cursor import Cursor
 from thywill_server.delivery import Batch, ClientFeed
 from thywill_server.envelope import encode_delivery, encode_reset
-from thywill_server.exceptions import PushUnavailableError
+from thywill_server.exceptions import PushUnavailableError, RejectedError
 from thywill_server.transports.common import open_feed
 from thywill_server.views.errors import json_errors
 
@@ -59,6 +59,10 @@ async def _stream(
             # The status line is long gone: end the stream; the client reconnects with
             # its cursor and gets a 503 until the backend is back.
             components.log.unavailable(exc, path=path)
+            return
+        except RejectedError as error:
+            # The token expired: end the stream; reconnecting shows the client why.
+            components.log.rejected(error, path=path, client_id=feed.identity.client_id)
             return
         if not batch:
             yield KEEPALIVE

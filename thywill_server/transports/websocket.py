@@ -147,6 +147,8 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             components.log.unavailable(exc, path=self.path)
             error = RejectedError(ErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE)
             await self.close_with(error)
+        except RejectedError as error:
+            await self.refuse(error)  # the token expired while the socket was open
         except OSError:
             return  # the client went away: websocket.disconnect follows
         except Exception:
