@@ -190,68 +190,68 @@ def test_a_tab_that_returns_after_its_disconnect_gets_connected_again(cluster, p
         assert len(welcomes) == 2
 
 
-def test_groups_and_their_presence_work_across_processes(pair, transport):
+@pytest.fixture
+def room_members(
+    pair: tuple[LiveServer, LiveServer],
+) -> Iterator[tuple[ThywillHttpClient, ThywillHttpClient, str]]:
+    """Alice, a rooms tab bootstrapped on A; Bob, one on B; and a room name of the test."""
+    a, b = pair
+    with (
+        ThywillHttpClient(a.url, app="rooms") as alice,
+        ThywillHttpClient(b.url, app="rooms") as bob,
+    ):
+        alice.bootstrap()
+        bob.bootstrap()
+        yield alice, bob, f"room-{secrets.token_hex(4)}"  # the cluster outlives the test
+
+
+def test_groups_and_their_presence_work_across_processes(pair, room_members, transport):
     """Members on A and B share a room: messages, member lists, and a leave on death."""
     a, b = pair
-    with (
-        ThywillHttpClient(a.url, app="rooms") as alice,
-        ThywillHttpClient(b.url, app="rooms") as bob,
-    ):
-        alice.bootstrap()
-        bob.bootstrap()
-        room = f"hall-{secrets.token_hex(4)}"  # the cluster outlives the test
-        assert alice.send({"type": "room.join", "room": room})[0]["status"] == "ok"
-        assert bob.send({"type": "room.join", "room": room})[0]["status"] == "ok"
-        assert bob.send({"type": "room.say", "room": room, "text": "hi"})[0]["status"] == (
-            "ok"
-        )
-        said = {"from": bob.client_id, "text": "hi"}
-        got = data_of(alice.receive(lambda m: said in data_of(m), transport=transport))
-        assert got == [
-            {"type": "thywill.join", "group": room, "clientId": bob.client_id},
-            said,
-        ]
-        alice.use_server(b.url)
-        alice.send({"type": "room.who", "room": room})
-        [who] = data_of(alice.receive(1, transport=transport))
-        assert who == {
-            "members": sorted([alice.client_id, bob.client_id]),
-            "groups": [room],
-        }
-        # Bob's process dies and bob never comes back: alice is told he left, once.
-        b.kill()
-        alice.use_server(a.url)
-        left = {"type": "thywill.leave", "group": room, "clientId": bob.client_id}
-        deadline = time.monotonic() + PRESENCE_TTL + 15
-        seen: list[Any] = []
-        while left not in seen and time.monotonic() < deadline:
-            seen.extend(data_of(alice.receive(1, transport=transport, timeout=3)))
-        assert seen.count(left) == 1
+    alice, bob, room = room_members
+    assert alice.send({"type": "room.join", "room": room})[0]["status"] == "ok"
+    assert bob.send({"type": "room.join", "room": room})[0]["status"] == "ok"
+    assert bob.send({"type": "room.say", "room": room, "text": "hi"})[0]["status"] == "ok"
+    said = {"from": bob.client_id, "text": "hi"}
+    got = data_of(alice.receive(lambda m: said in data_of(m), transport=transport))
+    assert got == [
+        {"type": "thywill.join", "group": room, "clientId": bob.client_id},
+        said,
+    ]
+    alice.use_server(b.url)
+    alice.send({"type": "room.who", "room": room})
+    [who] = data_of(alice.receive(1, transport=transport))
+    assert who == {
+        "members": sorted([alice.client_id, bob.client_id]),
+        "groups": [room],
+    }
+    # Bob's process dies and bob never comes back: alice is told he left, once.
+    b.kill()
+    alice.use_server(a.url)
+    left = {"type": "thywill.leave", "group": room, "clientId": bob.client_id}
+    deadline = time.monotonic() + PRESENCE_TTL + 15
+    seen: list[Any] = []
+    while left not in seen and time.monotonic() < deadline:
+        seen.extend(data_of(alice.receive(1, transport=transport, timeout=3)))
+    assert seen.count(left) == 1
 
 
-def test_a_room_over_websockets_on_two_processes(pair):
+def test_a_room_over_websockets_on_two_processes(room_members):
     """Members on WebSockets to A and to B share a room through Redis."""
-    a, b = pair
-    with (
-        ThywillHttpClient(a.url, app="rooms") as alice,
-        ThywillHttpClient(b.url, app="rooms") as bob,
-    ):
-        alice.bootstrap()
-        bob.bootstrap()
-        room = f"ws-{secrets.token_hex(4)}"
-        with alice.websocket() as to_a, bob.websocket() as to_b:
-            answered = any_sent_frame
-            alice.ws_send(to_a, {"type": "room.join", "room": room})
-            alice.ws_frames(to_a, answered)
-            bob.ws_send(to_b, {"type": "room.join", "room": room})
-            bob.ws_frames(to_b, answered)
-            bob.ws_send(to_b, {"type": "room.say", "room": room, "text": "hello A"})
-            said = {"from": bob.client_id, "text": "hello A"}
-            frames = alice.ws_frames(to_a, lambda f: said in delivered(f), timeout=10)
-        assert delivered(frames) == [
-            {"type": "thywill.join", "group": room, "clientId": bob.client_id},
-            said,
-        ]
+    alice, bob, room = room_members
+    with alice.websocket() as to_a, bob.websocket() as to_b:
+        answered = any_sent_frame
+        alice.ws_send(to_a, {"type": "room.join", "room": room})
+        alice.ws_frames(to_a, answered)
+        bob.ws_send(to_b, {"type": "room.join", "room": room})
+        bob.ws_frames(to_b, answered)
+        bob.ws_send(to_b, {"type": "room.say", "room": room, "text": "hello A"})
+        said = {"from": bob.client_id, "text": "hello A"}
+        frames = alice.ws_frames(to_a, lambda f: said in delivered(f), timeout=10)
+    assert delivered(frames) == [
+        {"type": "thywill.join", "group": room, "clientId": bob.client_id},
+        said,
+    ]
 
 
 def any_sent_frame(frames: list[dict[str, Any]]) -> bool:
