@@ -72,10 +72,6 @@ _STATUS: dict[ErrorCode, int] = {
 }
 
 
-UNAVAILABLE_MESSAGE = "The message service is unavailable; try again shortly."
-"""The message of every ``unavailable`` error."""
-
-
 class ThywillError(Exception):
     """Base class of thywill's runtime errors."""
 
@@ -88,9 +84,21 @@ class RejectedError(ThywillError):
         self.code = code
         self.message = message
 
+    @classmethod
+    def unavailable(cls) -> RejectedError:
+        """The error every transport answers while the push backend is unreachable."""
+        return cls(
+            ErrorCode.UNAVAILABLE, "The message service is unavailable; try again shortly."
+        )
+
     @property
     def status(self) -> int:
+        """The HTTP status of the error (WebSocket close codes are 4000 + it)."""
         return self.code.status
+
+    def as_json(self) -> dict[str, str]:
+        """The ``{"code", "message"}`` object every error answer and frame carries."""
+        return {"code": self.code.value, "message": self.message}
 
     def __repr__(self) -> str:
         return f"RejectedError({self.code.value!r}, {self.message!r})"

@@ -31,7 +31,6 @@ from thywill_server.delivery import ClientFeed
 from thywill_server.dispatch import handle_messages, send_results
 from thywill_server.envelope import encode_batch, parse_json, parse_messages
 from thywill_server.exceptions import (
-    UNAVAILABLE_MESSAGE,
     ErrorCode,
     PushUnavailableError,
     RejectedError,
@@ -55,9 +54,7 @@ def close_code(error: RejectedError) -> int:
 
 def error_frame(error: RejectedError) -> str:
     """The ``error`` frame sent just before a refusal closes the socket."""
-    return json.dumps(
-        {"type": "error", "error": {"code": error.code.value, "message": error.message}}
-    )
+    return json.dumps({"type": "error", "error": error.as_json()})
 
 
 def check_origin(headers: Mapping[str, str], scheme: str) -> None:
@@ -145,8 +142,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         except PushUnavailableError as exc:
             # The client reconnects with its cursor, after a backoff.
             components.log.unavailable(exc, path=self.path)
-            error = RejectedError(ErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE)
-            await self.close_with(error)
+            await self.close_with(RejectedError.unavailable())
         except RejectedError as error:
             await self.refuse(error)  # the token expired while the socket was open
         except OSError:
@@ -203,7 +199,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             return _refused_send(error)
         except PushUnavailableError as exc:
             components.log.unavailable(exc, path=self.path)
-            return _refused_send(RejectedError(ErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE))
+            return _refused_send(RejectedError.unavailable())
         return json.dumps({"type": "sent", "results": send_results(messages, results)})
 
     async def refuse(self, error: RejectedError) -> None:
@@ -266,6 +262,6 @@ def _refused_send(error: RejectedError) -> str:
         {
             "type": "sent",
             "status": error.status,
-            "error": {"code": error.code.value, "message": error.message},
+            "error": error.as_json(),
         }
     )

@@ -10,7 +10,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 
 from thywill_server.components import components
 from thywill_server.exceptions import (
-    UNAVAILABLE_MESSAGE,
     ErrorCode,
     PushUnavailableError,
     RejectedError,
@@ -26,10 +25,7 @@ def error_response(
 ) -> JsonResponse:
     """Log a rejection once and answer it with ``{"error": {"code", "message"}}``."""
     components.log.rejected(error, path=request.path, client_id=client_id)
-    response = JsonResponse(
-        {"error": {"code": error.code.value, "message": error.message}},
-        status=error.status,
-    )
+    response = JsonResponse({"error": error.as_json()}, status=error.status)
     # We just logged it: stop django.request from logging the 4xx a second time.
     response._has_been_logged = True  # type: ignore[attr-defined]
     return response
@@ -38,15 +34,8 @@ def error_response(
 def unavailable_response(request: HttpRequest, exc: PushUnavailableError) -> JsonResponse:
     """Answer 503 when the push backend cannot be reached."""
     components.log.unavailable(exc, path=request.path)
-    response = JsonResponse(
-        {
-            "error": {
-                "code": ErrorCode.UNAVAILABLE.value,
-                "message": UNAVAILABLE_MESSAGE,
-            }
-        },
-        status=503,
-    )
+    error = RejectedError.unavailable()
+    response = JsonResponse({"error": error.as_json()}, status=error.status)
     response._has_been_logged = True  # type: ignore[attr-defined]
     return response
 
