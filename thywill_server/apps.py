@@ -20,6 +20,10 @@ class ThywillServerConfig(AppConfig):
 
 
 def _reset_on_change(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("SECRET_KEY", "SECRET_KEY_FALLBACKS"):
+        from thywill_server.identity.tokens import forget_verified
+
+        forget_verified()
     if setting.startswith("THYWILL_"):
         from thywill_server.components import reset_all
 

@@ -17,10 +17,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from thywill_server import conf  # noqa: E402
+from thywill_server.direct import DirectEndpoints  # noqa: E402
 from thywill_server.lifespan import lifespan  # noqa: E402
 from thywill_server.routes import websocket_urlpatterns  # noqa: E402
 
-http_application = (
+# The transport endpoints skip Django's handler and middleware (thywill_server/direct.py).
+http_application = DirectEndpoints(
     ASGIStaticFilesHandler(django_application)
     if conf.serve_static()
     else django_application

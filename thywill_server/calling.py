@@ -1,19 +1,73 @@
-"""Calling user code that may be sync or async."""
+"""Calling user code that may be sync or async.
+
+Sync code runs in Django's sync thread, where the ORM may be used. Django closes stale
+database connections around each request (its ``request_started`` and
+``request_finished`` signals), and Channels before each WebSocket frame, a thread hop
+each time. thywill's transports skip both; instead every sync call closes stale
+connections itself, in the thread that owns them, before and after it runs.
+"""
 
 from __future__ import annotations
 
+import functools
 import inspect
+import time
 from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.db import close_old_connections
+
+RECYCLE_INTERVAL = 1.0
+"""Seconds between connection checks made on behalf of async user code."""
+
+_next_recycle = 0.0
+
+
+def with_fresh_connections(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` closing stale database connections of its thread before and after."""
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        close_old_connections()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return run
+
+
+async def run_sync(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run sync ``function`` in Django's sync thread, with fresh database connections."""
+    return await sync_to_async(with_fresh_connections(function), thread_sensitive=True)(
+        *args, **kwargs
+    )
+
+
+async def recycle_connections() -> None:
+    """Close stale connections of the sync thread, at most once per RECYCLE_INTERVAL.
+
+    Async user code reaches the database through Django's async ORM, which runs in the
+    sync thread. Sync calls recycle that thread's connections anyway; this bounds how long
+    one can stay open when only async code runs, at one thread hop per interval instead
+    of one per event.
+    """
+    global _next_recycle
+    now = time.monotonic()
+    if now < _next_recycle:
+        return
+    _next_recycle = now + RECYCLE_INTERVAL
+    await sync_to_async(close_old_connections, thread_sensitive=True)()
 
 
 async def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call a sync or async function; sync ones run in Django's sync thread (ORM-safe)."""
     if inspect.iscoroutinefunction(function):
-        return await function(*args, **kwargs)
-    result = await sync_to_async(function, thread_sensitive=True)(*args, **kwargs)
+        result = await function(*args, **kwargs)
+        await recycle_connections()
+        return result
+    result = await run_sync(function, *args, **kwargs)
     if inspect.isawaitable(result):
         result = await result
     return result

@@ -16,12 +16,11 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.db import transaction
 
 from thywill_server.application.base import Application
 from thywill_server.application.context import Change, Context, Outbox
-from thywill_server.calling import call
+from thywill_server.calling import call, run_sync
 from thywill_server.components import components
 from thywill_server.envelope import InboundMessage
 from thywill_server.exceptions import (
@@ -133,7 +132,7 @@ async def run_handler(
             )
         return result
 
-    result = await sync_to_async(atomically, thread_sensitive=True)()
+    result = await run_sync(atomically)
     if inspect.isawaitable(result):
         await result
 

@@ -36,6 +36,7 @@ class ErrorCode(enum.StrEnum):
     BAD_TOKEN = "bad_token"
     BAD_ORIGIN = "bad_origin"
     BAD_FRAME = "bad_frame"
+    BAD_HOST = "bad_host"
     TOKEN_EXPIRED = "token_expired"
     SESSION_MISMATCH = "session_mismatch"
     CSRF_FAILED = "csrf_failed"
@@ -60,6 +61,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.BAD_TOKEN: 403,
     ErrorCode.BAD_ORIGIN: 403,
     ErrorCode.BAD_FRAME: 400,
+    ErrorCode.BAD_HOST: 400,
     ErrorCode.TOKEN_EXPIRED: 403,
     ErrorCode.SESSION_MISMATCH: 403,
     ErrorCode.CSRF_FAILED: 403,

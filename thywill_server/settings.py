@@ -62,9 +62,8 @@ INSTALLED_APPS = [
     "thywill_apps.echo",
 ]
 
-# Every middleware here is async-capable (no sync/async adapter around the chain), but
-# Django's MiddlewareMixin still runs each process_request/process_response in a thread
-# (sync_to_async): a cost on every request, measured in documentation/performance.md.
+# For the pages (bootstrap, health). Send, long-poll and SSE skip Django's handler and this
+# chain (thywill_server/direct.py): Django's MiddlewareMixin runs each of these in a thread.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -241,6 +241,22 @@ BAD_REQUESTS: list[
         "csrf_failed",
     ),
     ("oversize", _oversize, "/thywill/send/", 413, "too_large"),
+    (
+        "send-to-a-host-not-served",
+        lambda t: t.post_send(_good_body(t), headers={"Host": "evil.example"}),
+        "/thywill/send/",
+        400,
+        "bad_host",
+    ),
+    (
+        "sse-to-a-host-not-served",
+        lambda t: t.http.get(
+            t.endpoint("sse"), params={"token": t.token}, headers={"Host": "evil.example"}
+        ),
+        "/thywill/sse/",
+        400,
+        "bad_host",
+    ),
     ("oversize-chunked", _oversize_chunked, "/thywill/send/", 413, "too_large"),
     (
         "send-by-get",

@@ -247,3 +247,26 @@ def test_validly_signed_malformed_payload_is_bad_token(signed):
     """A token whose signature is valid but whose contents have another shape is refused."""
     token = signing.dumps(signed, salt=TOKEN_SALT)
     assert rejection(token) == (ErrorCode.BAD_TOKEN, "The token's contents are malformed.")
+
+
+# --- verified tokens are remembered, never their checks of age and session ---------------
+
+
+def test_a_remembered_token_still_expires():
+    """The signature of a token is checked once; its age on every use."""
+    token = issue_token(identity())
+    assert verify_token(token, SESSION, max_age=MAX_AGE).client_id == identity().client_id
+    assert rejection(token, max_age=-1)[0] is ErrorCode.TOKEN_EXPIRED
+
+
+def test_a_remembered_token_still_checks_its_session():
+    token = issue_token(identity())
+    verify_token(token, SESSION, max_age=MAX_AGE)
+    assert rejection(token, session_key="another" + SESSION)[0] is ErrorCode.SESSION_MISMATCH
+
+
+def test_remembered_tokens_are_forgotten_when_the_secret_key_changes(settings):
+    token = issue_token(identity())
+    verify_token(token, SESSION, max_age=MAX_AGE)
+    settings.SECRET_KEY = "another-secret-key-for-this-test-only-0123456789"
+    assert rejection(token)[0] is ErrorCode.BAD_TOKEN

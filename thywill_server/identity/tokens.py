@@ -8,9 +8,11 @@ session cookie, without touching the database: the hot paths stay free of querie
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hmac
 import re
 import secrets
+import time
 from collections.abc import Mapping
 
 from django.conf import settings
@@ -23,6 +25,8 @@ from thywill_server.exceptions import ErrorCode, RejectedError
 TOKEN_SALT = "thywill.client"
 SESSION_SALT = "thywill.session"
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+VERIFIED_CACHE_SIZE = 8192
+"""How many verified tokens (and session hashes) each process remembers."""
 PRIVATE_CHANNEL_PREFIX = "client:"
 
 
@@ -31,6 +35,7 @@ def new_client_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+@functools.lru_cache(maxsize=VERIFIED_CACHE_SIZE)
 def session_hash(session_key: str) -> str:
     """A keyed hash of a session key, so the token never carries the key itself."""
     return salted_hmac(SESSION_SALT, session_key).hexdigest()[:32]
@@ -83,23 +88,45 @@ def verify_token(token: object, session_key: str | None, *, max_age: int) -> Cli
     if not isinstance(token, str) or not token or len(token) > 1024:
         raise RejectedError(ErrorCode.BAD_TOKEN, "A token is required.")
     try:
-        payload = signing.loads(token, salt=TOKEN_SALT, max_age=max_age)
-    except signing.SignatureExpired as exc:
-        raise token_expired() from exc
+        identity, issued_at = _signed(token)
     except signing.BadSignature as exc:
         raise RejectedError(
             ErrorCode.BAD_TOKEN, "The token's signature does not match."
         ) from exc
-    identity = identity_from_payload(payload)
+    if time.time() - issued_at > max_age:  # as signing.loads(max_age=...) decides
+        raise token_expired()
     if session_key is None or not hmac.compare_digest(
         identity.session_hash, session_hash(session_key)
     ):
         raise RejectedError(
             ErrorCode.SESSION_MISMATCH, "The token belongs to another session."
         )
+    return dataclasses.replace(identity, expires_at=issued_at + max_age)
+
+
+@functools.lru_cache(maxsize=VERIFIED_CACHE_SIZE)
+def _signed(token: str) -> tuple[ClientIdentity, int]:
+    """The identity a token carries and when it was issued, once its signature holds.
+
+    Every request of a client shows the same token: remembering the ones that verified
+    saves an HMAC and the settings lookups of a Signer per request. A token that does
+    not verify raises, and is never remembered.
+
+    Raises:
+        signing.BadSignature: a forged or malformed token.
+        RejectedError: ``bad_token``, a signed payload of the wrong shape.
+    """
+    payload = signing.loads(token, salt=TOKEN_SALT)
+    identity = identity_from_payload(payload)
     # The signature held, so the token is "payload:timestamp:signature" as dumps() wrote.
     issued_at = signing.b62_decode(token.rsplit(":", 2)[1])
-    return dataclasses.replace(identity, expires_at=issued_at + max_age)
+    return identity, issued_at
+
+
+def forget_verified() -> None:
+    """Forget every verified token and session hash (the secret key changed)."""
+    _signed.cache_clear()
+    session_hash.cache_clear()
 
 
 def token_expired() -> RejectedError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import itertools
 import secrets
 import threading
 import time
@@ -174,7 +175,11 @@ class LocMemPushBackend(BasePushBackend):
             log = self._log(channel, now)
             self._trim(log, now)
             start, reset = self._start(log, after)
-            selected = [e.message for e in log.entries if e.seq >= start][:limit]
+            # Entries hold consecutive seqs: the first wanted one is found by its offset.
+            skip = max(0, start - log.entries[0].seq) if log.entries else 0
+            selected = [
+                e.message for e in itertools.islice(log.entries, skip, skip + limit)
+            ]
         if selected:
             return ReadResult(selected, selected[-1].position, reset)
         if reset or after is None:

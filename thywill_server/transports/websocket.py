@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http.cookie import parse_cookie
@@ -102,6 +103,18 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
     @property
     def path(self) -> str:
         return str(self.scope.get("path", ""))
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Call the handler of an ASGI message.
+
+        Channels' own dispatch first closes stale database connections, a thread hop per
+        frame; here the sync code that uses the database does that in its own thread
+        (``thywill_server.calling``).
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         """Accept, then check; a refusal is an error frame and a close code."""

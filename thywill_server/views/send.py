@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_protect
 
 from thywill_server import conf
 from thywill_server.components import applications
@@ -14,6 +15,7 @@ from thywill_server.views.errors import identify, json_errors
 
 
 @json_errors(methods=("POST",))
+@csrf_protect  # here rather than by middleware: asgi.py serves this view directly
 async def send(request: HttpRequest) -> HttpResponse:
     """Handle a batch of client messages in order; answer a result per message."""
     limits = conf.get_limits()

@@ -1,0 +1,179 @@
+"""The transport endpoints served straight from ASGI, around Django's request handler.
+
+Send, long-poll and SSE are plain async views (``views/send.py``,
+``transports/longpoll.py``, ``transports/sse.py``). Served through Django's ASGI handler,
+every request to them would also pay for what they never use: the middleware chain
+(sessions, authentication, messages...), of which every ``MiddlewareMixin`` runs in a
+thread, the ``request_started``/``request_finished`` signals, a thread per request and a
+disconnect-watching task. That was most of the CPU time of a send
+(documentation/performance.md). What they do need, they do themselves: the token proves
+the client without the session store, the send view checks CSRF with Django's own
+``csrf_protect``, the Host header is validated here, and sync user code closes stale
+database connections in its own thread (``thywill_server.calling``).
+
+``DirectEndpoints`` wraps the Django ASGI application: a request for one of those paths
+becomes a Django ``HttpRequest`` as usual and its view runs unchanged; anything else goes
+to Django. The URLconf still lists the views, for ``reverse()`` and Django's test client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+from collections.abc import AsyncGenerator, Awaitable, Callable, MutableMapping
+from typing import Any, TypeAlias, cast
+
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
+from django.urls import reverse
+
+from thywill_server import conf
+from thywill_server.exceptions import ErrorCode, RejectedError
+from thywill_server.transports.longpoll import longpoll
+from thywill_server.transports.sse import sse
+from thywill_server.views.errors import error_response
+from thywill_server.views.send import send as send_view
+
+Scope: TypeAlias = MutableMapping[str, Any]
+Message: TypeAlias = MutableMapping[str, Any]
+Receive: TypeAlias = Callable[[], Awaitable[Message]]
+Send: TypeAlias = Callable[[Message], Awaitable[None]]
+ASGIApp: TypeAlias = Callable[..., Awaitable[None]]
+View: TypeAlias = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+
+
+class ClientGone(Exception):
+    """The client closed the connection before its request body arrived."""
+
+
+class DirectEndpoints:
+    """ASGI application: thywill's transport endpoints directly, the rest through Django.
+
+    Args:
+        django: the application that serves every other request.
+    """
+
+    def __init__(self, django: ASGIApp) -> None:
+        self.django = django
+        self._views: dict[str, View] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path_info = scope["path"].removeprefix(scope.get("root_path", ""))
+            view = self.views().get(path_info)
+            if view is not None:
+                await serve(view, scope, receive, send)
+                return
+        await self.django(scope, receive, send)
+
+    def views(self) -> dict[str, View]:
+        """The directly served views by path, from the URLconf (read once, on first use)."""
+        if self._views is None:
+            self._views = {
+                reverse("thywill:send"): send_view,
+                reverse("thywill:longpoll"): longpoll,
+                reverse("thywill:sse"): sse,
+            }
+        return self._views
+
+
+async def serve(view: View, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer one request with ``view``, as Django's handler would without middleware."""
+    try:
+        body = await read_body(receive, conf.get_limits().max_message_bytes + 1)
+    except ClientGone:
+        return
+    request = ASGIRequest(scope, io.BytesIO(body))
+    try:
+        request.get_host()  # what Django's CommonMiddleware would check: ALLOWED_HOSTS
+    except DisallowedHost:
+        host = request.META.get("HTTP_HOST", "")
+        error = RejectedError(ErrorCode.BAD_HOST, f"The host {host[:100]!r} is not served.")
+        response: HttpResponseBase = error_response(request, error)
+    else:
+        response = await view(request)
+    try:
+        if isinstance(response, StreamingHttpResponse):
+            await stream_response(response, receive, send)
+        else:
+            await send_response(response, send)
+    finally:
+        response.close()
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The request body, or its first ``limit`` bytes when it is longer.
+
+    The views refuse a body over their limit, so reading further would only buffer what
+    is thrown away.
+
+    Raises:
+        ClientGone: the client disconnected first.
+    """
+    chunks, size = [], 0
+    while size < limit:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)[:limit]
+
+
+def response_start(response: HttpResponseBase) -> Message:
+    """The ``http.response.start`` message of a response, its cookies included."""
+    headers = [
+        (name.encode("ascii"), value.encode("latin-1")) for name, value in response.items()
+    ]
+    headers.extend(
+        (b"Set-Cookie", cookie.output(header="").encode("ascii").strip())
+        for cookie in response.cookies.values()
+    )
+    return {
+        "type": "http.response.start",
+        "status": response.status_code,
+        "headers": headers,
+    }
+
+
+async def send_response(response: HttpResponseBase, send: Send) -> None:
+    """Send a complete response in one body message."""
+    await send(response_start(response))
+    await send({"type": "http.response.body", "body": response.content})  # type: ignore[attr-defined]
+
+
+async def stream_response(
+    response: StreamingHttpResponse, receive: Receive, send: Send
+) -> None:
+    """Send a streaming response until it ends or the client disconnects."""
+
+    async def write() -> None:
+        await send(response_start(response))
+        # Django's __aiter__ is an async generator; closing it closes the view's stream.
+        chunks = cast(AsyncGenerator[bytes, None], aiter(response))
+        async with contextlib.aclosing(chunks) as content:
+            async for chunk in content:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body"})
+
+    async def disconnected() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    writer = asyncio.create_task(write())
+    watcher = asyncio.create_task(disconnected())
+    try:
+        await asyncio.wait((writer, watcher), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (writer, watcher):
+            task.cancel()
+        await asyncio.wait((writer, watcher))
+    if not writer.cancelled() and isinstance(writer.exception(), OSError):
+        return  # the connection broke while writing: the client is gone
+    if not writer.cancelled():
+        writer.result()  # anything else is a bug: let the server log it
