@@ -262,7 +262,8 @@ def test_a_remembered_token_still_expires():
 def test_a_remembered_token_still_checks_its_session():
     token = issue_token(identity())
     verify_token(token, SESSION, max_age=MAX_AGE)
-    assert rejection(token, session_key="another" + SESSION)[0] is ErrorCode.SESSION_MISMATCH
+    code, _ = rejection(token, session_key="another" + SESSION)
+    assert code is ErrorCode.SESSION_MISMATCH
 
 
 def test_remembered_tokens_are_forgotten_when_the_secret_key_changes(settings):
