@@ -554,6 +554,22 @@ class PushBackendContract:
         assert results == [[], None, [], [], None, None, []]
         assert await push_backend.last_sequence(client) == 6
 
+    async def test_last_sequence_in_the_lock_follows_the_records(self, push_backend):
+        """Inside client_lock, last_sequence sees the recorded seq, and each new record."""
+        client, other = new_client(), new_client()
+        await push_backend.publish_sequenced(client, 3, [])
+        await push_backend.publish_sequenced(other, 9, [])
+        async with push_backend.client_lock(client):
+            assert await push_backend.last_sequence(client) == 3
+            assert await push_backend.last_sequence(other) == 9
+            assert await push_backend.publish_sequenced(client, 4, []) == []
+            assert await push_backend.last_sequence(client) == 4
+            assert await push_backend.publish_sequenced(client, 4, []) is None
+            assert await push_backend.last_sequence(client) == 4
+        async with push_backend.client_lock(client):
+            assert await push_backend.last_sequence(client) == 4
+        assert await push_backend.last_sequence(client) == 4
+
     async def test_publish_sequenced_publishes_with_the_record(self, push_backend):
         """The entries land in their channels, in order, when the seq is new."""
         client, channel = new_client(), new_channel()

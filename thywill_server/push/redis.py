@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import dataclasses
 import secrets
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -33,6 +35,21 @@ from thywill_server.push.locks import KeyedLocks
 from thywill_server.push.outage import OutageTracker
 
 T = TypeVar("T")
+
+
+@dataclasses.dataclass
+class _HeldLock:
+    """A client lock this task holds, and the client's last sequence as of now."""
+
+    client_id: str
+    last_sequence: int
+
+
+# Taking a client's lock also reads its last sequence, in the same round trip; while the
+# lock is held nobody else records one, so last_sequence() answers from here.
+_held_lock: contextvars.ContextVar[_HeldLock | None] = contextvars.ContextVar(
+    "thywill_redis_held_lock", default=None
+)
 
 # What counts as "Redis cannot serve us now" (503, retried by the client), as opposed to
 # a bug (any other ResponseError). OutOfMemoryError: maxmemory reached with noeviction.
@@ -59,6 +76,8 @@ class _LoopState:
         self.scripts = scripts
         self.waiters: dict[str, set[asyncio.Future[None]]] = {}
         self.subscribed = asyncio.Event()
+        # Set by a waiter that needs the subscription: ends the listener's backoff early.
+        self.needed = asyncio.Event()
         self.listener: asyncio.Task[None] | None = None
 
 
@@ -228,6 +247,9 @@ class RedisPushBackend(BasePushBackend):
         return [_text(p) for p in positions]
 
     async def last_sequence(self, client_id: str) -> int:
+        held = _held_lock.get()
+        if held is not None and held.client_id == client_id:
+            return held.last_sequence
         client = self._state().client
         value = await self._call(lambda: client.get(self._sequence_key(client_id)))
         return int(value or 0)
@@ -243,6 +265,9 @@ class RedisPushBackend(BasePushBackend):
         )
         if positions is None:
             return None
+        held = _held_lock.get()
+        if held is not None and held.client_id == client_id:
+            held.last_sequence = seq
         return [_text(p) for p in positions]
 
     async def read(self, channel: str, after: str | None, limit: int = 100) -> ReadResult:
@@ -317,6 +342,7 @@ class RedisPushBackend(BasePushBackend):
             )
         if state.subscribed.is_set():
             return
+        state.needed.set()
         timeout = self._pool_options["socket_connect_timeout"] + 1.0
         try:
             await asyncio.wait_for(state.subscribed.wait(), timeout)
@@ -345,8 +371,11 @@ class RedisPushBackend(BasePushBackend):
                         _wake_all(state, _text(message["data"]))
             except UNAVAILABLE:
                 state.subscribed.clear()
+                state.needed.clear()
                 _wake_all(state, None)
-                await asyncio.sleep(delay)
+                # Back off, unless a waiter needs the subscription now (Redis may be back).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(state.needed.wait(), delay)
                 delay = min(delay * 2, 2.0)
             finally:
                 with contextlib.suppress(*UNAVAILABLE, RuntimeError):
@@ -360,11 +389,13 @@ class RedisPushBackend(BasePushBackend):
         # competes for the Redis lock with other processes.
         async with self._local_locks.hold(client_id):
             key, token = self._lock_key(client_id), secrets.token_hex(8)
-            await self._acquire(key, token)
+            last = await self._acquire(key, token, self._sequence_key(client_id))
+            held = _held_lock.set(_HeldLock(client_id, last))
             renewal = asyncio.get_running_loop().create_task(self._renew(key, token))
             try:
                 yield
             finally:
+                _held_lock.reset(held)
                 renewal.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await renewal
@@ -372,7 +403,8 @@ class RedisPushBackend(BasePushBackend):
                 with contextlib.suppress(*UNAVAILABLE):
                     await self._state().scripts["RELEASE_LOCK"](keys=[key], args=[token])
 
-    async def _acquire(self, key: str, token: str) -> None:
+    async def _acquire(self, key: str, token: str, sequence_key: str) -> int:
+        """Take the lock ``key``; return the last sequence kept at ``sequence_key``."""
         client = self._state().client
         lease_ms = int(self.lock_lease * 1000)
         loop = asyncio.get_running_loop()
@@ -380,7 +412,17 @@ class RedisPushBackend(BasePushBackend):
         # (503: the client retries) rather than hang the request.
         deadline = loop.time() + 2 * self.lock_lease + self._pool_options["socket_timeout"]
         delay = 0.005
-        while not await self._call(lambda: client.set(key, token, nx=True, px=lease_ms)):
+
+        async def take() -> list[Any]:
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.set(key, token, nx=True, px=lease_ms)
+                pipe.get(sequence_key)
+                return await pipe.execute()
+
+        while True:
+            acquired, last = await self._call(take)
+            if acquired:
+                return int(last or 0)
             # Another process holds it (an overlapping retry): rare, and short.
             if loop.time() > deadline:
                 raise PushUnavailableError(f"the send lock {key} stayed taken")
