@@ -7,6 +7,7 @@ documentation/settings.md for the list of ids.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ from django.core.checks import CheckMessage
 from thywill_server import conf
 from thywill_server.components import load_application, load_component
 from thywill_server.exceptions import ConfigurationError
-from thywill_server.flows import load_hooks, load_pipes
+from thywill_server.flows import load_app_hooks, load_hooks, load_pipes
 
 PER_PROCESS_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
@@ -101,10 +102,21 @@ def check_pipeline(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
 @checks.register("thywill")
 def check_hooks(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """THYWILL_HOOKS is valid, its scripts load, and their shared state is shared."""
+    """THYWILL_HOOKS is valid, its scripts and each application's load, and their
+    shared state is shared."""
     messages = _collect(load_hooks)
     if messages:
         return messages
+    try:
+        configs = conf.get_application_configs()
+    except ConfigurationError:
+        configs = {}  # reported by check_applications
+    for name, config in configs.items():
+        try:
+            app = load_application(name, config)
+        except ConfigurationError:
+            continue  # reported by check_applications
+        messages.extend(_collect(functools.partial(load_app_hooks, app)))
     hooks = conf.get_hooks()
     backend = settings.CACHES[hooks.cache]["BACKEND"]
     if hooks.path is not None and not settings.DEBUG and backend in PER_PROCESS_CACHES:

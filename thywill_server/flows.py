@@ -1,19 +1,21 @@
 """The process's flows: each pipeline composed once per application, event and handler.
 
 The pipes of a flow, outermost first: the global ones (THYWILL_PIPELINE), the
-application's (its ``pipeline`` attribute), the handler's (``use_pipes``), then the hook
-scripts (THYWILL_HOOKS), closest to the core.
+application's (its ``pipeline`` attribute), the handler's (``use_pipes``), the site's
+hook scripts (THYWILL_HOOKS), then the application's own hook scripts (its ``hooks``
+folder), closest to the core.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from thywill_server import conf
 from thywill_server.application.base import Application
 from thywill_server.components import build, load_class
-from thywill_server.exceptions import InvalidComponentError
+from thywill_server.exceptions import ConfigurationError, InvalidComponentError
 from thywill_server.hooks.pipe import HookPipe
 from thywill_server.hooks.scripts import HookScripts
 from thywill_server.pipeline import PIPES_ATTRIBUTE, Flow, Pipe
@@ -45,6 +47,23 @@ def load_hooks() -> HookPipe | None:
     return HookPipe(HookScripts(config.path, reload=config.reload))
 
 
+def load_app_hooks(app: Application) -> HookPipe | None:
+    """The hook scripts of an application's ``hooks`` folder as a pipe, or None when it
+    has none. They are reloaded as THYWILL_HOOKS["RELOAD"] says (thywill.E010)."""
+    folder = getattr(app, "hooks", None)
+    if folder is None:
+        return None
+    path = Path(folder)
+    if not path.is_dir():
+        raise ConfigurationError(
+            f"The hooks of application {app.name!r} must name a folder of hook "
+            f"scripts; {str(folder)!r} is not one.",
+            check_id="thywill.E010",
+        )
+    reload = conf.get_hooks().reload
+    return HookPipe(HookScripts(path, reload=reload, namespace=app.name))
+
+
 class FlowRegistry:
     """Flows built on first use and kept until settings change."""
 
@@ -52,6 +71,7 @@ class FlowRegistry:
         self._flows: dict[FlowKey, Flow] = {}
         self._global: list[Pipe] | None = None
         self._hooks: list[Pipe] | None = None
+        self._app_hooks: dict[str, list[Pipe]] = {}
 
     def pipes_for(self, app: Application, handler: Callable[..., Any] | None) -> list[Pipe]:
         """Every pipe of a flow of ``app`` around ``handler`` (None: no handler)."""
@@ -60,9 +80,18 @@ class FlowRegistry:
         if self._hooks is None:
             hooks = load_hooks()
             self._hooks = [] if hooks is None else [hooks]
+        if app.name not in self._app_hooks:
+            app_hooks = load_app_hooks(app)
+            self._app_hooks[app.name] = [] if app_hooks is None else [app_hooks]
         app_pipes = list(getattr(app, "pipeline", ()))
         handler_pipes = list(getattr(handler, PIPES_ATTRIBUTE, ()))
-        return [*self._global, *app_pipes, *handler_pipes, *self._hooks]
+        return [
+            *self._global,
+            *app_pipes,
+            *handler_pipes,
+            *self._hooks,
+            *self._app_hooks[app.name],
+        ]
 
     def get(self, key: FlowKey, build_flow: Callable[[], Flow]) -> Flow:
         """The flow for ``key`` (application, kind, handler), built once."""
@@ -76,6 +105,7 @@ class FlowRegistry:
         self._flows.clear()
         self._global = None
         self._hooks = None
+        self._app_hooks.clear()
 
 
 flows = FlowRegistry()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.db import transaction
 
 from thywill_server.application import BaseApplication, Context
@@ -72,3 +74,11 @@ class RoomsApplication(BaseApplication):
     def on_disconnect(self, ctx: Context) -> None:
         for group in ctx.groups():
             ctx.send_to_group(group, {"bye": ctx.client_id})
+
+
+class HookedRoomsApplication(RoomsApplication):
+    """Rooms with hook scripts of its own, in the folder its ``hooks`` option names."""
+
+    def __init__(self, *, name: str, hooks: str) -> None:
+        super().__init__(name=name)
+        self.hooks = Path(hooks)

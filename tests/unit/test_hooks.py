@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import textwrap
 from pathlib import Path
 
@@ -347,3 +348,100 @@ async def test_fail_in_pre_connect_refuses_the_page(hooks_dir):
     assert response.json() == {
         "error": {"code": "refused", "message": "No new players: the game is full."}
     }
+
+
+# --- an application's own hook folder ---------------------------------------------------
+
+ORDER_SCRIPT = """
+from thywill_server.hooks import fail, shared
+
+
+def _note(what):
+    shared.set("order", [*shared.get("order", []), what])
+
+
+def pre_message(model):
+    _note("{where} pre " + model.application)
+    if model.data == "{where} says no":
+        fail("Refused by the {where} hooks.")
+
+
+def post_message(model, succeeded):
+    _note("{where} post " + model.application)
+"""
+
+
+@pytest.fixture
+def app_hooks_dir(tmp_path, settings):
+    """A site folder and an application folder, each with a script called rules.py;
+    the application "hooked" (rooms with the second folder as its hooks)."""
+    site, own = tmp_path / "site", tmp_path / "own"
+    for folder, where in ((site, "site"), (own, "app")):
+        folder.mkdir()
+        (folder / "rules.py").write_text(ORDER_SCRIPT.replace("{where}", where))
+    settings.THYWILL_HOOKS = {"PATH": str(site), "RELOAD": True}
+    settings.THYWILL_APPLICATIONS = {
+        **settings.THYWILL_APPLICATIONS,
+        "hooked": {
+            "BACKEND": "tests.apps.rooms.HookedRoomsApplication",
+            "OPTIONS": {"hooks": str(own)},
+        },
+    }
+    shared.delete("order")
+    return own
+
+
+async def test_an_applications_hooks_run_for_its_events_inside_the_sites(app_hooks_dir):
+    """The site's pre functions run before the application's, its post functions after;
+    another application's events run the site's scripts only. Both folders hold a
+    rules.py: neither replaces the other."""
+    assert (await Member("hooked").sent_one("hi"))["status"] == "ok"
+    assert (await Member("rooms").sent_one("hi"))["status"] == "ok"
+    assert shared.get("order") == [
+        "site pre hooked",
+        "app pre hooked",
+        "app post hooked",
+        "site post hooked",
+        "site pre rooms",
+        "site post rooms",
+    ]
+    # Each script is its own module, under a name of its own (pickling and dataclasses
+    # look a module up by its name).
+    pipes = flows.pipes_for(applications.get("hooked"), None)[-2:]
+    modules = [script.module for pipe in pipes for script in pipe.scripts.scripts]
+    assert [m.__name__ for m in modules] == [
+        "thywill_hooks.rules",
+        "thywill_hooks.hooked.rules",
+    ]
+    assert all(sys.modules[m.__name__] is m for m in modules)
+
+
+async def test_an_applications_hook_refuses_and_reloads(app_hooks_dir):
+    """fail() in an application's script reaches its client; a changed script reloads
+    (RELOAD of THYWILL_HOOKS); another application never runs it."""
+    hooked = Member("hooked")
+    assert (await hooked.sent_one("app says no"))["reason"] == "Refused by the app hooks."
+    assert (await Member("rooms").sent_one("app says no"))["status"] == "ok"
+    write(app_hooks_dir / "rules.py", ORDER_SCRIPT.replace("{where}", "own"))
+    assert (await hooked.sent_one("app says no"))["status"] == "ok"
+    assert (await hooked.sent_one("own says no"))["reason"] == "Refused by the own hooks."
+
+
+def test_an_applications_broken_script_or_missing_folder_is_e010(app_hooks_dir, settings):
+    """The check loads every application's hook folder, naming the file or folder."""
+    settings.DEBUG = True  # no W003 (the site's scripts with a per-process cache)
+    assert check_hooks() == []
+    (app_hooks_dir / "broken.py").write_text("def pre_message(:\n")
+    [error] = check_hooks()
+    assert error.id == "thywill.E010"
+    assert "broken.py cannot be loaded: SyntaxError" in error.msg
+    settings.THYWILL_APPLICATIONS = {
+        **settings.THYWILL_APPLICATIONS,
+        "hooked": {
+            "BACKEND": "tests.apps.rooms.HookedRoomsApplication",
+            "OPTIONS": {"hooks": str(app_hooks_dir / "missing")},
+        },
+    }
+    [error] = check_hooks()
+    assert error.id == "thywill.E010"
+    assert "The hooks of application 'hooked' must name a folder" in error.msg

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from thywill_server.application.context import Context
@@ -25,9 +26,10 @@ class Application(Protocol):
     Besides the handlers below, a message whose data is an object with a ``type`` such as
     ``"chat.say"`` goes to the method ``on_chat_say(ctx, data)`` when the application has
     one (dots become underscores), and to ``on_message`` otherwise. Optional attributes:
-    ``pipeline`` (a sequence of ``Pipe`` around every event of the application) and
-    ``transaction_alias`` (the database whose transaction wraps sync handlers, ``None``
-    for none; default ``"default"``).
+    ``pipeline`` (a sequence of ``Pipe`` around every event of the application),
+    ``hooks`` (a folder of hook scripts that run for this application's events only)
+    and ``transaction_alias`` (the database whose transaction wraps sync handlers,
+    ``None`` for none; default ``"default"``).
     """
 
     name: str
@@ -54,8 +56,11 @@ class BaseApplication:
 
     Subclasses set ``title``, list their static files in ``scripts`` and ``styles``
     (paths for Django's ``{% static %}``), and override the handlers they need, plus one
-    ``on_<type>`` method per message type of their own. Options from settings arrive as
-    keyword arguments; declare them in ``__init__``::
+    ``on_<type>`` method per message type of their own. ``hooks`` names a folder of hook
+    scripts shipped with the application (usually ``Path(__file__).with_name("hooks")``):
+    they run for its events only, inside the site's THYWILL_HOOKS scripts
+    (documentation/hooks.md). Options from settings arrive as keyword arguments;
+    declare them in ``__init__``::
 
         class ChatApplication(BaseApplication):
             pipeline = [RateLimitPipe(rate=5, per=1.0)]
@@ -75,6 +80,7 @@ class BaseApplication:
     scripts: Sequence[str] = ()
     styles: Sequence[str] = ()
     pipeline: Sequence[Pipe] = ()
+    hooks: Path | None = None
     transaction_alias: str | None = "default"
 
     def __init__(self, *, name: str) -> None:

@@ -33,9 +33,14 @@ def _signature(path: Path) -> tuple[int, int]:
     return stat.st_mtime_ns, stat.st_size
 
 
-def _load(path: Path) -> Script:
-    """Import one script as a fresh module (its state starts anew)."""
-    name = MODULE_PREFIX + path.stem
+def _module_name(namespace: str, path: Path) -> str:
+    """The name of a script's module: ``thywill_hooks.[<namespace>.]<file stem>``."""
+    prefix = f"{MODULE_PREFIX}{namespace}." if namespace else MODULE_PREFIX
+    return prefix + path.stem
+
+
+def _load(path: Path, name: str) -> Script:
+    """Import one script as a fresh module named ``name`` (its state starts anew)."""
     signature = _signature(path)
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
@@ -61,25 +66,27 @@ class HookScripts:
         reload: check the files before each event and reload those that changed (a
             changed script starts with fresh module state; one that fails to load is
             reported once and its previous version kept).
+        namespace: keeps the modules of this folder apart from another folder's
+            scripts of the same file name (an application's folder uses its name).
 
     Raises:
         ConfigurationError: a script cannot be loaded at start (``thywill.E010``).
     """
 
-    def __init__(self, path: Path, *, reload: bool) -> None:
+    def __init__(self, path: Path, *, reload: bool, namespace: str = "") -> None:
         self.path = path
         self.reload = reload
+        self.namespace = namespace
         self._lock = threading.Lock()
         self._scripts: dict[Path, Script] = {}
         self._broken: dict[Path, tuple[int, int]] = {}
         self._functions: dict[str, list[tuple[Script, Callable[..., Any]]]] = {}
         for file in self._files():
             try:
-                self._scripts[file] = _load(file)
+                self._scripts[file] = _load(file, _module_name(namespace, file))
             except Exception as exc:
                 raise ConfigurationError(
-                    f"THYWILL_HOOKS script {file} cannot be loaded: "
-                    f"{type(exc).__name__}: {exc}",
+                    f"Hook script {file} cannot be loaded: {type(exc).__name__}: {exc}",
                     check_id="thywill.E010",
                 ) from exc
         self._publish()
@@ -100,7 +107,7 @@ class HookScripts:
             changed = False
             for gone in set(self._scripts) - set(files):
                 del self._scripts[gone]
-                sys.modules.pop(MODULE_PREFIX + gone.stem, None)
+                sys.modules.pop(_module_name(self.namespace, gone), None)
                 changed = True
             for file in files:
                 try:
@@ -113,7 +120,7 @@ class HookScripts:
                 if self._broken.get(file) == signature:
                     continue  # already reported; wait for the next change
                 try:
-                    self._scripts[file] = _load(file)
+                    self._scripts[file] = _load(file, _module_name(self.namespace, file))
                 except Exception:
                     self._broken[file] = signature
                     logger.exception(
