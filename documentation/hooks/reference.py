@@ -15,10 +15,10 @@ The script API is what ``thywill_server.hooks`` exports:
     Model                                      the type of ``model``
     StaleModelError                            raised when a kept model is used later
 
-Every model has: event, application, client_id, user_id, trace_id; and model.fields()
-returns a copy of all of them as a dict. Only ``data`` may be assigned, and only in a
-pre_ function. A model is valid during its call only: keep copies of fields, never the
-model itself.
+Every model has: event, application, client_id, user_id, session_hash (the same for
+every tab and reload of one browser), trace_id; and model.fields() returns a copy of all
+of them as a dict. Only ``data`` may be assigned, and only in a pre_ function. A model
+is valid during its call only: keep copies of fields, never the model itself.
 """
 
 from thywill_server.hooks import fail, shared

@@ -13,10 +13,11 @@ from thywill_server.identity.tokens import ClientIdentity, new_client_id
 
 
 class Member:
-    """One client of the rooms application, sending through dispatch directly."""
+    """One client of an application (rooms by default), sending through dispatch
+    directly; clients made with the same ``session_hash`` share a browser session."""
 
-    def __init__(self, app_name: str = "rooms") -> None:
-        self.identity = ClientIdentity(new_client_id(), app_name, "h" * 32)
+    def __init__(self, app_name: str = "rooms", session_hash: str = "h" * 32) -> None:
+        self.identity = ClientIdentity(new_client_id(), app_name, session_hash)
         self.app = applications.get(app_name)
         self.seq = 0
 

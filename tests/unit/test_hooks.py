@@ -445,3 +445,25 @@ def test_an_applications_broken_script_or_missing_folder_is_e010(app_hooks_dir, 
     [error] = check_hooks()
     assert error.id == "thywill.E010"
     assert "The hooks of application 'hooked' must name a folder" in error.msg
+
+
+async def test_models_carry_the_session_hash_shared_by_a_browsers_tabs(hooks_dir):
+    """Two clients of one session (two tabs, or a reload) show the same session_hash;
+    a client of another session another one."""
+    write(
+        hooks_dir / "sessions.py",
+        """
+        seen = []
+
+        def pre_message(model):
+            seen.append((model.client_id, model.fields()["session_hash"]))
+        """,
+    )
+    tab, reloaded, other = Member(), Member(), Member(session_hash="o" * 32)
+    for member in (tab, reloaded, other):
+        await member.send("hi")
+    assert module("sessions").seen == [
+        (tab.id, "h" * 32),
+        (reloaded.id, "h" * 32),
+        (other.id, "o" * 32),
+    ]

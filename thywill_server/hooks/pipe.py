@@ -31,6 +31,7 @@ def model_fields(event: Event) -> dict[str, Any]:
         "application": event.application,
         "client_id": event.client_id,
         "user_id": event.ctx.user_id,
+        "session_hash": event.ctx.identity.session_hash,
         "trace_id": event.trace_id,
     }
     if event.kind == "message":
