@@ -6,6 +6,10 @@ THYWILL_APPLICATIONS = {
     "echo": {"BACKEND": "thywill_apps.echo.application.EchoApplication", "OPTIONS": {}},
     "testkit": {"BACKEND": "tests.apps.testkit.TestkitApplication", "OPTIONS": {}},
     "rooms": {"BACKEND": "tests.apps.rooms.RoomsApplication", "OPTIONS": {}},
+    "tictactoe": {
+        "BACKEND": "thywill_apps.tictactoe.application.TicTacToeApplication",
+        "OPTIONS": {},
+    },
 }
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.apps"]  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

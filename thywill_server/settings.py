@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "channels",
     "thywill_server.apps.ThywillServerConfig",
     "thywill_apps.echo",
+    "thywill_apps.tictactoe",
 ]
 
 # For the pages (bootstrap, health). Send, long-poll and SSE skip Django's handler and this
@@ -169,6 +170,10 @@ THYWILL_COMPONENTS = {
 # INSTALLED_APPS, for its static files (and models, if it has any).
 THYWILL_APPLICATIONS = {
     "echo": {"BACKEND": "thywill_apps.echo.application.EchoApplication", "OPTIONS": {}},
+    "tictactoe": {
+        "BACKEND": "thywill_apps.tictactoe.application.TicTacToeApplication",
+        "OPTIONS": {},
+    },
 }
 # The application served at /thywill/init/.
 THYWILL_DEFAULT_APPLICATION = "echo"

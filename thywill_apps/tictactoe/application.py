@@ -1,0 +1,108 @@
+"""The tic-tac-toe application: the handlers that change a room's game and show it.
+
+The rules (two players a room, moves in turn on free cells) are the hook scripts of
+``hooks/``, which refuse a message with its reason before a handler runs. A handler
+locks the room's game row, checks the same rule again (another tab may have moved in
+between), changes the game, and sends the new state to the room's group: both players
+and every watcher.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from thywill_apps.tictactoe.models import Game, player_of
+from thywill_apps.tictactoe.refusals import NO_GAME, enforce
+from thywill_server.application import BaseApplication, Context
+from thywill_server.pipeline.pipes import SchemaPipe
+from thywill_server.types import JSON
+
+ROOM = {"type": "string", "minLength": 1, "maxLength": 32}
+MESSAGES = SchemaPipe(
+    schema={
+        "type": "object",
+        "required": ["type", "room"],
+        "properties": {
+            "type": {"enum": ["ttt.join", "ttt.watch", "ttt.move", "ttt.rematch"]},
+            "room": ROOM,
+        },
+    },
+    types={
+        "ttt.move": {
+            "required": ["cell"],
+            "properties": {"cell": {"type": "integer", "minimum": 0, "maximum": 8}},
+        }
+    },
+)
+
+
+def player(ctx: Context) -> str:
+    """Who the client of ``ctx`` plays as (the same across its reloads)."""
+    return player_of(ctx.user_id, ctx.identity.session_hash)
+
+
+def locked_game(room: str) -> Game:
+    """The room's game, its row locked until the handler's transaction ends."""
+    game = Game.objects.select_for_update().filter(room=room).first()
+    if game is None:
+        enforce(NO_GAME)
+    assert game is not None
+    return game
+
+
+def reply_state(ctx: Context, game: Game) -> None:
+    """Send the client the game, with ``you``: its mark, or None for a watcher."""
+    ctx.reply({**game.state(), "you": game.mark_of(player(ctx))})
+
+
+class TicTacToeApplication(BaseApplication):
+    """Tic-tac-toe rooms: ``ttt.join`` takes a seat (or resumes one), ``ttt.watch``
+    watches, ``ttt.move`` plays a cell, ``ttt.rematch`` starts the next round.
+
+    Each message names its ``room``; the room's group gets a ``ttt.state`` after every
+    change, and a client that joins or watches gets one of its own with ``you``.
+    """
+
+    title = "Tic-tac-toe"
+    scripts = ("tictactoe/tictactoe.js",)
+    styles = ("tictactoe/tictactoe.css",)
+    hooks = Path(__file__).with_name("hooks")
+    pipeline = (MESSAGES,)
+
+    def on_ttt_join(self, ctx: Context, data: dict[str, JSON]) -> None:
+        """Seat the client's player (the room's first two players), or give it back its
+        seat; a third is refused (``room_full``) and may watch instead."""
+        room = str(data["room"])
+        game, _ = Game.objects.select_for_update().get_or_create(room=room)
+        enforce(game.join_refusal(player(ctx)))
+        ctx.join(room)
+        if game.seat(player(ctx)):
+            game.save()
+            ctx.send_to_group(room, game.state())
+        reply_state(ctx, game)
+
+    def on_ttt_watch(self, ctx: Context, data: dict[str, JSON]) -> None:
+        """Follow the room's game without a seat."""
+        room = str(data["room"])
+        game = Game.objects.filter(room=room).first() or Game(room=room)
+        ctx.join(room)
+        reply_state(ctx, game)
+
+    def on_ttt_move(self, ctx: Context, data: dict[str, JSON]) -> None:
+        """Play a cell for the client's player; everyone in the room sees the board."""
+        room, cell = str(data["room"]), data["cell"]
+        assert isinstance(cell, int)
+        game = locked_game(room)
+        enforce(game.move_refusal(player(ctx), cell))
+        game.play(cell)
+        game.save()
+        ctx.send_to_group(room, game.state())
+
+    def on_ttt_rematch(self, ctx: Context, data: dict[str, JSON]) -> None:
+        """Start the room's next round, once this one is over."""
+        room = str(data["room"])
+        game = locked_game(room)
+        enforce(game.rematch_refusal(player(ctx)))
+        game.rematch()
+        game.save()
+        ctx.send_to_group(room, game.state())
