@@ -1,0 +1,188 @@
+"""Tic-tac-toe in a real Chromium, over each forced transport: two players and a watcher,
+each in a browser of its own (its own session), play a game to a win and a rematch to a
+draw; illegal moves are refused with the hook's reason on the page; a player's tab
+reloaded mid-game resumes it.
+
+The live server runs on the first ASGI server of THYWILL_TEST_SERVERS only: the
+application adds nothing transport- or server-specific that the echo tests do not
+already run on each.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+
+import pytest
+from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.by import By
+
+from tests.conftest import SERVERS
+from tests.e2e.conftest import WAIT, Browsers, wait_connected, wait_for
+from tests.live import LiveServer
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.live,
+    pytest.mark.parametrize("live_factory", SERVERS[:1], indirect=True),
+]
+
+TRANSPORTS = ["websocket", "sse", "longpoll"]
+EMPTY = "---------"
+WAITING = "Waiting for an opponent: send them the link below."
+
+BOARD_JS = """
+return Array.from(document.querySelectorAll('.ttt-cell'), (c) => c.textContent || '-')
+  .join('')
+"""
+
+
+def text_of(driver: WebDriver, element_id: str) -> str:
+    text: str = driver.execute_script(
+        "const e = document.getElementById(arguments[0]);"
+        "return e && !e.hidden ? e.textContent : ''",
+        element_id,
+    )
+    return text
+
+
+def board(driver: WebDriver) -> str:
+    """The board as the page shows it: nine of X, O or - (empty), row by row."""
+    cells: str = driver.execute_script(BOARD_JS)
+    return cells
+
+
+def wait_shown(
+    driver: WebDriver, expression: str, what: str, shown: Callable[[], str]
+) -> None:
+    """Wait until ``expression`` is true; on timeout, fail saying what the page shows."""
+    __tracebackhide__ = True
+    try:
+        wait_for(driver, expression, what=what)
+    except pytest.fail.Exception:
+        pytest.fail(f"not within {WAIT}s: {what}; the page shows {shown()!r}")
+
+
+def wait_text(driver: WebDriver, element_id: str, text: str) -> None:
+    """Wait until the element shows ``text``."""
+    wait_shown(
+        driver,
+        f"(e => e && !e.hidden && e.textContent === {json.dumps(text)})"
+        f"(document.getElementById({json.dumps(element_id)}))",
+        f"#{element_id} to read {text!r}",
+        lambda: text_of(driver, element_id),
+    )
+
+
+def wait_board(drivers: list[WebDriver], expected: str) -> None:
+    """Wait until every page shows the board ``expected``."""
+    for driver in drivers:
+        wait_shown(
+            driver,
+            f"(() => {{ {BOARD_JS} }})() === {json.dumps(expected)}",
+            f"the board {expected}",
+            lambda driver=driver: board(driver),
+        )
+
+
+def open_room(
+    browser: Browsers, server: LiveServer, transport: str, room: str
+) -> WebDriver:
+    """A new browser (a session of its own) on the room's page, connected."""
+    driver = browser()
+    driver.get(f"{server.url}/thywill/tictactoe/init/?transport={transport}&room={room}")
+    wait_connected(driver)
+    assert driver.execute_script("return thywill.transport") == transport
+    return driver
+
+
+def click(driver: WebDriver, cell: int) -> None:
+    driver.find_element(By.CSS_SELECTOR, f'.ttt-cell[data-cell="{cell}"]').click()
+
+
+def play(drivers: dict[str, WebDriver], moves: str, start: str) -> str:
+    """Play ``moves`` ("X4 O0 ..."), from the board ``start``, each clicked by its
+    player; after each, wait until all three pages show it. Return the last board."""
+    current = start
+    for move in moves.split():
+        mark, cell = move[0], int(move[1])
+        click(drivers[mark], cell)
+        current = current[:cell] + mark + current[cell + 1 :]
+        wait_board(list(drivers.values()), current)
+    return current
+
+
+@pytest.fixture
+def server(live: LiveServer, live_url: str, browser: Browsers) -> LiveServer:
+    """The session's live server, running; its log goes with a failure's report."""
+    browser.servers.append(live)
+    return live
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_two_players_and_a_watcher_play_to_a_win_then_to_a_draw(
+    browser: Browsers, server: LiveServer, transport: str
+) -> None:
+    room = f"e2e-{transport}-{secrets.token_hex(3)}"
+
+    # X arrives first and waits; O's arrival starts the game: each is told its mark and
+    # who starts. A third visitor is refused a seat, with the hook's reason, and watches.
+    x = open_room(browser, server, transport, room)
+    wait_text(
+        x, "ttt-message", "You are X. Waiting for an opponent: send them the link below."
+    )
+    o = open_room(browser, server, transport, room)
+    wait_text(o, "ttt-message", "You are O. X starts.")
+    wait_text(x, "ttt-message", "You are X. You start.")
+    watcher = open_room(browser, server, transport, room)
+    wait_text(watcher, "ttt-notice", "Room full: you are watching.")
+    wait_text(watcher, "ttt-message", "You are watching. X starts.")
+    everyone = {"X": x, "O": o, "W": watcher}
+    wait_board(list(everyone.values()), EMPTY)
+
+    # Illegal moves: refused by the hook scripts, the reason shown, the board unchanged.
+    click(o, 0)
+    wait_text(o, "ttt-notice", "Not your turn.")
+    current = play(everyone, "X4", EMPTY)
+    click(o, 4)
+    wait_text(o, "ttt-notice", "That cell is taken.")
+    click(watcher, 0)
+    wait_text(watcher, "ttt-notice", "You are watching: only the two players move.")
+    current = play(everyone, "O0", current)
+
+    # X reloads mid-game: a new client of the same session, back in its seat.
+    first_client = x.execute_script("return thywill.clientId")
+    x.refresh()
+    wait_connected(x)
+    assert x.execute_script("return thywill.clientId") != first_client
+    wait_board([x], current)
+    wait_text(x, "ttt-message", "You are X. Your turn.")
+
+    # To a win: X takes the middle column.
+    current = play(everyone, "X1 O2 X7", current)
+    assert current == "OXO-X--X-"
+    wait_text(x, "ttt-message", "You win!")
+    wait_text(o, "ttt-message", "You lose: X wins.")
+    wait_text(watcher, "ttt-message", "X wins.")
+    for driver in (x, o, watcher):
+        lit = driver.execute_script(
+            "return Array.from(document.querySelectorAll('.ttt-line'),"
+            " (c) => Number(c.dataset.cell))"
+        )
+        assert lit == [1, 4, 7]
+    assert text_of(watcher, "ttt-rematch") == ""  # a watcher cannot start a new game
+
+    # A new game, which O starts, to a draw.
+    wait_text(o, "ttt-rematch", "New game (O starts)")
+    o.find_element(By.ID, "ttt-rematch").click()
+    wait_board(list(everyone.values()), EMPTY)
+    wait_text(o, "ttt-message", "You are O. You start.")
+    wait_text(x, "ttt-message", "You are X. O starts.")
+    current = play(everyone, "O0 X1 O2 X4 O3 X5 O7 X6 O8", EMPTY)
+    assert current == "OXOOXXXOO"
+    for driver in (x, o, watcher):
+        wait_text(driver, "ttt-message", "Draw: nobody wins.")
+    for driver in (x, o, watcher):
+        assert driver.execute_script("return thywill.state") == "connected"
