@@ -1,7 +1,8 @@
 """Tic-tac-toe in a real Chromium, over each forced transport: two players and a watcher,
 each in a browser of its own (its own session), play a game to a win and a rematch to a
 draw; illegal moves are refused with the hook's reason on the page; a player's tab
-reloaded mid-game resumes it.
+reloaded mid-game resumes it, and so do both players' tabs reconnected after a server
+restart.
 
 The live server runs on the first ASGI server of THYWILL_TEST_SERVERS only: the
 application adds nothing transport- or server-specific that the echo tests do not
@@ -120,6 +121,21 @@ def server(live: LiveServer, live_url: str, browser: Browsers) -> LiveServer:
     return live
 
 
+@pytest.fixture(scope="module")
+def restartable(live_factory: Callable[..., LiveServer]) -> LiveServer:
+    """A server of this module's own, which a test restarts."""
+    return live_factory()
+
+
+@pytest.fixture
+def own_server(restartable: LiveServer, browser: Browsers) -> LiveServer:
+    """The module's restartable server, running (a previous test may have left it down)."""
+    if restartable.process is None or restartable.process.poll() is not None:
+        restartable.start()
+    browser.servers.append(restartable)
+    return restartable
+
+
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_two_players_and_a_watcher_play_to_a_win_then_to_a_draw(
@@ -186,3 +202,30 @@ def test_two_players_and_a_watcher_play_to_a_win_then_to_a_draw(
         wait_text(driver, "ttt-message", "Draw: nobody wins.")
     for driver in (x, o, watcher):
         assert driver.execute_script("return thywill.state") == "connected"
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_after_a_server_restart_both_players_are_back_in_the_game(
+    browser: Browsers, own_server: LiveServer, transport: str
+) -> None:
+    """The restart loses the in-memory push backend (groups included), not the database:
+    each page reconnects, asks for its room again, and the game goes on."""
+    room = f"restart-{transport}-{secrets.token_hex(3)}"
+    x = open_room(browser, own_server, transport, room)
+    o = open_room(browser, own_server, transport, room)
+    players = {"X": x, "O": o}
+    current = play(players, "X4 O0", EMPTY)
+
+    own_server.restart()
+    for driver in (x, o):
+        wait_for(
+            driver,
+            "thywill.stats.resets >= 1 && thywill.state === 'connected'",
+            timeout=30,
+            what="reconnected after the restart",
+        )
+    wait_text(x, "ttt-message", "You are X. Your turn.")
+    current = play(players, "X8 O2", current)
+    assert current == "O-O-X---X"
+    wait_text(x, "ttt-message", "You are X. Your turn.")

@@ -225,7 +225,16 @@
   function start() {
     buildUi();
     thywill.onMessage(onMessage);
-    thywill.onReset(enter);  // history was lost: ask for the game again
+    // Back after a reset (history lost), or after any reconnection (away long enough, a
+    // client leaves its groups): ask for the room's game again. A join is idempotent.
+    thywill.onReset(enter);
+    let previous = thywill.state;
+    thywill.onStateChange((state) => {
+      if (state === 'connected' && previous === 'reconnecting') {
+        enter();
+      }
+      previous = state;
+    });
     showConnection(thywill.state);
     enter();
   }
