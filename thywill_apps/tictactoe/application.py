@@ -72,11 +72,11 @@ class TicTacToeApplication(BaseApplication):
     def on_ttt_join(self, ctx: Context, data: dict[str, JSON]) -> None:
         """Seat the client's player (the room's first two players), or give it back its
         seat; a third is refused (``room_full``) and may watch instead."""
-        room = str(data["room"])
+        room, who = str(data["room"]), player(ctx)
         game, _ = Game.objects.select_for_update().get_or_create(room=room)
-        enforce(game.join_refusal(player(ctx)))
+        enforce(game.join_refusal(who))
         ctx.join(room)
-        if game.seat(player(ctx)):
+        if game.seat(who):
             game.save()
             ctx.send_to_group(room, game.state())
         reply_state(ctx, game)
