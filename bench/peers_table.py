@@ -126,11 +126,14 @@ class Comparison:
 
     @property
     def met(self) -> bool | None:
-        """Whether the target is met; None when a figure is missing or there is none."""
+        """Whether the target is met, by a run without trouble; None when a figure is
+        missing or there is no target."""
         ratio = self.ratio
         if ratio is None or self.bound is None:
             return None
-        return ratio >= self.bound if self.figure.higher_is_better else ratio <= self.bound
+        if self.figure.higher_is_better:
+            return ratio >= self.bound and not self.troubles
+        return ratio <= self.bound and not self.troubles
 
     @property
     def target(self) -> str:
