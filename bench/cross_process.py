@@ -43,6 +43,8 @@ from thywill_client import NETWORK_ERRORS, RejectedError, Server, ThywillTab, Tr
 RESULTS = Path(__file__).resolve().parent / "results" / "cross_process.jsonl"
 SCENARIOS = {"one": 1, "two": 2}
 """Scenario name → how many server processes it runs (the feed is on the last one)."""
+DATABASE = "bench.sqlite3"
+"""The SQLite file of a run, in its temporary directory."""
 CONNECT_CONCURRENCY = 10
 CONNECT_TIMEOUT = 15.0
 CONNECT_BUDGET = 120.0
@@ -273,7 +275,10 @@ def run_once(
 ) -> dict[str, Any]:
     """Start the scenario's servers on a fresh key prefix, measure, stop them."""
     env = processes.server_env(
-        workdir, redis_url, f"bench{secrets.token_hex(4)}", secrets.token_urlsafe(40)
+        workdir / DATABASE,
+        redis_url,
+        f"bench{secrets.token_hex(4)}",
+        secrets.token_urlsafe(40),
     )
     with thywill_servers(SCENARIOS[scenario], workdir, env, options.pin) as servers:
         home, feed = servers[0], servers[-1]
@@ -404,7 +409,10 @@ def run_all(options: Options) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="thywill-bench-") as tmp:
         workdir = Path(tmp)
         with processes.redis_server(workdir) as (redis_url, redis):
-            processes.migrate(processes.server_env(workdir, redis_url, "bench", "migrate"))
+            migrate_env = processes.server_env(
+                workdir / DATABASE, redis_url, "bench", "migrate"
+            )
+            processes.migrate(migrate_env)
             for repeat in range(options.repeat):
                 for transport in options.transports:
                     for scenario in options.scenarios:

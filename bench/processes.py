@@ -1,21 +1,23 @@
 """The processes a benchmark run starts: one redis-server and thywill server processes.
 
-Every process is started here, on a free port of 127.0.0.1, in its own session (so a
-Ctrl-C in the terminal reaches only the benchmark, which then stops them in order), and
-is stopped by its own pid: SIGTERM, then SIGKILL if it lingers. Nothing else is touched.
+Every process is started here, on a port of 127.0.0.1, in its own session (so a Ctrl-C
+in the terminal reaches only the benchmark, which then stops them in order), and is
+stopped by its own pid: SIGTERM, then SIGKILL if it lingers. Nothing else is touched.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import http.client
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +25,8 @@ HOST = "127.0.0.1"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 MIGRATE_TIMEOUT = 180.0
+PR_SET_PDEATHSIG = 1
+"""prctl(2): the signal a process gets when the thread that started it ends (Linux)."""
 
 
 def free_port() -> int:
@@ -53,21 +57,37 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _end_with_parent() -> None:
+    """In a new child, before it runs its program: be sent SIGTERM when its parent ends."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+
+
 class Process:
-    """A child process of ours, listening on ``port``, with its output in a log file."""
+    """A child process of ours, listening on ``port``.
+
+    Args:
+        log_path: where its output goes; ``None`` shares ours.
+        tied: it is sent SIGTERM when the process that started it ends, however that
+            ends (Linux), for a process that has no other way to stop it.
+    """
 
     def __init__(
         self,
         name: str,
         command: list[str],
         port: int,
-        log_path: Path,
+        log_path: Path | None,
         env: Mapping[str, str],
+        *,
+        tied: bool = False,
     ) -> None:
         self.name = name
         self.port = port
         self.log_path = log_path
-        with log_path.open("ab") as log:
+        with contextlib.ExitStack() as stack:
+            log = None if log_path is None else stack.enter_context(log_path.open("ab"))
             self.popen = subprocess.Popen(
                 command,
                 cwd=ROOT,
@@ -76,6 +96,7 @@ class Process:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=_end_with_parent if tied else None,
             )
 
     @property
@@ -97,7 +118,9 @@ class Process:
             self.popen.wait(timeout=STOP_TIMEOUT)
 
     def log_tail(self, size: int = 3000) -> str:
-        """The end of what it printed."""
+        """The end of what it printed (nothing when it prints to our output)."""
+        if self.log_path is None:
+            return ""
         try:
             return self.log_path.read_text(errors="replace")[-size:]
         except OSError:
@@ -154,24 +177,34 @@ def redis_server(workdir: Path) -> Iterator[tuple[str, Process]]:
         process.stop()
 
 
-def server_env(workdir: Path, redis_url: str, prefix: str, secret: str) -> dict[str, str]:
-    """The environment of a server process: production-like settings on our Redis.
+def server_env(
+    database: Path,
+    redis_url: str | None,
+    prefix: str,
+    secret: str,
+    settings: str = "thywill_server.settings",
+) -> dict[str, str]:
+    """The environment of a server process: production-like settings, on our Redis when
+    ``redis_url`` is given (else the in-memory push backend of one process).
 
     Every process of a run shares the secret key (tokens signed by one are checked by
-    the other), the key prefix and the SQLite file.
+    the other), the key prefix and the SQLite file ``database``.
     """
-    return {
+    env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "thywill_server.settings",
+        "DJANGO_SETTINGS_MODULE": settings,
         "DEBUG": "0",
         "SECRET_KEY": secret,
         "ALLOWED_HOSTS": HOST,
-        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
-        "REDIS_URL": redis_url,
+        "DATABASE_URL": f"sqlite:///{database}",
         "THYWILL_REDIS_PREFIX": prefix,
         "THYWILL_SERVE_STATIC": "0",
         "PYTHONUNBUFFERED": "1",
     }
+    env.pop("REDIS_URL", None)
+    if redis_url is not None:
+        env["REDIS_URL"] = redis_url
+    return env
 
 
 def migrate(env: Mapping[str, str]) -> None:
@@ -186,17 +219,39 @@ def migrate(env: Mapping[str, str]) -> None:
     )
 
 
-def start_thywill(workdir: Path, env: Mapping[str, str], cpu: int | None) -> Process:
-    """A uvicorn process serving thywill on a free port, pinned to ``cpu`` if given."""
-    port = free_port()
-    command = [
+# Open SSE streams never end by themselves: bound the graceful shutdown.
+CROSS_PROCESS_OPTIONS = ("--timeout-graceful-shutdown", "2", "--timeout-keep-alive", "60")
+"""uvicorn's options in cross_process.py."""
+
+
+def uvicorn_command(port: int, options: Sequence[str]) -> list[str]:
+    """The command of a uvicorn process serving thywill on ``port`` of 127.0.0.1."""
+    return [
         *(sys.executable, "-m", "uvicorn", "thywill_server.asgi:application"),
         *("--host", HOST, "--port", str(port), "--no-access-log", "--log-level", "warning"),
-        # Open SSE streams never end by themselves: bound the graceful shutdown.
-        *("--timeout-graceful-shutdown", "2", "--timeout-keep-alive", "60"),
+        *options,
     ]
-    log_path = workdir / f"thywill-{port}.log"
-    process = Process(f"thywill:{port}", pinned(command, cpu), port, log_path, env)
+
+
+def start_thywill(
+    workdir: Path | None,
+    env: Mapping[str, str],
+    cpu: int | None,
+    *,
+    port: int | None = None,
+    options: Sequence[str] = CROSS_PROCESS_OPTIONS,
+    tied: bool = False,
+) -> Process:
+    """A uvicorn process serving thywill, on ``port`` (default: a free one), pinned to
+    ``cpu`` if given; returns once it is healthy. Its output goes to a log file in
+    ``workdir``, or to ours when ``workdir`` is ``None``; ``tied`` as for ``Process``.
+    """
+    port = free_port() if port is None else port
+    command = uvicorn_command(port, options)
+    log_path = None if workdir is None else workdir / f"thywill-{port}.log"
+    process = Process(
+        f"thywill:{port}", pinned(command, cpu), port, log_path, env, tied=tied
+    )
     try:
         process.wait_until(lambda: health_ok(port), "healthy")
     except BaseException:

@@ -1,14 +1,15 @@
-"""One simulated browser tab speaking thywill's HTTP protocol (documentation/protocol.md).
+"""thywill's HTTP protocol (documentation/protocol.md) for the load generators.
 
-A ``ThywillTab`` loads the bootstrap page from its *home* server (a new client id,
-token, CSRF token and session cookie), sends on the home server, and reads what is
-pushed to it from its *feed* server, over Server-Sent Events or long-poll. Home and
-feed may be two processes: cookies belong to the host whatever the port, so the same
-session is good on both, as behind a round-robin balancer.
+``load_page`` loads a bootstrap page: a new client id, token, CSRF token and session
+cookie, as a ``Page`` that builds the requests of that client (send bodies and headers,
+feed queries). The peer harness's thywill adapters (``peers_adapter.py``) use it with
+their own HTTP client; ``ThywillTab`` is one whole simulated tab on ``http11``, for
+``cross_process.py``.
 
-Its shape follows the peer harness's adapter interface (``connect``, ``send``,
-``close``, ``closed`` and an ``on_message`` callback run on the event loop), so a
-thywill adapter for that harness can wrap it as it is.
+A ``ThywillTab`` loads the bootstrap page from its *home* server, sends on the home
+server, and reads what is pushed to it from its *feed* server, over Server-Sent Events
+or long-poll. Home and feed may be two processes: cookies belong to the host whatever
+the port, so the same session is good on both, as behind a round-robin balancer.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ NETWORK_ERRORS = (OSError, EOFError, HttpError, ValueError, KeyError)
 """What a request can fail with: the network (timeouts included), framing, bad JSON."""
 LONGPOLL_MARGIN = 5.0
 """How much longer than the server's own long-poll timeout a poll may take."""
+SEND_TYPE = "application/json"
+"""The content type of a send's body."""
+INIT_PATH = "/thywill/init/"
+"""The default application's bootstrap page; ``/thywill/<name>/init/`` for another."""
 CONFIG_SCRIPT = re.compile(
     r'<script id="thywill-config" type="application/json">(.*?)</script>', re.DOTALL
 )
@@ -87,6 +92,68 @@ def parse_config(html: str) -> dict[str, Any]:
     return config
 
 
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A loaded bootstrap page: the client's configuration and the cookies it set."""
+
+    config: dict[str, Any]
+    cookies: dict[str, str]
+
+    @property
+    def cookie_header(self) -> str:
+        """The ``Cookie`` header of every later request of this client."""
+        return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+
+    def endpoint(self, name: str) -> str:
+        """The path of an endpoint: ``send``, ``sse``, ``longpoll`` or ``websocket``."""
+        return str(self.config["endpoints"][name])
+
+    def feed_target(self, name: str, cursor: str, **params: str) -> str:
+        """The request target of a feed endpoint, from ``cursor``."""
+        query = urlencode({"token": self.config["token"], "cursor": cursor, **params})
+        return f"{self.endpoint(name)}?{query}"
+
+    def send_headers(self, origin: str) -> dict[str, str]:
+        """The headers of a POST to the send endpoint of the server at ``origin``
+        (besides its ``Content-Type``, ``SEND_TYPE``)."""
+        return {
+            "X-CSRFToken": self.config["csrfToken"],
+            "Origin": origin,
+            "Cookie": self.cookie_header,
+        }
+
+    def send_body(self, seq: int, data: Any) -> bytes:
+        """The body of a POST to the send endpoint: one message."""
+        messages = [{"seq": seq, "data": data}]
+        return json.dumps({"token": self.config["token"], "messages": messages}).encode()
+
+
+async def load_page(connection: HttpConnection, path: str = INIT_PATH) -> Page:
+    """GET a bootstrap page: a new client.
+
+    Raises:
+        RejectedError: the server refused it, or it has no configuration.
+    """
+    response = await connection.request("GET", path)
+    _check(response)
+    cookies = {}
+    for header in response.head.values("set-cookie"):
+        name, _, value = header.split(";", 1)[0].partition("=")
+        cookies[name.strip()] = value.strip()
+    return Page(parse_config(response.body.decode()), cookies)
+
+
+def check_sent(results: Any) -> None:
+    """Raise unless every result of a send answer is ``ok``.
+
+    Raises:
+        RejectedError: a message was not ``ok``.
+    """
+    for result in results:
+        if result["status"] != "ok":
+            raise RejectedError(f"send answered {result}")
+
+
 class ThywillTab:
     """One browser tab: bootstrap and send on ``home``, receive from ``feed``.
 
@@ -106,8 +173,7 @@ class ThywillTab:
         self.on_message = on_message
         self.closed = False
         self.error: BaseException | None = None
-        self.config: dict[str, Any] = {}
-        self._cookies: dict[str, str] = {}
+        self.page = Page({}, {})
         self._seq = 0
         self._sender = HttpConnection(home.host, home.port)
         self._receiver = HttpConnection(feed.host, feed.port)
@@ -122,10 +188,7 @@ class ThywillTab:
             TimeoutError: not connected within ``timeout`` seconds.
         """
         async with asyncio.timeout(timeout):
-            response = await self._sender.request("GET", "/thywill/init/")
-            _check(response)
-            self._store_cookies(response)
-            self.config = parse_config(response.body.decode())
+            self.page = await load_page(self._sender)
             self._reading = asyncio.create_task(self._read_feed())
             await self._ready.wait()
         if self.error is not None:
@@ -139,24 +202,15 @@ class ThywillTab:
             TimeoutError: no answer within ``timeout`` seconds.
         """
         self._seq += 1
-        body = {
-            "token": self.config["token"],
-            "messages": [{"seq": self._seq, "data": data}],
-        }
-        headers = {
-            "Content-Type": "application/json",
-            "X-CSRFToken": self.config["csrfToken"],
-            "Origin": self.home.origin,
-            "Cookie": self._cookie_header(),
-        }
         async with asyncio.timeout(timeout):
             response = await self._sender.request(
-                "POST", self.config["endpoints"]["send"], headers, json.dumps(body).encode()
+                "POST",
+                self.page.endpoint("send"),
+                {"Content-Type": SEND_TYPE, **self.page.send_headers(self.home.origin)},
+                self.page.send_body(self._seq, data),
             )
         _check(response)
-        [result] = json.loads(response.body)["results"]
-        if result["status"] != "ok":
-            raise RejectedError(f"send answered {result}")
+        check_sent(json.loads(response.body)["results"])
 
     async def close(self) -> None:
         """Stop reading and close both connections."""
@@ -181,10 +235,9 @@ class ThywillTab:
             self._ready.set()
 
     async def _read_sse(self) -> None:
-        query = urlencode({"token": self.config["token"], "cursor": self.config["cursor"]})
         head, body = await self._receiver.stream(
-            f"{self.config['endpoints']['sse']}?{query}",
-            {"Accept": "text/event-stream", "Cookie": self._cookie_header()},
+            self.page.feed_target("sse", self.page.config["cursor"]),
+            {"Accept": "text/event-stream", "Cookie": self.page.cookie_header},
         )
         if head.status != 200:
             raise RejectedError(f"the SSE stream answered {head.status}")
@@ -200,18 +253,16 @@ class ThywillTab:
                     self.on_message(json.loads(data)["data"])
 
     async def _read_longpoll(self) -> None:
-        cursor, first = str(self.config["cursor"]), True
-        limit = float(self.config["limits"]["longpollTimeout"]) + LONGPOLL_MARGIN
+        cursor, first = str(self.page.config["cursor"]), True
+        limit = float(self.page.config["limits"]["longpollTimeout"]) + LONGPOLL_MARGIN
         while True:
-            params = {"token": self.config["token"], "cursor": cursor}
-            if first:
-                params["wait"] = "0"  # answer at once: the feed is up
-            query = urlencode(params)
+            # The first answers at once (wait=0): the feed is up.
+            extra = {"wait": "0"} if first else {}
             async with asyncio.timeout(limit):
                 response = await self._receiver.request(
                     "GET",
-                    f"{self.config['endpoints']['longpoll']}?{query}",
-                    {"Cookie": self._cookie_header()},
+                    self.page.feed_target("longpoll", cursor, **extra),
+                    {"Cookie": self.page.cookie_header},
                 )
             _check(response)
             answer = json.loads(response.body)
@@ -219,16 +270,6 @@ class ThywillTab:
             self._ready.set()
             for message in answer["messages"]:
                 self.on_message(message["data"])
-
-    # --- cookies -----------------------------------------------------------------------
-
-    def _store_cookies(self, response: Response) -> None:
-        for header in response.head.values("set-cookie"):
-            name, _, value = header.split(";", 1)[0].partition("=")
-            self._cookies[name.strip()] = value.strip()
-
-    def _cookie_header(self) -> str:
-        return "; ".join(f"{name}={value}" for name, value in self._cookies.items())
 
 
 def _check(response: Response) -> None:
