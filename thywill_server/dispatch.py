@@ -30,6 +30,7 @@ from thywill_server.exceptions import (
 )
 from thywill_server.flows import flows
 from thywill_server.groups import (
+    announces,
     group_channel,
     group_name,
     presence_payload,
@@ -156,7 +157,7 @@ def flow_for(app: Application, kind: str, message_type: str | None = None) -> Fl
 
 def _core(app: Application, kind: str, handler: Callable[..., Any] | None) -> Any:
     if handler is None:
-        return _staging_core(kind)
+        return _staging_core(app, kind)
 
     async def core(event: Event, **kwargs: Any) -> None:
         args = (event.data,) if kind == "message" else ()
@@ -166,7 +167,7 @@ def _core(app: Application, kind: str, handler: Callable[..., Any] | None) -> An
     return core
 
 
-def _staging_core(kind: str) -> Any:
+def _staging_core(app: Application, kind: str) -> Any:
     async def core(event: Event, **kwargs: Any) -> None:
         assert event.group is not None
         if kind == "group_message":
@@ -174,7 +175,8 @@ def _staging_core(kind: str) -> Any:
             event.ctx.stage_message(channel, event.data)
         else:
             assert event.member is not None
-            event.ctx.stage_change(kind, event.group, event.member)
+            announce = announces(app, event.group)
+            event.ctx.stage_change(kind, event.group, event.member, announce=announce)
 
     return core
 
@@ -249,7 +251,9 @@ async def release(push: BasePushBackend, outbox: Outbox) -> list[tuple[str, str]
 
     A join that is new publishes the join event to the group channel, then a control
     entry on the member's private channel subscribes its feed from that position on.
-    A join of a member already in the group (a retried send whose first attempt
+    A quiet join (a group in the application's ``quiet_groups``) publishes nothing to
+    the group and subscribes from its newest message; a quiet leave publishes nothing
+    either. A join of a member already in the group (a retried send whose first attempt
     joined, then failed to publish) subscribes it from the group's newest message:
     the feed ignores a subscription it already follows, and one it lost is restored.
     """
@@ -257,7 +261,7 @@ async def release(push: BasePushBackend, outbox: Outbox) -> list[tuple[str, str]
     for change in outbox.changes:
         name, member = group_name(change.channel), change.client_id
         if change.action == "join":
-            if await push.add_member(change.channel, member):
+            if await push.add_member(change.channel, member) and change.announce:
                 position: str | None = await push.publish(
                     change.channel, presence_payload("join", name, member)
                 )
@@ -266,7 +270,8 @@ async def release(push: BasePushBackend, outbox: Outbox) -> list[tuple[str, str]
             control = subscribe(change.channel, position)
             entries.append((private_channel(member), control.encode()))
         elif await push.remove_member(change.channel, member):
-            await push.publish(change.channel, presence_payload("leave", name, member))
+            if change.announce:
+                await push.publish(change.channel, presence_payload("leave", name, member))
             entries.append((private_channel(member), unsubscribe(change.channel).encode()))
     return [*entries, *outbox.messages]
 
@@ -290,7 +295,8 @@ async def handle_disconnect(app: Application, identity: ClientIdentity) -> Outco
     push = components.push
     result, outbox = await run_event(app, identity, "disconnect")
     for channel in await push.memberships(identity.client_id):
-        outbox.changes.append(Change("leave", channel, identity.client_id))
+        announce = announces(app, group_name(channel))
+        outbox.changes.append(Change("leave", channel, identity.client_id, announce))
         # The leave flow runs for pipes and hooks to see; the client leaves whatever it
         # did, and what it sent goes out with the disconnect's own sends.
         _, left = await run_event(

@@ -81,3 +81,9 @@ def parse_control(payload: str) -> Control | None:
         return None
     body = json.loads(payload)
     return Control(body["action"], body["channel"], body.get("after"))
+
+
+def announces(app: object, group: str) -> bool:
+    """Whether joins and leaves of ``group`` are announced to its members: not for the
+    application's ``quiet_groups``."""
+    return group not in getattr(app, "quiet_groups", ())

@@ -1,7 +1,8 @@
 """What the peer harness asks of every system, as a thywill application.
 
 - A message is pushed back to its sender only, unchanged (the round-trip scenarios).
-- Every client joins the group ``all`` when it connects; a message
+- Every client joins the group ``all`` when it connects, quietly (no join event to the
+  others, as with the peers' groups and rooms); a message
   ``{"type": "broadcast", "data": payload}`` sends ``payload`` to that group (fan-out and
   the idle scenario's check), as the Channels and socket.io peers' publisher clients do.
 """
@@ -18,6 +19,7 @@ class BenchApplication(BaseApplication):
     """Echo, and broadcast to the group every client is in."""
 
     title = "Benchmark"
+    quiet_groups = frozenset({EVERYONE})
 
     async def on_connect(self, ctx: Context) -> None:
         ctx.join(EVERYONE)

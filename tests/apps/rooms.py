@@ -31,6 +31,7 @@ class RoomsApplication(BaseApplication):
     title = "Rooms"
     scripts = ("echo/echo.js",)
     pipeline = (Upper(),)
+    quiet_groups = frozenset({"everyone"})
 
     def on_message(self, ctx: Context, data: JSON) -> None:
         ctx.reply({"untyped": data})

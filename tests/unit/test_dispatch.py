@@ -135,6 +135,30 @@ async def test_joining_twice_and_leaving_when_out_do_nothing():
     assert await components.push.members("group:rooms:r") == []
 
 
+async def test_quiet_groups_join_and_leave_without_announcing():
+    """A group in quiet_groups: members are kept and messages delivered, but nobody is
+    told of joins and leaves, at join, leave or disconnect."""
+    alice, bob = Member(), Member()
+    feeds = {m.id: m.feed() for m in (alice, bob)}
+    for feed in feeds.values():
+        await feed.read()
+    await alice.send({"type": "room.join", "room": "everyone"})
+    await bob.send({"type": "room.join", "room": "everyone"})
+    await alice.send({"type": "room.say", "room": "everyone", "text": "all"})
+    said = {"from": alice.id, "text": "all"}
+    assert await channel_data("group:rooms:everyone") == [said]
+    assert await data_read(feeds[alice.id]) == [said]
+    assert await data_read(feeds[bob.id]) == [said]
+    assert await components.push.members("group:rooms:everyone") == sorted(
+        [alice.id, bob.id]
+    )
+    await bob.send({"type": "room.leave", "room": "everyone"})
+    assert await handle_disconnect(alice.app, alice.identity) is Outcome.OK
+    assert await components.push.members("group:rooms:everyone") == []
+    # What the application's on_disconnect sent, and no leave event.
+    assert await channel_data("group:rooms:everyone") == [said, {"bye": alice.id}]
+
+
 async def test_open_feed_picks_up_a_group_joined_later():
     """A feed waiting in next() takes the join in and delivers the group's next message."""
     alice, bob = Member(), Member()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -27,8 +27,9 @@ class Application(Protocol):
     ``"chat.say"`` goes to the method ``on_chat_say(ctx, data)`` when the application has
     one (dots become underscores), and to ``on_message`` otherwise. Optional attributes:
     ``pipeline`` (a sequence of ``Pipe`` around every event of the application),
-    ``hooks`` (a folder of hook scripts that run for this application's events only)
-    and ``transaction_alias`` (the database whose transaction wraps sync handlers,
+    ``hooks`` (a folder of hook scripts that run for this application's events only),
+    ``quiet_groups`` (names of groups whose joins and leaves are not announced to their
+    members) and ``transaction_alias`` (the database whose transaction wraps sync handlers,
     ``None`` for none; default ``"default"``).
     """
 
@@ -59,7 +60,10 @@ class BaseApplication:
     ``on_<type>`` method per message type of their own. ``hooks`` names a folder of hook
     scripts shipped with the application (usually ``Path(__file__).with_name("hooks")``):
     they run for its events only, inside the site's THYWILL_HOOKS scripts
-    (documentation/hooks.md). Options from settings arrive as keyword arguments;
+    (documentation/hooks.md). Joins and leaves of the groups in ``quiet_groups`` send no
+    ``thywill.join``/``thywill.leave`` to the members: for a broadcast list whose members
+    need not know of each other, a join then costs one write instead of a message to
+    every member. Options from settings arrive as keyword arguments;
     declare them in ``__init__``::
 
         class ChatApplication(BaseApplication):
@@ -81,6 +85,7 @@ class BaseApplication:
     styles: Sequence[str] = ()
     pipeline: Sequence[Pipe] = ()
     hooks: Path | None = None
+    quiet_groups: Collection[str] = frozenset()
     transaction_alias: str | None = "default"
 
     def __init__(self, *, name: str) -> None:

@@ -21,6 +21,8 @@ class Change:
     action: str
     channel: str
     client_id: str
+    announce: bool = True
+    """Whether members get a ``thywill.join``/``thywill.leave`` message."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -155,10 +157,12 @@ class Context:
         """Put ``data`` (through the flow's ``on_send`` transforms) in the outbox."""
         self._outbox.messages.append((channel, encode(self.on_send(data))))
 
-    def stage_change(self, action: str, group: str, client_id: str) -> None:
+    def stage_change(
+        self, action: str, group: str, client_id: str, *, announce: bool = True
+    ) -> None:
         """Put a membership change of one of this application's groups in the outbox."""
         channel = group_channel(self.application, group)
-        self._outbox.changes.append(Change(action, channel, client_id))
+        self._outbox.changes.append(Change(action, channel, client_id, announce))
 
     def take_queued(self) -> list[Queued]:
         """Hand over (and forget) the joins, leaves and group messages asked for so far."""
