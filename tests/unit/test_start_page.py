@@ -6,6 +6,7 @@ import re
 
 from django.test import AsyncClient
 
+from thywill_apps.chat.application import ChatApplication
 from thywill_apps.echo.application import EchoApplication
 
 LINK = re.compile(r'<a class="application" href="([^"]+)">([^<]+)</a>')
@@ -18,12 +19,14 @@ async def test_the_start_page_lists_every_application_in_settings_order():
     html = response.content.decode()
     assert LINK.findall(html) == [
         ("/thywill/echo/init/", "Echo"),
+        ("/thywill/chat/init/", "Chat"),
         ("/thywill/testkit/init/", "Testkit"),
         ("/thywill/rooms/init/", "Rooms"),
         ("/thywill/tictactoe/init/", "Tic-tac-toe"),
     ]
     assert EchoApplication.description in html
-    assert '<a href="/thywill/echo/init/?transport=longpoll">longpoll</a>' in html
+    assert ChatApplication.description in html
+    assert '<a href="/thywill/chat/init/?transport=longpoll">longpoll</a>' in html
 
 
 async def test_an_application_added_to_settings_appears(settings):
