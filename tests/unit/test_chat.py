@@ -131,6 +131,16 @@ async def test_creating_a_room_that_exists_joins_it_whatever_the_case():
     assert await Room.objects.acount() == 1
 
 
+async def test_room_names_are_the_same_room_when_only_their_case_differs():
+    """Case does not tell rooms apart, accents do, on every database (whatever MySQL's
+    collation thinks of "café" and "cafe")."""
+    alice = await page("alice")
+    for name in ("Café", "CAFÉ", "cafe", "Straße", "STRASSE"):
+        await alice.ok({"type": "chat.create", "room": name})
+    names = Room.objects.order_by("pk").values_list("name", flat=True)
+    assert [name async for name in names] == ["Lobby", "Café", "cafe", "Straße"]
+
+
 # --- two people in a room ------------------------------------------------------------
 
 

@@ -28,7 +28,7 @@ LOBBY = "lobby"
 """The group every client joins when it connects: it hears of rooms as they are made."""
 
 ROOMS_LISTED = 100
-"""The most rooms a page is given (the first ones by name)."""
+"""The most rooms a page is given (the first ones by name, in the database's order)."""
 
 ROOM_NAME = CleanText(
     "room", label="A room name", max_length=ROOM_NAME_MAX_LENGTH, single_line=True
@@ -133,7 +133,7 @@ class ChatApplication(BaseApplication):
 
     def on_chat_rooms(self, ctx: Context, data: Mapping[str, Any]) -> None:
         """``{"type": "chat.rooms"}``: the names of the rooms."""
-        names = Room.objects.order_by("key").values_list("name", flat=True)
+        names = Room.objects.order_by("name").values_list("name", flat=True)
         ctx.reply({"type": "chat.rooms", "rooms": list(names[:ROOMS_LISTED])})
 
     @use_pipes(ROOM_NAME)

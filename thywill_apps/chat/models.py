@@ -2,11 +2,13 @@
 
 Who is in a room right now is not stored here: that is the room's group membership, which
 thywill keeps in its push backend (``ctx.members()``). The models are portable: every
-string is bounded, and the only unique index is on a short column (fine on utf8mb4 MySQL).
+string is bounded, and the only unique index is on a short ASCII column (fine on utf8mb4
+MySQL, whatever its collation).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 from django.db import models
@@ -20,22 +22,21 @@ ROOM_GROUP_PREFIX = "room-"
 
 
 def room_key(name: str) -> str:
-    """The key that identifies a room whatever the case of its name: ``Lobby`` is
-    ``lobby``.
+    """The key that identifies a room whatever the case of its name (``Lobby`` is
+    ``lobby``): the SHA-256 of the case-folded name, in hex.
 
-    Compared in Python's terms, not the database collation's, so that SQLite and MySQL
-    agree on which names are the same room.
+    Plain ASCII, so that every database compares keys alike: with the names themselves, a
+    MySQL collation would take ``café`` for ``cafe`` and SQLite would not. And short, for
+    a unique index.
     """
-    return name.casefold()
+    return hashlib.sha256(name.casefold().encode()).hexdigest()
 
 
 class Room(models.Model):
     """A chat room: anyone may create one, and it stays."""
 
     name = models.CharField(max_length=ROOM_NAME_MAX_LENGTH)
-    # casefold() can make a name longer ("ß" is "ss"): up to three times, character by
-    # character.
-    key = models.CharField(max_length=3 * ROOM_NAME_MAX_LENGTH, unique=True)
+    key = models.CharField(max_length=64, unique=True)  # room_key(name)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
