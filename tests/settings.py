@@ -4,6 +4,7 @@ from thywill_server.settings import *  # noqa: F403
 
 THYWILL_APPLICATIONS = {
     "echo": {"BACKEND": "thywill_apps.echo.application.EchoApplication", "OPTIONS": {}},
+    "chat": {"BACKEND": "thywill_apps.chat.application.ChatApplication", "OPTIONS": {}},
     "testkit": {"BACKEND": "tests.apps.testkit.TestkitApplication", "OPTIONS": {}},
     "rooms": {"BACKEND": "tests.apps.rooms.RoomsApplication", "OPTIONS": {}},
     "tictactoe": {

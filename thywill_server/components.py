@@ -173,6 +173,10 @@ class ApplicationRegistry:
             self._instances[name] = app
         return app
 
+    def all(self) -> list[Application]:
+        """Every configured application, in the order of THYWILL_APPLICATIONS."""
+        return [self.get(name) for name in conf.get_application_configs()]
+
     def of_client(self, identity: ClientIdentity) -> Application:
         """The application a client's token names, for its sends.
 

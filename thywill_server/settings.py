@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "channels",
     "thywill_server.apps.ThywillServerConfig",
     "thywill_apps.echo",
+    "thywill_apps.chat",
     "thywill_apps.tictactoe",
 ]
 
@@ -170,6 +171,7 @@ THYWILL_COMPONENTS = {
 # INSTALLED_APPS, for its static files (and models, if it has any).
 THYWILL_APPLICATIONS = {
     "echo": {"BACKEND": "thywill_apps.echo.application.EchoApplication", "OPTIONS": {}},
+    "chat": {"BACKEND": "thywill_apps.chat.application.ChatApplication", "OPTIONS": {}},
     "tictactoe": {
         "BACKEND": "thywill_apps.tictactoe.application.TicTacToeApplication",
         "OPTIONS": {},

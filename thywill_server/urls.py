@@ -1,11 +1,12 @@
-"""The site's URLs: thywill under /thywill/, and the root sends visitors to it."""
+"""The site's URLs: the start page at the root, thywill under /thywill/."""
 
 from __future__ import annotations
 
 from django.urls import include, path
-from django.views.generic import RedirectView
+
+from thywill_server.views.start import start
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="thywill:init", permanent=False)),
+    path("", start, name="start"),
     path("thywill/", include("thywill_server.routes")),
 ]

@@ -188,12 +188,12 @@ def test_unimportable_component_is_e002(debug, path, reason):
 
 def test_unimportable_application_is_e002(debug):
     """An application BACKEND that cannot be imported is thywill.E002."""
-    debug.THYWILL_APPLICATIONS = {"chat": {"BACKEND": "thywill_apps.chat.Missing"}}
+    debug.THYWILL_APPLICATIONS = {"chat": {"BACKEND": "thywill_apps.nowhere.Missing"}}
     debug.THYWILL_DEFAULT_APPLICATION = "chat"
     assert check_applications() == [
         Error(
-            "THYWILL_APPLICATIONS['chat']['BACKEND'] = 'thywill_apps.chat.Missing' "
-            "cannot be imported: No module named 'thywill_apps.chat'",
+            "THYWILL_APPLICATIONS['chat']['BACKEND'] = 'thywill_apps.nowhere.Missing' "
+            "cannot be imported: No module named 'thywill_apps.nowhere'",
             id="thywill.E002",
         )
     ]
@@ -389,10 +389,10 @@ def test_malformed_application_entry_is_e005(debug):
 
 def test_default_application_not_configured_is_e005(project):
     """A THYWILL_DEFAULT_APPLICATION that names no application is thywill.E005."""
-    project.THYWILL_DEFAULT_APPLICATION = "chat"
+    project.THYWILL_DEFAULT_APPLICATION = "lobby"
     assert check_applications() == [
         Error(
-            "THYWILL_DEFAULT_APPLICATION is 'chat', which is not a key of "
+            "THYWILL_DEFAULT_APPLICATION is 'lobby', which is not a key of "
             "THYWILL_APPLICATIONS.",
             id="thywill.E005",
         )

@@ -10,6 +10,7 @@ class EchoApplication(BaseApplication):
     """Replies to each message with the same data, to its sender only."""
 
     title = "Echo"
+    description = "Each message makes the round trip to the server and back to its tab."
     scripts = ("echo/echo.js",)
     styles = ("echo/echo.css",)
 

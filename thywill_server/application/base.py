@@ -26,6 +26,7 @@ class Application(Protocol):
     Besides the handlers below, a message whose data is an object with a ``type`` such as
     ``"chat.say"`` goes to the method ``on_chat_say(ctx, data)`` when the application has
     one (dots become underscores), and to ``on_message`` otherwise. Optional attributes:
+    ``description`` (a sentence about the application, for the start page),
     ``pipeline`` (a sequence of ``Pipe`` around every event of the application),
     ``hooks`` (a folder of hook scripts that run for this application's events only),
     ``quiet_groups`` (names of groups whose joins and leaves are not announced to their
@@ -55,7 +56,8 @@ class Application(Protocol):
 class BaseApplication:
     """A convenient base for applications: no-op handlers and no assets.
 
-    Subclasses set ``title``, list their static files in ``scripts`` and ``styles``
+    Subclasses set ``title`` (and a one-sentence ``description``, both shown on the
+    site's start page), list their static files in ``scripts`` and ``styles``
     (paths for Django's ``{% static %}``), and override the handlers they need, plus one
     ``on_<type>`` method per message type of their own. ``hooks`` names a folder of hook
     scripts shipped with the application (usually ``Path(__file__).with_name("hooks")``):
@@ -81,6 +83,7 @@ class BaseApplication:
     """
 
     title: str = ""
+    description: str = ""
     scripts: Sequence[str] = ()
     styles: Sequence[str] = ()
     pipeline: Sequence[Pipe] = ()

@@ -1,0 +1,397 @@
+"""The chat application in-process: its handlers, its pipe, presence and history."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from tests.support.members import Member, data_read
+from thywill_apps.chat.application import LOBBY, ChatApplication
+from thywill_apps.chat.models import Message, Nickname, Room
+from thywill_server.dispatch import Outcome, handle_connect, handle_disconnect
+from thywill_server.types import JSON
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Page:
+    """One chat page: a client of the chat application and the feed it reads."""
+
+    def __init__(self, session: str | None = None) -> None:
+        self.member = Member("chat", session or secrets.token_hex(16))
+        self.feed = self.member.feed()
+
+    @property
+    def id(self) -> str:
+        return self.member.id
+
+    async def connect(self) -> None:
+        result = await handle_connect(self.member.app, self.member.identity)
+        assert result.outcome is Outcome.OK
+
+    async def send(self, data: JSON) -> dict:
+        """Send one message; its result, without the seq."""
+        result = await self.member.sent_one(data)
+        del result["seq"]
+        return result
+
+    async def ok(self, data: JSON) -> None:
+        assert await self.send(data) == {"status": "ok"}
+
+    async def read(self, *types: str) -> list:
+        """What arrived since the last read, only of ``types`` when given.
+
+        Every page is in the lobby group; like the real page, this one ignores the
+        lobby's presence events (each page's arrival and departure).
+        """
+        arrived = await data_read(self.feed)
+        return [
+            d
+            for d in arrived
+            if d.get("group") != LOBBY and (not types or d.get("type") in types)
+        ]
+
+    async def read_one(self, kind: str) -> dict:
+        [data] = await self.read(kind)
+        return data
+
+
+async def page(nick: str | None = None, *, session: str | None = None) -> Page:
+    """A connected page, with its nickname set when given; its feed read up to now."""
+    new = Page(session)
+    await new.connect()
+    if nick is not None:
+        await new.ok({"type": "chat.nick", "nick": nick})
+    await new.read()
+    return new
+
+
+async def in_room(room: str, *pages: Page) -> None:
+    """Each page joins ``room`` (which exists); their feeds are read up to now."""
+    for each in pages:
+        await each.ok({"type": "chat.join", "room": room})
+    for each in pages:
+        await each.read()
+
+
+async def group_of(name: str) -> str:
+    return (await Room.objects.aget(name=name)).group
+
+
+# --- connecting, nicknames, rooms ----------------------------------------------------
+
+
+async def test_a_new_page_is_greeted_and_the_lobby_exists():
+    """Connecting says hello; the configured room (Lobby) is made once, and listed."""
+    first, second = Page(), Page()
+    await first.connect()
+    await second.connect()
+    assert await first.read() == [{"type": "chat.hello"}]
+    await first.ok({"type": "chat.rooms"})
+    assert await first.read() == [{"type": "chat.rooms", "rooms": ["Lobby"]}]
+    assert await Room.objects.acount() == 1
+
+
+async def test_a_nickname_is_cleaned_confirmed_and_kept_per_client():
+    """The pipe trims and collapses the nickname; the reply confirms what was kept."""
+    alice = await page()
+    await alice.ok({"type": "chat.nick", "nick": "  Alice \t  Liddell\n"})
+    assert await alice.read() == [{"type": "chat.nick", "nick": "Alice Liddell"}]
+    nickname = await Nickname.objects.aget(client_id=alice.id)
+    assert (nickname.name, nickname.session) == (
+        "Alice Liddell",
+        alice.member.identity.session_hash,
+    )
+
+
+async def test_a_created_room_is_announced_to_every_page_and_joined_by_its_maker():
+    """chat.create makes the room, tells the lobby, and moves its maker in."""
+    alice, bob = await page("alice"), await page("bob")
+    await alice.ok({"type": "chat.create", "room": " Tea  room "})
+    group = await group_of("Tea room")
+    # Two channels (the lobby's, the page's own): their messages may come in any order.
+    assert sorted(await alice.read(), key=lambda d: d["type"]) == [
+        {"type": "chat.created", "room": "Tea room"},
+        {"type": "chat.joined", "room": "Tea room", "group": group},
+    ]
+    assert await bob.read() == [{"type": "chat.created", "room": "Tea room"}]
+    await bob.ok({"type": "chat.rooms"})
+    assert await bob.read() == [{"type": "chat.rooms", "rooms": ["Lobby", "Tea room"]}]
+
+
+async def test_creating_a_room_that_exists_joins_it_whatever_the_case():
+    """Room names are matched without regard to case; nothing new is made or told."""
+    alice, bob = await page("alice"), await page("bob")
+    await bob.ok({"type": "chat.create", "room": "LOBBY"})
+    assert await bob.read() == [
+        {"type": "chat.joined", "room": "Lobby", "group": await group_of("Lobby")}
+    ]
+    assert await alice.read() == []
+    assert await Room.objects.acount() == 1
+
+
+async def test_room_names_are_the_same_room_when_only_their_case_differs():
+    """Case does not tell rooms apart, accents do, on every database (whatever MySQL's
+    collation thinks of "café" and "cafe")."""
+    alice = await page("alice")
+    for name in ("Café", "CAFÉ", "cafe", "Straße", "STRASSE"):
+        await alice.ok({"type": "chat.create", "room": name})
+    names = Room.objects.order_by("pk").values_list("name", flat=True)
+    assert [name async for name in names] == ["Lobby", "Café", "cafe", "Straße"]
+
+
+# --- two people in a room ------------------------------------------------------------
+
+
+async def test_two_people_in_a_room_see_each_other_and_what_they_say():
+    """Bob joins Alice's room: she is told, both list both, and both get what is said."""
+    alice, bob = await page("Alice"), await page("bob")
+    await in_room("Lobby", alice)
+    await bob.ok({"type": "chat.join", "room": "lobby"})
+    group = await group_of("Lobby")
+    assert await bob.read() == [{"type": "chat.joined", "room": "Lobby", "group": group}]
+    assert await alice.read() == [
+        {"type": "thywill.join", "group": group, "clientId": bob.id}
+    ]
+
+    for each in (alice, bob):
+        await each.ok({"type": "chat.people"})
+        assert await each.read_one("chat.people") == {
+            "type": "chat.people",
+            "room": "Lobby",
+            "people": ["Alice", "bob"],
+        }
+
+    await alice.ok({"type": "chat.say", "text": "  hello, bob  "})
+    [said] = await bob.read()
+    assert said == {
+        "type": "chat.said",
+        "room": "Lobby",
+        "id": said["id"],
+        "nick": "Alice",
+        "text": "hello, bob",
+        "at": said["at"],
+    }
+    assert await alice.read() == [said]
+    message = await Message.objects.aget()
+    assert (message.pk, message.sent_at.isoformat()) == (said["id"], said["at"])
+
+
+async def test_a_newcomer_gets_the_last_messages_of_the_room_oldest_first(settings):
+    """chat.history answers the room's last ``history`` messages, in order."""
+    settings.THYWILL_APPLICATIONS = {
+        **settings.THYWILL_APPLICATIONS,
+        "chat": {
+            "BACKEND": "thywill_apps.chat.application.ChatApplication",
+            "OPTIONS": {"history": 3},
+        },
+    }
+    alice = await page("alice")
+    await in_room("Lobby", alice)
+    for n in range(5):
+        await alice.ok({"type": "chat.say", "text": f"m{n}"})
+    carol = await page("carol")
+    await in_room("Lobby", carol)
+    await carol.ok({"type": "chat.history"})
+    history = await carol.read_one("chat.history")
+    assert history["room"] == "Lobby"
+    assert [(m["nick"], m["text"]) for m in history["messages"]] == [
+        ("alice", "m2"),
+        ("alice", "m3"),
+        ("alice", "m4"),
+    ]
+    ids = [m["id"] for m in history["messages"]]
+    assert ids == sorted(ids)
+
+
+async def test_messages_stay_in_their_room():
+    """A page in another room gets nothing of this one; its history is its own."""
+    alice, bob = await page("alice"), await page("bob")
+    await alice.ok({"type": "chat.create", "room": "Garden"})
+    await in_room("Lobby", bob)
+    await alice.read()
+    await alice.ok({"type": "chat.say", "text": "in the garden"})
+    assert await bob.read() == []
+    await bob.ok({"type": "chat.history"})
+    assert await bob.read() == [{"type": "chat.history", "room": "Lobby", "messages": []}]
+
+
+async def test_moving_to_another_room_leaves_the_first():
+    """A page is in one room at most: joining another leaves, and the first is told."""
+    alice, bob = await page("alice"), await page("bob")
+    await in_room("Lobby", alice, bob)
+    await bob.ok({"type": "chat.create", "room": "Attic"})
+    assert await alice.read("thywill.leave") == [
+        {"type": "thywill.leave", "group": await group_of("Lobby"), "clientId": bob.id}
+    ]
+    await alice.ok({"type": "chat.people"})
+    assert (await alice.read_one("chat.people"))["people"] == ["alice"]
+    await bob.ok({"type": "chat.say", "text": "up here"})
+    assert await alice.read() == []
+
+
+async def test_leaving_a_room():
+    """chat.leave takes the page out of its room; leaving again is harmless."""
+    alice, bob = await page("alice"), await page("bob")
+    await in_room("Lobby", alice, bob)
+    for _ in range(2):
+        await bob.ok({"type": "chat.leave"})
+        assert await bob.read() == [{"type": "chat.left"}]
+    assert [d["type"] for d in await alice.read()] == ["thywill.leave"]
+    assert await bob.send({"type": "chat.say", "text": "anyone?"}) == refused(
+        "not_in_room", "Join a room first."
+    )
+
+
+async def test_a_new_nickname_is_told_to_the_room():
+    """Renaming in a room tells its members; what is said then carries the new name."""
+    alice, bob = await page("alice"), await page("bob")
+    await in_room("Lobby", alice, bob)
+    await bob.ok({"type": "chat.nick", "nick": "Robert"})
+    renamed = {"type": "chat.renamed", "room": "Lobby", "from": "bob", "to": "Robert"}
+    assert await alice.read() == [renamed]
+    assert await bob.read() == [{"type": "chat.nick", "nick": "Robert"}, renamed]
+    await bob.ok({"type": "chat.say", "text": "call me Robert"})
+    assert (await alice.read_one("chat.said"))["nick"] == "Robert"
+
+
+# --- presence ------------------------------------------------------------------------
+
+
+async def test_a_person_with_two_pages_in_a_room_is_listed_once():
+    """A reloaded page is a new client of the same session: its owner is one person.
+    Someone else of the same name is another person."""
+    session = secrets.token_hex(16)
+    old, new = await page("alice", session=session), await page("alice", session=session)
+    namesake = await page("alice")
+    await in_room("Lobby", old, new)
+    await new.ok({"type": "chat.people"})
+    assert (await new.read_one("chat.people"))["people"] == ["alice"]
+    await in_room("Lobby", namesake)
+    await new.ok({"type": "chat.people"})
+    assert (await new.read_one("chat.people"))["people"] == ["alice", "alice"]
+
+
+async def test_a_page_that_is_gone_leaves_its_room_and_its_nickname_is_forgotten():
+    """The disconnect event deletes the nickname; the room is told the page left."""
+    alice, bob = await page("alice"), await page("bob")
+    await in_room("Lobby", alice, bob)
+
+    assert await handle_disconnect(bob.member.app, bob.member.identity) is Outcome.OK
+
+    assert await alice.read() == [
+        {"type": "thywill.leave", "group": await group_of("Lobby"), "clientId": bob.id}
+    ]
+    assert not await Nickname.objects.filter(client_id=bob.id).aexists()
+    await alice.ok({"type": "chat.people"})
+    assert (await alice.read_one("chat.people"))["people"] == ["alice"]
+
+
+# --- refusals ------------------------------------------------------------------------
+
+
+def refused(code: str, reason: str, **details: JSON) -> dict:
+    return {"status": "failed", "code": code, "reason": reason, **details}
+
+
+@pytest.mark.parametrize(
+    ("data", "result"),
+    [
+        ({"type": "chat.nick"}, refused("bad_message", "A nickname is missing.")),
+        (
+            {"type": "chat.nick", "nick": 7},
+            refused("bad_message", "A nickname is missing."),
+        ),
+        (
+            {"type": "chat.nick", "nick": " \n "},
+            refused("empty", "A nickname cannot be empty."),
+        ),
+        (
+            {"type": "chat.nick", "nick": "n" * 25},
+            refused(
+                "too_long",
+                "A nickname can have at most 24 characters; this one has 25.",
+                maxLength=24,
+            ),
+        ),
+        (
+            {"type": "chat.nick", "nick": "bell\x07"},
+            refused("bad_text", "A nickname cannot contain control characters."),
+        ),
+        (
+            {"type": "chat.create", "room": ""},
+            refused("empty", "A room name cannot be empty."),
+        ),
+        (
+            {"type": "chat.join", "room": "r" * 41},
+            refused(
+                "too_long",
+                "A room name can have at most 40 characters; this one has 41.",
+                maxLength=40,
+            ),
+        ),
+        (
+            {"type": "chat.say", "text": "\t"},
+            refused("empty", "A message cannot be empty."),
+        ),
+        (
+            {"type": "chat.say", "text": "x" * 501},
+            refused(
+                "too_long",
+                "A message can have at most 500 characters; this one has 501.",
+                maxLength=500,
+            ),
+        ),
+        (
+            {"type": "chat.say", "text": "null\x00byte"},
+            refused("bad_text", "A message cannot contain control characters."),
+        ),
+    ],
+)
+async def test_the_pipe_refuses_bad_text_with_a_reason(data, result):
+    """Refused before the handler: the reason is the send's result, nothing changes."""
+    alice = await page("alice")
+    await in_room("Lobby", alice)
+    assert await alice.send(data) == result
+    assert await alice.read() == []
+    assert await Message.objects.acount() == 0
+    assert (await Nickname.objects.aget(client_id=alice.id)).name == "alice"
+
+
+async def test_a_message_keeps_its_line_breaks_and_its_length_counts_characters():
+    """Line breaks of any kind become \\n; 500 characters of any script are allowed."""
+    alice = await page("alice")
+    await in_room("Lobby", alice)
+    await alice.ok({"type": "chat.say", "text": " one\r\ntwo\rthree\n"})
+    assert (await alice.read_one("chat.said"))["text"] == "one\ntwo\nthree"
+    await alice.ok({"type": "chat.say", "text": "é" * 499 + "🙂"})
+    assert (await alice.read_one("chat.said"))["text"] == "é" * 499 + "🙂"
+
+
+async def test_rooms_need_a_nickname_and_must_exist():
+    """No room without a nickname (and nothing made); joining an unknown room fails."""
+    anonymous = await page()
+    for kind in ("chat.create", "chat.join"):
+        assert await anonymous.send({"type": kind, "room": "Cellar"}) == refused(
+            "no_nick", "Choose a nickname first."
+        )
+    assert not await Room.objects.filter(name="Cellar").aexists()
+    alice = await page("alice")
+    assert await alice.send({"type": "chat.join", "room": "Cellar"}) == refused(
+        "no_room", "There is no room called Cellar."
+    )
+    for kind in ("chat.history", "chat.people"):
+        assert await alice.send({"type": kind}) == refused(
+            "not_in_room", "Join a room first."
+        )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"rooms": [""]}, {"rooms": ["x" * 41]}, {"rooms": [" Lobby"]}, {"history": 0}],
+)
+def test_bad_options_are_refused(options):
+    """The options in settings are checked when the application is built."""
+    with pytest.raises(ValueError):
+        ChatApplication(name="chat", **options)

@@ -1,0 +1,1 @@
+"""chat: rooms, nicknames, live presence and history (see README.md)."""
