@@ -84,6 +84,8 @@ class ChatApplication(BaseApplication):
 
     title = "Chat"
     description = "Rooms, nicknames, who is here, and the last messages of each room."
+    # Every page is in the lobby, to hear of new rooms, not of each other.
+    quiet_groups = frozenset({LOBBY})
     scripts = ("chat/chat.js",)
     styles = ("chat/chat.css",)
 

@@ -64,6 +64,7 @@ class TicTacToeApplication(BaseApplication):
     """
 
     title = "Tic-tac-toe"
+    description = "Two players a room, anyone else watches; the rules are hook scripts."
     scripts = ("tictactoe/tictactoe.js",)
     styles = ("tictactoe/tictactoe.css",)
     hooks = Path(__file__).with_name("hooks")
