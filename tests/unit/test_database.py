@@ -1,7 +1,12 @@
-"""The database settings built from a DATABASE_URL."""
+"""The database settings, and the database the in-process suite runs on."""
 
 from __future__ import annotations
 
+import pytest
+from django.db import connection
+
+from tests.apps.models import Departure
+from tests.support.databases import TEST_DATABASE_URL
 from thywill_server.settings import database
 
 
@@ -30,3 +35,16 @@ def test_a_sqlite_url_gets_wal_and_immediate_transactions() -> None:
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL;",
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_suite_runs_on_the_database_it_was_asked_for() -> None:
+    assert connection.vendor == ("mysql" if TEST_DATABASE_URL else "sqlite")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_text_outside_the_basic_multilingual_plane_round_trips() -> None:
+    """Four-byte UTF-8 is stored as it is: on MySQL, utf8mb4 tables and connections."""
+    text = "naïve 🎉 𝄞"
+    Departure.objects.create(client_id=text)
+    assert Departure.objects.get().client_id == text
