@@ -11,10 +11,15 @@ process that held the connection was killed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 import weakref
+from collections.abc import AsyncIterator
+
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
 
 from thywill_server import conf
 from thywill_server.components import UnknownApplicationError, applications, components
@@ -30,6 +35,24 @@ logger = logging.getLogger(__name__)
 CLAIM_BATCH = 100
 CLAIM_LEASE = 30.0
 """Seconds, at least, that a sweeper has to run a claimed client's disconnect event."""
+
+
+@contextlib.asynccontextmanager
+async def event_connections() -> AsyncIterator[None]:
+    """Give an event that may run outside a request the database connections of a request.
+
+    Nothing closes a database connection outside Django's request cycle: the sweeper's
+    would live as long as its process and, once the database dropped it (MySQL's
+    wait_timeout, a restart, a failover), every later event on it would fail. As Django
+    does around a request (and Channels around a consumer's message), connections that
+    are broken or older than CONN_MAX_AGE are closed before the event and after it.
+    """
+    close = sync_to_async(close_old_connections, thread_sensitive=True)
+    await close()
+    try:
+        yield
+    finally:
+        await close()
 
 
 class Presence:
@@ -76,7 +99,8 @@ class Presence:
             # dispatch imports the feed, which imports this module: import it late.
             from thywill_server.dispatch import handle_connect
 
-            await handle_connect(applications.get(identity.application), identity)
+            async with event_connections():
+                await handle_connect(applications.get(identity.application), identity)
 
     def ensure_sweeper(self) -> None:
         """Start the running event loop's sweeper, unless it runs already."""
@@ -115,7 +139,8 @@ class Presence:
                         "Dropped the lapsed lease of client %s: %r", client_id, data
                     )
                 else:
-                    await handle_disconnect(app, identity)
+                    async with event_connections():
+                        await handle_disconnect(app, identity)
                     done += 1
                 await push.ack_lapsed(client_id)
             if len(lapsed) < CLAIM_BATCH:

@@ -124,6 +124,18 @@ class MysqlLiveDatabase:
         with closing(mysql_connect(self.server_url)) as db, closing(db.cursor()) as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS `{self.name}`")
 
+    def kill_connections(self) -> None:
+        """Drop every connection to this database, as a server restart or its
+        ``wait_timeout`` does."""
+        with closing(mysql_connect(self.server_url)) as db, closing(db.cursor()) as cursor:
+            cursor.execute(
+                "SELECT ID FROM information_schema.PROCESSLIST"
+                " WHERE DB = %s AND ID <> CONNECTION_ID()",
+                (self.name,),
+            )
+            for (connection_id,) in cursor.fetchall():
+                cursor.execute(f"KILL {int(connection_id)}")
+
 
 class LiveDatabases:
     """Makes the live servers' databases, on SQLite or on the MySQL server at ``url``."""
