@@ -1,7 +1,8 @@
 """Real server processes for integration and browser tests.
 
 A ``LiveServer`` runs Daphne on ``thywill_server.asgi:application`` in a subprocess, on a
-free port of 127.0.0.1, with its own SQLite file, so tests can stop, kill and restart it.
+free port of 127.0.0.1, on the database it is given (tests/support/databases.py), so tests
+can stop, kill and restart it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from tests.support.databases import LiveDatabase
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 20.0
@@ -28,15 +31,18 @@ def free_port() -> int:
 class LiveServer:
     """One server process; ``start()``, ``stop()``, ``kill()`` and ``restart()`` it."""
 
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, workdir: Path, database: LiveDatabase, env: dict[str, str] | None = None
+    ) -> None:
         self.workdir = workdir
+        self.database = database
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"server-{self.port}.log"
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.live_settings",
-            "DATABASE_URL": f"sqlite:///{workdir / 'live.sqlite3'}",
+            "DATABASE_URL": database.url,
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }

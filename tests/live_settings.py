@@ -1,14 +1,18 @@
 """Settings for a live server process started by the tests (see tests/live.py).
 
-The environment chooses the push backend and its retention, so one test can start a
-server whose channels keep only a few messages, or several servers sharing one Redis,
-and the enabled transports.
+The environment chooses the database (DATABASE_URL, made for the server by
+tests/support/databases.py), the push backend and its retention, so one test can start a
+server whose channels keep only a few messages, or several servers sharing one Redis and
+one database, and the enabled transports.
 """
 
 import os
 from pathlib import Path
 
 from tests.settings import *  # noqa: F403
+from thywill_server.settings import database
+
+DATABASES = {"default": database(os.environ["DATABASE_URL"])}
 
 PUSH_OPTIONS = {
     "capacity": int(os.environ.get("THYWILL_TEST_CAPACITY", "1000")),

@@ -1,6 +1,33 @@
-"""Settings for the in-process test suite (pytest-django creates the test database)."""
+"""Settings for the in-process test suite (pytest-django creates the test database).
 
+The test database is SQLite in memory, or a database of this run's own on the MySQL server
+that THYWILL_TEST_DATABASE_URL names (``./dev test-mysql``).
+"""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from tests.support.databases import (
+    CHARSET,
+    COLLATION,
+    TEST_DATABASE_URL,
+    is_mysql,
+    run_database_name,
+)
 from thywill_server.settings import *  # noqa: F403
+from thywill_server.settings import database
+
+# Whatever DATABASE_URL says: the suite's database is chosen here alone.
+DATABASES = {"default": database(TEST_DATABASE_URL or "sqlite://:memory:")}
+if TEST_DATABASE_URL:
+    if not is_mysql(TEST_DATABASE_URL):
+        raise ImproperlyConfigured(
+            f"THYWILL_TEST_DATABASE_URL={TEST_DATABASE_URL!r}: use a mysql:// URL."
+        )
+    DATABASES["default"]["TEST"] = {
+        "NAME": run_database_name(TEST_DATABASE_URL),
+        "CHARSET": CHARSET,
+        "COLLATION": COLLATION,
+    }
 
 THYWILL_APPLICATIONS = {
     "echo": {"BACKEND": "thywill_apps.echo.application.EchoApplication", "OPTIONS": {}},

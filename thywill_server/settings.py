@@ -41,6 +41,24 @@ def env_list(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
+def database(url: str) -> dj_database_url.DBConfig:
+    """Django's settings of the database at ``url`` (a DATABASE_URL), tuned per engine.
+
+    CONN_MAX_AGE stays 0 (dj-database-url's default): under ASGI, persistent connections
+    leak (Django's documentation); use the database's own pooling instead. MySQL/MariaDB
+    keeps Django's defaults: the utf8mb4 character set and READ COMMITTED isolation.
+    """
+    config = dj_database_url.parse(url)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets readers run beside the writer; the timeout rides out short write locks.
+        config["OPTIONS"] = {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;",
+        }
+    return config
+
+
 DEBUG = env_flag("DEBUG", True)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
@@ -93,19 +111,10 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": dj_database_url.config(
-        # conn_max_age stays 0: under ASGI persistent connections leak (Django's docs);
-        # use the database's own pooling instead.
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    "default": database(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets readers run beside the writer; the timeout rides out short write locks.
-    DATABASES["default"]["OPTIONS"] = {
-        "timeout": 20,
-        "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL;",
-    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []

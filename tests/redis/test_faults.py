@@ -28,7 +28,7 @@ def private_cluster(
     redis_server = RedisServer(workdir, persistent=persistent)
     redis_server.start()
     try:
-        cluster = start_cluster(live_factory, redis_server.url, workdir)
+        cluster = start_cluster(live_factory, redis_server.url)
         yield redis_server, cluster
     finally:
         redis_server.kill()

@@ -1,7 +1,7 @@
 """Several server processes sharing one Redis, as behind a round-robin balancer.
 
 Every test here runs real server processes (Daphne, then uvicorn) on the shared Redis
-under a key prefix of their own, and a database file they share.
+under a key prefix of their own, and a database they share.
 """
 
 from __future__ import annotations
@@ -31,13 +31,9 @@ pytestmark = pytest.mark.live
 
 
 @pytest.fixture(scope="module")
-def cluster(
-    live_factory: Callable[..., LiveServer],
-    redis_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Cluster:
-    """Two servers, A and B, sharing the test Redis."""
-    return start_cluster(live_factory, redis_url, tmp_path_factory.mktemp("cluster"))
+def cluster(live_factory: Callable[..., LiveServer], redis_url: str) -> Cluster:
+    """Two servers, A and B, sharing the test Redis and a database."""
+    return start_cluster(live_factory, redis_url)
 
 
 @pytest.fixture

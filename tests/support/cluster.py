@@ -1,11 +1,9 @@
-"""Several live server processes sharing one Redis and one database file."""
+"""Several live server processes sharing one Redis and one database."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from tests.live import LiveServer
 from tests.redis.conftest import new_prefix
@@ -15,11 +13,10 @@ PRESENCE_TTL = 2.0
 
 
 class Cluster:
-    """Two server processes on one Redis prefix and one database file."""
+    """Two server processes on one Redis prefix and one database."""
 
-    def __init__(self, servers: list[LiveServer], database: Path) -> None:
+    def __init__(self, servers: list[LiveServer]) -> None:
         self.servers = servers
-        self.database = database
 
     def ensure_running(self) -> None:
         for server in self.servers:
@@ -28,26 +25,22 @@ class Cluster:
 
     def departures(self, client_id: str) -> int:
         """How many disconnect events the testkit application recorded for a client."""
-        with sqlite3.connect(self.database, timeout=10) as db:
-            [(count,)] = db.execute(
-                "SELECT COUNT(*) FROM apps_departure WHERE client_id = ?", (client_id,)
-            )
-        return int(count)
+        return self.servers[0].database.count("apps_departure", client_id=client_id)
 
 
 def start_cluster(
-    live_factory: Callable[..., LiveServer], redis_url: str, workdir: Path, **env: str
+    live_factory: Callable[..., LiveServer], redis_url: str, **env: str
 ) -> Cluster:
-    database = workdir / "shared.sqlite3"
+    """Servers A and B: B on A's database."""
     env = {
         "THYWILL_TEST_REDIS_URL": redis_url,
         "THYWILL_TEST_REDIS_PREFIX": new_prefix(),
-        "DATABASE_URL": f"sqlite:///{database}",
         "THYWILL_TEST_PRESENCE_TTL": str(PRESENCE_TTL),
         "THYWILL_TEST_LONGPOLL_TIMEOUT": "5",
         **env,
     }
-    return Cluster([live_factory(**env), live_factory(**env)], database)
+    a = live_factory(**env)
+    return Cluster([a, live_factory(database=a.database, **env)])
 
 
 def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
