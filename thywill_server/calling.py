@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import connections
 
 RECYCLE_INTERVAL = 1.0
 """Seconds between connection checks made on behalf of async user code."""
@@ -24,16 +24,25 @@ RECYCLE_INTERVAL = 1.0
 _next_recycle = 0.0
 
 
+def close_stale_connections() -> None:
+    """Close this thread's database connections that are broken or older than
+    CONN_MAX_AGE, as Django does around a request; never one inside a transaction (a
+    caller's ``atomic()``, or a test's), which Django's check would close too."""
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+
+
 def with_fresh_connections(function: Callable[..., Any]) -> Callable[..., Any]:
     """``function`` closing stale database connections of its thread before and after."""
 
     @functools.wraps(function)
     def run(*args: Any, **kwargs: Any) -> Any:
-        close_old_connections()
+        close_stale_connections()
         try:
             return function(*args, **kwargs)
         finally:
-            close_old_connections()
+            close_stale_connections()
 
     return run
 
@@ -50,23 +59,25 @@ async def recycle_connections() -> None:
 
     Async user code reaches the database through Django's async ORM, which runs in the
     sync thread. Sync calls recycle that thread's connections anyway; this bounds how long
-    one can stay open when only async code runs, at one thread hop per interval instead
-    of one per event.
+    one can stay open (and go stale) when only async code runs, at one thread hop per
+    interval instead of one per event.
     """
     global _next_recycle
     now = time.monotonic()
     if now < _next_recycle:
         return
     _next_recycle = now + RECYCLE_INTERVAL
-    await sync_to_async(close_old_connections, thread_sensitive=True)()
+    await sync_to_async(close_stale_connections, thread_sensitive=True)()
 
 
 async def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call a sync or async function; sync ones run in Django's sync thread (ORM-safe)."""
     if inspect.iscoroutinefunction(function):
-        result = await function(*args, **kwargs)
         await recycle_connections()
-        return result
+        try:
+            return await function(*args, **kwargs)
+        finally:
+            await recycle_connections()
     result = await run_sync(function, *args, **kwargs)
     if inspect.isawaitable(result):
         result = await result

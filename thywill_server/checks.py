@@ -1,4 +1,4 @@
-"""System checks for the THYWILL_* settings (ids thywill.E001 to E011, W001 to W004).
+"""System checks for the THYWILL_* settings (ids thywill.E001 to E012, W001 to W004).
 
 Each check builds what the settings name, exactly as the running site would, and turns
 a configuration error into a check message naming the setting. See
@@ -130,3 +130,20 @@ def check_hooks(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+@checks.register("thywill")
+def check_csrf_storage(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The CSRF token is in its cookie: the send endpoint runs without the session
+    middleware (thywill_server/direct.py), so it cannot read one kept in the session."""
+    if not settings.CSRF_USE_SESSIONS:
+        return []
+    return [
+        checks.Error(
+            "CSRF_USE_SESSIONS is on, but thywill's send endpoint checks the CSRF token "
+            "without loading the session.",
+            hint="Leave CSRF_USE_SESSIONS off (Django's default): the token is then kept "
+            "in the csrftoken cookie.",
+            id="thywill.E012",
+        )
+    ]

@@ -24,10 +24,13 @@ import io
 from collections.abc import AsyncGenerator, Awaitable, Callable, MutableMapping
 from typing import Any, TypeAlias, cast
 
+from asgiref.sync import sync_to_async
 from django.core.exceptions import DisallowedHost
-from django.core.handlers.asgi import ASGIRequest
-from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
-from django.urls import reverse
+from django.core.handlers.asgi import ASGIRequest, get_script_prefix
+from django.core.handlers.exception import response_for_exception
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.middleware.security import SecurityMiddleware
+from django.urls import reverse, set_script_prefix
 
 from thywill_server import conf
 from thywill_server.exceptions import ErrorCode, RejectedError
@@ -48,6 +51,11 @@ class ClientGone(Exception):
     """The client closed the connection before its request body arrived."""
 
 
+# Django's security headers (nosniff, referrer policy, HSTS...) and HTTPS redirect, as on
+# every other answer of the site; it is only asked to process requests and responses.
+SECURITY = SecurityMiddleware(lambda request: HttpResponse())
+
+
 class DirectEndpoints:
     """ASGI application: thywill's transport endpoints directly, the rest through Django.
 
@@ -57,50 +65,103 @@ class DirectEndpoints:
 
     def __init__(self, django: ASGIApp) -> None:
         self.django = django
-        self._views: dict[str, View] | None = None
+        self._routes: dict[str, tuple[View, bool]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path_info = scope["path"].removeprefix(scope.get("root_path", ""))
-            view = self.views().get(path_info)
-            if view is not None:
-                await serve(view, scope, receive, send)
+            route = self.routes().get(path_info)
+            if route is not None:
+                view, watch_disconnect = route
+                await serve(view, scope, receive, send, watch_disconnect=watch_disconnect)
                 return
         await self.django(scope, receive, send)
 
-    def views(self) -> dict[str, View]:
-        """The directly served views by path, from the URLconf (read once, on first use)."""
-        if self._views is None:
-            self._views = {
-                reverse("thywill:send"): send_view,
-                reverse("thywill:longpoll"): longpoll,
-                reverse("thywill:sse"): sse,
+    def routes(self) -> dict[str, tuple[View, bool]]:
+        """The directly served views by path, from the URLconf (read once, on first use),
+        each with whether a disconnect cancels it: not a send, which must finish what
+        it started whether or not its answer can still be delivered."""
+        if self._routes is None:
+            self._routes = {
+                reverse("thywill:send"): (send_view, False),
+                reverse("thywill:longpoll"): (longpoll, True),
+                reverse("thywill:sse"): (sse, True),
             }
-        return self._views
+        return self._routes
 
 
-async def serve(view: View, scope: Scope, receive: Receive, send: Send) -> None:
+async def serve(
+    view: View, scope: Scope, receive: Receive, send: Send, *, watch_disconnect: bool
+) -> None:
     """Answer one request with ``view``, as Django's handler would without middleware."""
     try:
         body = await read_body(receive, conf.get_limits().max_message_bytes + 1)
     except ClientGone:
         return
+    set_script_prefix(get_script_prefix(scope))
     request = ASGIRequest(scope, io.BytesIO(body))
+    response = await respond(view, request, receive if watch_disconnect else None)
+    if response is None:
+        return  # the client left while the view waited
+    response = SECURITY.process_response(request, cast(HttpResponse, response))
+    # Not response.close(): it would send Django's request_finished signal here, on the
+    # event loop. These responses hold nothing to close; a stream's generator is closed
+    # by stream_response.
+    if isinstance(response, StreamingHttpResponse):
+        await stream_response(response, receive, send)
+    else:
+        await send_response(response, send)
+
+
+async def respond(
+    view: View, request: HttpRequest, receive: Receive | None
+) -> HttpResponseBase | None:
+    """The view's response: after the checks of Django's middleware these views rely on,
+    and cancelled (``None``) if the client disconnects first, when ``receive`` is given."""
     try:
         request.get_host()  # what Django's CommonMiddleware would check: ALLOWED_HOSTS
     except DisallowedHost:
         host = request.META.get("HTTP_HOST", "")
         error = RejectedError(ErrorCode.BAD_HOST, f"The host {host[:100]!r} is not served.")
-        response: HttpResponseBase = error_response(request, error)
-    else:
-        response = await view(request)
+        return error_response(request, error)
+    redirect = SECURITY.process_request(request)  # SECURE_SSL_REDIRECT
+    if redirect is not None:
+        return redirect
     try:
-        if isinstance(response, StreamingHttpResponse):
-            await stream_response(response, receive, send)
-        else:
-            await send_response(response, send)
+        if receive is None:
+            return await view(request)
+        return await until_disconnect(view(request), receive)
+    except Exception as exc:  # noqa: BLE001  (a bug: logged and answered as Django would)
+        return await sync_to_async(response_for_exception, thread_sensitive=False)(
+            request, exc
+        )
+
+
+async def until_disconnect(
+    answer: Awaitable[HttpResponseBase], receive: Receive
+) -> HttpResponseBase | None:
+    """``answer``'s result, or ``None`` once the client disconnects (``answer`` is then
+    cancelled, as Django's handler cancels a view whose client left)."""
+    task = asyncio.ensure_future(answer)
+    watcher = asyncio.ensure_future(disconnected(receive))
+    try:
+        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
     finally:
-        response.close()
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+        await asyncio.wait((task, watcher))
+    if not watcher.cancelled():
+        watcher.exception()  # retrieved: a receive that failed means the client is gone
+    if task.cancelled():
+        return None
+    return task.result()
+
+
+async def disconnected(receive: Receive) -> None:
+    """Return once the client has disconnected."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:
@@ -161,18 +222,16 @@ async def stream_response(
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body"})
 
-    async def disconnected() -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-
     writer = asyncio.create_task(write())
-    watcher = asyncio.create_task(disconnected())
+    watcher = asyncio.create_task(disconnected(receive))
     try:
         await asyncio.wait((writer, watcher), return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in (writer, watcher):
             task.cancel()
         await asyncio.wait((writer, watcher))
+    if not watcher.cancelled():
+        watcher.exception()  # retrieved: a receive that failed means the client is gone
     if not writer.cancelled() and isinstance(writer.exception(), OSError):
         return  # the connection broke while writing: the client is gone
     if not writer.cancelled():

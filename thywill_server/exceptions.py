@@ -37,6 +37,7 @@ class ErrorCode(enum.StrEnum):
     BAD_ORIGIN = "bad_origin"
     BAD_FRAME = "bad_frame"
     BAD_HOST = "bad_host"
+    BAD_REQUEST = "bad_request"
     TOKEN_EXPIRED = "token_expired"
     SESSION_MISMATCH = "session_mismatch"
     CSRF_FAILED = "csrf_failed"
@@ -62,6 +63,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.BAD_ORIGIN: 403,
     ErrorCode.BAD_FRAME: 400,
     ErrorCode.BAD_HOST: 400,
+    ErrorCode.BAD_REQUEST: 400,
     ErrorCode.TOKEN_EXPIRED: 403,
     ErrorCode.SESSION_MISMATCH: 403,
     ErrorCode.CSRF_FAILED: 403,

@@ -86,4 +86,5 @@ def parse_control(payload: str) -> Control | None:
 def announces(app: object, group: str) -> bool:
     """Whether joins and leaves of ``group`` are announced to its members: not for the
     application's ``quiet_groups``."""
-    return group not in getattr(app, "quiet_groups", ())
+    quiet = getattr(app, "quiet_groups", ())
+    return group != quiet if isinstance(quiet, str) else group not in quiet

@@ -240,6 +240,30 @@ BAD_REQUESTS: list[
         403,
         "csrf_failed",
     ),
+    (
+        "longpoll-too-many-fields",
+        lambda t: t.http.get(
+            t.endpoint("longpoll"),
+            params=[("token", t.token)] + [("f", str(i)) for i in range(1200)],
+        ),
+        "/thywill/longpoll/",
+        400,
+        "bad_request",
+    ),
+    (
+        "send-form-with-too-many-fields",
+        lambda t: t.http.post(
+            t.endpoint("send"),
+            content="&".join(f"f{i}=x" for i in range(1200)).encode(),
+            headers={
+                **t.send_headers(),
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        ),
+        "/thywill/send/",
+        400,
+        "bad_request",
+    ),
     ("oversize", _oversize, "/thywill/send/", 413, "too_large"),
     (
         "send-to-a-host-not-served",
@@ -370,3 +394,13 @@ def test_sse_refusal_is_a_json_error_not_a_stream(alice: ThywillHttpClient) -> N
         alice.sse_events(cursor="garbage!!", until=count_events("open", 1))
 
     assert error_of(caught.value.response) == (400, "bad_cursor")
+
+
+def test_direct_answers_carry_the_sites_security_headers(alice: ThywillHttpClient) -> None:
+    """Send, long-poll and SSE skip Django's middleware, not its security headers."""
+    response = alice.http.get(
+        alice.endpoint("longpoll"), params={"token": alice.token, "wait": "0"}
+    )
+    assert response.status_code == 200
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"

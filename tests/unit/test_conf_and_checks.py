@@ -666,3 +666,13 @@ async def test_aclose_all_logs_a_failure_and_goes_on(debug, caplog):
     assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
         ("thywill_server.components", logging.WARNING, "Closing the push component failed")
     ]
+
+
+def test_csrf_kept_in_the_session_is_an_error(settings):
+    """The send endpoint runs without the session middleware: E012."""
+    from thywill_server.checks import check_csrf_storage
+
+    assert check_csrf_storage() == []
+    settings.CSRF_USE_SESSIONS = True
+    [error] = check_csrf_storage()
+    assert error.id == "thywill.E012"

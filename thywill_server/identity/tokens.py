@@ -25,8 +25,9 @@ from thywill_server.exceptions import ErrorCode, RejectedError
 TOKEN_SALT = "thywill.client"
 SESSION_SALT = "thywill.session"
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{22}")
-VERIFIED_CACHE_SIZE = 8192
-"""How many verified tokens (and session hashes) each process remembers."""
+VERIFIED_CACHE_SIZE = 16384
+"""How many verified tokens (and session hashes) each process remembers (about 0.5 KB
+each): a process with more clients than this verifies some signatures again."""
 PRIVATE_CHANNEL_PREFIX = "client:"
 
 

@@ -43,6 +43,12 @@ class _HeldLock:
 
     client_id: str
     last_sequence: int
+    holder: asyncio.Task[Any] | None
+
+    def answers_for(self, client_id: str) -> bool:
+        """Whether this is ``client_id``'s lock, held by the running task (tasks it
+        started inherit the context variable, not the lock)."""
+        return self.client_id == client_id and self.holder is asyncio.current_task()
 
 
 # Taking a client's lock also reads its last sequence, in the same round trip; while the
@@ -248,7 +254,7 @@ class RedisPushBackend(BasePushBackend):
 
     async def last_sequence(self, client_id: str) -> int:
         held = _held_lock.get()
-        if held is not None and held.client_id == client_id:
+        if held is not None and held.answers_for(client_id):
             return held.last_sequence
         client = self._state().client
         value = await self._call(lambda: client.get(self._sequence_key(client_id)))
@@ -266,7 +272,7 @@ class RedisPushBackend(BasePushBackend):
         if positions is None:
             return None
         held = _held_lock.get()
-        if held is not None and held.client_id == client_id:
+        if held is not None and held.answers_for(client_id):
             held.last_sequence = seq
         return [_text(p) for p in positions]
 
@@ -390,7 +396,7 @@ class RedisPushBackend(BasePushBackend):
         async with self._local_locks.hold(client_id):
             key, token = self._lock_key(client_id), secrets.token_hex(8)
             last = await self._acquire(key, token, self._sequence_key(client_id))
-            held = _held_lock.set(_HeldLock(client_id, last))
+            held = _held_lock.set(_HeldLock(client_id, last, asyncio.current_task()))
             renewal = asyncio.get_running_loop().create_task(self._renew(key, token))
             try:
                 yield

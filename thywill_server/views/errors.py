@@ -6,7 +6,9 @@ import functools
 from collections.abc import Callable, Collection, Coroutine
 from typing import Any, TypeAlias
 
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 
 from thywill_server.components import components
 from thywill_server.exceptions import (
@@ -44,7 +46,8 @@ def json_errors(*, methods: Collection[str]) -> Callable[[AsyncView], AsyncView]
     """Make an async view answer bad input with the protocol's JSON errors.
 
     Only ``methods`` are allowed; ``RejectedError`` and ``PushUnavailableError`` raised
-    by the view become 4xx / 503 answers.
+    by the view become 4xx / 503 answers, and so do the exceptions Django raises for a
+    request it cannot parse (``SuspiciousOperation`` and the like), as its handler would.
     """
 
     def decorate(view: AsyncView) -> AsyncView:
@@ -66,10 +69,22 @@ def json_errors(*, methods: Collection[str]) -> Callable[[AsyncView], AsyncView]
                 return error_response(request, error)
             except PushUnavailableError as exc:
                 return unavailable_response(request, exc)
+            except (SuspiciousOperation, BadRequest, MultiPartParserError) as exc:
+                # What Django's handler answers 400 (or 413): a request Django's own
+                # parsing refused (too many fields, a body over its limits, a broken
+                # multipart body), reached through request.GET or CSRF's request.POST.
+                return error_response(request, django_refusal(exc))
 
         return wrapper
 
     return decorate
+
+
+def django_refusal(exc: Exception) -> RejectedError:
+    """The protocol error for a request that Django's request parsing refused."""
+    if isinstance(exc, RequestDataTooBig):
+        return RejectedError(ErrorCode.TOO_LARGE, f"The request is too large: {exc}")
+    return RejectedError(ErrorCode.BAD_REQUEST, f"The request is malformed: {exc}")
 
 
 def identify(request: HttpRequest, token: object) -> ClientIdentity:

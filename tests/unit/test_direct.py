@@ -1,0 +1,109 @@
+"""The transport endpoints served directly from ASGI (thywill_server/direct.py), driven
+with ASGI messages as a server would."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from django.db import connection, transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+
+from thywill_server.calling import with_fresh_connections
+from thywill_server.direct import serve
+from thywill_server.groups import announces
+from thywill_server.models import Client
+
+PROMPTLY = 2.0
+
+
+def scope(path: str = "/thywill/longpoll/") -> dict:
+    return {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver")],
+        "scheme": "http",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 5000),
+    }
+
+
+async def test_a_view_waiting_for_a_client_that_left_is_cancelled():
+    """A long-poll whose client disconnects stops waiting, as under Django's handler."""
+    messages = [{"type": "http.request", "body": b""}]
+    left = asyncio.Event()
+    cancelled = asyncio.Event()
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        if messages:
+            return messages.pop(0)
+        await left.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    async def waits_forever(request: HttpRequest) -> HttpResponseBase:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            cancelled.set()
+        return HttpResponse()
+
+    serving = asyncio.create_task(
+        serve(waits_forever, scope(), receive, send, watch_disconnect=True)
+    )
+    await asyncio.sleep(0.05)
+    left.set()
+    async with asyncio.timeout(PROMPTLY):
+        await serving
+    assert cancelled.is_set()
+    assert sent == []
+
+
+async def test_a_send_finishes_even_if_its_client_left():
+    """A send is never cancelled: what it started (handling, recording) completes."""
+    disconnected = [{"type": "http.request", "body": b""}, {"type": "http.disconnect"}]
+    sent: list[dict] = []
+    finished = asyncio.Event()
+
+    async def receive() -> dict:
+        return disconnected.pop(0) if disconnected else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    async def slow_send(request: HttpRequest) -> HttpResponseBase:
+        await asyncio.sleep(0.1)
+        finished.set()
+        return HttpResponse(b"done")
+
+    async with asyncio.timeout(PROMPTLY):
+        await serve(
+            slow_send, scope("/thywill/send/"), receive, send, watch_disconnect=False
+        )
+    assert finished.is_set()
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+
+
+@pytest.mark.django_db
+def test_sync_calls_inside_a_transaction_keep_its_connection():
+    """Stale-connection cleanup around sync user code never closes a connection in the
+    middle of a transaction (the caller's, or a test's)."""
+    with transaction.atomic():
+        Client.objects.count()
+        with_fresh_connections(lambda: None)()
+        assert connection.connection is not None
+        Client.objects.count()
+
+
+def test_quiet_groups_may_be_one_name():
+    class App:
+        quiet_groups = "all"
+
+    assert not announces(App(), "all")
+    assert announces(App(), "a")
