@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from thywill_server import conf
 from thywill_server.cursor import Cursor
@@ -13,6 +13,9 @@ from thywill_server.groups import GROUP_CHANNEL_PREFIX, parse_control
 from thywill_server.identity.tokens import ClientIdentity, token_expired
 from thywill_server.presence import presence
 from thywill_server.push.base import BasePushBackend, StoredMessage
+
+FROM_START = ""
+"""A cursor's position for a channel followed but not read yet: read from its oldest."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -73,7 +76,7 @@ class ClientFeed:
         resets: list[str] = []
         positions = dict(self.cursor)
         private = self.identity.channel
-        result = await self.push.read(private, positions.get(private), self.limit)
+        result = await self.push.read(private, _after(positions, private), self.limit)
         if result.reset:
             resets.append(private)
             for channel in await self.push.memberships(self.identity.client_id):
@@ -94,11 +97,14 @@ class ClientFeed:
                 positions.pop(control.channel, None)
         _advance(positions, private, result.position)
         for channel in self.channels[1:]:
-            result = await self.push.read(channel, positions.get(channel), self.limit)
+            result = await self.push.read(channel, _after(positions, channel), self.limit)
             if result.reset and channel not in resets:
                 resets.append(channel)
             messages.extend(result.messages)
             _advance(positions, channel, result.position)
+            # A group joined while it was empty has no position yet: the cursor still
+            # names it, so a feed built from the cursor (the next long-poll) reads it.
+            positions.setdefault(channel, FROM_START)
         self.cursor = Cursor(positions)
         return Batch(messages, resets, self.cursor)
 
@@ -127,7 +133,7 @@ class ClientFeed:
         deadline = loop.time() + timeout
         renew_every = conf.get_limits().presence_ttl / 3
         while (remaining := deadline - loop.time()) > 0:
-            positions = {channel: self.cursor.get(channel) for channel in self.channels}
+            positions = {channel: _after(self.cursor, channel) for channel in self.channels}
             if await self.push.wait(positions, min(remaining, renew_every)):
                 # A wake-up may bring only control entries (a group joined): then the
                 # batch is empty and waiting goes on, on the new channels too.
@@ -136,6 +142,12 @@ class ClientFeed:
                     return batch
             await presence.keep_alive(self.identity)
         return batch
+
+
+def _after(positions: Mapping[str, str], channel: str) -> str | None:
+    """The position to read ``channel`` after: ``None`` (from its oldest message) when
+    the cursor has none, or names it with FROM_START."""
+    return positions.get(channel) or None
 
 
 def _advance(positions: dict[str, str], channel: str, position: str | None) -> None:

@@ -159,6 +159,19 @@ async def test_quiet_groups_join_and_leave_without_announcing():
     assert await channel_data("group:rooms:everyone") == [said, {"bye": alice.id}]
 
 
+async def test_a_quiet_join_to_an_empty_group_survives_in_the_cursor():
+    """Long-poll builds a feed per request from the cursor: a group joined quietly while
+    it had no message yet must be in that cursor, or the next feed never reads it."""
+    alice = Member()
+    first = alice.feed(Cursor())
+    await first.read()
+    await alice.send({"type": "room.join", "room": "everyone"})
+    assert await data_read(first) == []
+    second = alice.feed(first.cursor)
+    await alice.send({"type": "room.say", "room": "everyone", "text": "hi"})
+    assert await data_read(second) == [{"from": alice.id, "text": "hi"}]
+
+
 async def test_open_feed_picks_up_a_group_joined_later():
     """A feed waiting in next() takes the join in and delivers the group's next message."""
     alice, bob = Member(), Member()
