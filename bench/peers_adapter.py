@@ -158,7 +158,23 @@ class ThywillWsClient(WsClient):
             self.sender.close()
 
 
-class ThywillSseClient(SseClient):
+class SendsByPost:
+    """A feed client whose sends go by POST, through its ``Sender``."""
+
+    sender: Sender
+
+    async def send(self, payload: str) -> None:
+        await self.sender.send(payload)
+
+    async def send_data(self, data: Any) -> None:
+        await self.sender.send(data)
+
+    async def close(self) -> None:
+        await super().close()  # type: ignore[misc]
+        self.sender.close()
+
+
+class ThywillSseClient(SendsByPost, SseClient):
     """The harness's SSE client on thywill's stream: ``message`` events carry a
     delivered message object, whose ``data`` is the payload."""
 
@@ -176,18 +192,8 @@ class ThywillSseClient(SseClient):
         )
         self.sender = sender
 
-    async def send(self, payload: str) -> None:
-        await self.sender.send(payload)
 
-    async def send_data(self, data: Any) -> None:
-        await self.sender.send(data)
-
-    async def close(self) -> None:
-        await super().close()
-        self.sender.close()
-
-
-class ThywillLongPollClient(LongPollClient):
+class ThywillLongPollClient(SendsByPost, LongPollClient):
     """Long-polls in a loop, each from the cursor the previous answer gave."""
 
     def __init__(
@@ -226,16 +232,6 @@ class ThywillLongPollClient(LongPollClient):
             pass
         finally:
             self.closed = True
-
-    async def send(self, payload: str) -> None:
-        await self.sender.send(payload)
-
-    async def send_data(self, data: Any) -> None:
-        await self.sender.send(data)
-
-    async def close(self) -> None:
-        await super().close()
-        self.sender.close()
 
 
 class ThywillAdapter(Adapter):
