@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import io
 from collections.abc import AsyncGenerator, Awaitable, Callable, MutableMapping
-from typing import Any, TypeAlias, cast
+from typing import Any, TypeAlias, TypeVar, cast
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import DisallowedHost
@@ -45,6 +45,7 @@ Receive: TypeAlias = Callable[[], Awaitable[Message]]
 Send: TypeAlias = Callable[[Message], Awaitable[None]]
 ASGIApp: TypeAlias = Callable[..., Awaitable[None]]
 View: TypeAlias = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+T = TypeVar("T")
 
 
 class ClientGone(Exception):
@@ -137,9 +138,7 @@ async def respond(
         )
 
 
-async def until_disconnect(
-    answer: Awaitable[HttpResponseBase], receive: Receive
-) -> HttpResponseBase | None:
+async def until_disconnect(answer: Awaitable[T], receive: Receive) -> T | None:
     """``answer``'s result, or ``None`` once the client disconnects (``answer`` is then
     cancelled, as Django's handler cancels a view whose client left)."""
     task = asyncio.ensure_future(answer)
@@ -211,7 +210,8 @@ async def send_response(response: HttpResponseBase, send: Send) -> None:
 async def stream_response(
     response: StreamingHttpResponse, receive: Receive, send: Send
 ) -> None:
-    """Send a streaming response until it ends or the client disconnects."""
+    """Send a streaming response until it ends or the client disconnects; a failure
+    other than the connection's is a bug, and raises for the server to log."""
 
     async def write() -> None:
         await send(response_start(response))
@@ -222,17 +222,7 @@ async def stream_response(
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body"})
 
-    writer = asyncio.create_task(write())
-    watcher = asyncio.create_task(disconnected(receive))
     try:
-        await asyncio.wait((writer, watcher), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (writer, watcher):
-            task.cancel()
-        await asyncio.wait((writer, watcher))
-    if not watcher.cancelled():
-        watcher.exception()  # retrieved: a receive that failed means the client is gone
-    if not writer.cancelled() and isinstance(writer.exception(), OSError):
+        await until_disconnect(write(), receive)
+    except OSError:
         return  # the connection broke while writing: the client is gone
-    if not writer.cancelled():
-        writer.result()  # anything else is a bug: let the server log it
