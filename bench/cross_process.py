@@ -27,7 +27,6 @@ import platform
 import secrets
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -379,20 +378,12 @@ def fmt(value: float | None) -> str:
 
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=False,
-    ).stdout.strip()
     return {
         "cpus": len(processes.usable_cpus()),
         "load_average": [round(load, 2) for load in os.getloadavg()],
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "commit": commit or None,
+        "commit": processes.git_commit(),
     }
 
 

@@ -22,11 +22,12 @@ import argparse
 import importlib
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import processes
 
 ROOT = Path(__file__).resolve().parent.parent
 IDLE_10000 = "idle10000"
@@ -83,14 +84,7 @@ def record_start(argv: list[str]) -> None:
             "argv": [arg for arg in argv if arg != out and arg != "--out"],
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "load_average": [round(load, 2) for load in os.getloadavg()],
-            "commit": subprocess.run(
-                ["git", "describe", "--always", "--dirty"],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=False,
-            ).stdout.strip(),
+            "commit": processes.git_commit(),
         }
         (Path(out) / "run.json").write_text(json.dumps(about) + "\n")
 

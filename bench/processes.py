@@ -36,6 +36,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def git_commit() -> str | None:
+    """The project's commit, ``-dirty`` when the work tree has changes (None: no git)."""
+    described = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    ).stdout.strip()
+    return described or None
+
+
 def usable_cpus() -> list[int]:
     """The CPUs this process may run on, in order."""
     return sorted(os.sched_getaffinity(0))
