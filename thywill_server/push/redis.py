@@ -385,7 +385,7 @@ class RedisPushBackend(BasePushBackend):
                 delay = min(delay * 2, 2.0)
             finally:
                 with contextlib.suppress(*UNAVAILABLE, RuntimeError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
 
     # --- sequences and locks -----------------------------------------------------------
 
