@@ -21,9 +21,9 @@ THYWILL_APPLICATIONS = {
 }
 
 THYWILL_PIPELINE = [
-    {"BACKEND": "thywill_server.pipeline.pipes.TracePipe", "OPTIONS": {"level": "DEBUG"}},
+    {"BACKEND": "thywill.pipeline.pipes.TracePipe", "OPTIONS": {"level": "DEBUG"}},
     {
-        "BACKEND": "thywill_server.pipeline.pipes.RateLimitPipe",
+        "BACKEND": "thywill.pipeline.pipes.RateLimitPipe",
         "OPTIONS": {"rate": 1_000_000, "per": 1.0, "burst": 1_000_000},
     },
 ]

@@ -21,7 +21,7 @@ PUSH_OPTIONS = {
 if os.environ.get("THYWILL_TEST_REDIS_URL"):
     THYWILL_COMPONENTS = {
         "push": {
-            "BACKEND": "thywill_server.push.redis.RedisPushBackend",
+            "BACKEND": "thywill.push.redis.RedisPushBackend",
             "OPTIONS": {
                 **PUSH_OPTIONS,
                 "url": os.environ["THYWILL_TEST_REDIS_URL"],
@@ -36,7 +36,7 @@ if os.environ.get("THYWILL_TEST_REDIS_URL"):
 else:
     THYWILL_COMPONENTS = {
         "push": {
-            "BACKEND": "thywill_server.push.locmem.LocMemPushBackend",
+            "BACKEND": "thywill.push.locmem.LocMemPushBackend",
             "OPTIONS": PUSH_OPTIONS,
         },
     }

@@ -45,11 +45,11 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The in-process suite runs on the in-memory backend whatever REDIS_URL says; the Redis
 # backend has its own tests (tests/redis/).
 THYWILL_COMPONENTS = {
-    "push": {"BACKEND": "thywill_server.push.locmem.LocMemPushBackend", "OPTIONS": {}},
+    "push": {"BACKEND": "thywill.push.locmem.LocMemPushBackend", "OPTIONS": {}},
 }
 
 # The tests send bursts far above the site's default rate limit; tests of the limit set
 # their own.
 THYWILL_PIPELINE = [
-    {"BACKEND": "thywill_server.pipeline.pipes.TracePipe", "OPTIONS": {"level": "DEBUG"}},
+    {"BACKEND": "thywill.pipeline.pipes.TracePipe", "OPTIONS": {"level": "DEBUG"}},
 ]

@@ -1,4 +1,4 @@
-"""Settings of the thywill site.
+"""Settings of the thywill demo site: a Django project that uses thywill as any would.
 
 With no environment variables set you get the embedded default: DEBUG on, SQLite in
 ``db.sqlite3``, the in-memory push backend, one process, no services. Production values come
@@ -75,15 +75,15 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.staticfiles",
-    "channels",
-    "thywill_server.apps.ThywillServerConfig",
+    "thywill",
+    "thywill_server",  # the start page's template and stylesheet
     "thywill_apps.echo",
     "thywill_apps.chat",
     "thywill_apps.tictactoe",
 ]
 
 # For the pages (bootstrap, health). Send, long-poll and SSE skip Django's handler and this
-# chain (thywill_server/direct.py): Django's MiddlewareMixin runs each of these in a thread.
+# chain (thywill/edge/direct.py): Django's MiddlewareMixin runs each of these in a thread.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -125,10 +125,8 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
-CSRF_FAILURE_VIEW = "thywill_server.views.errors.csrf_failure"
 SESSION_COOKIE_SAMESITE = "Lax"
 
 LOGGING = {
@@ -150,7 +148,7 @@ THYWILL_COMPONENTS = {
     # REDIS_URL set (redis:// or rediss://), every process sharing that Redis works as one.
     "push": (
         {
-            "BACKEND": "thywill_server.push.redis.RedisPushBackend",
+            "BACKEND": "thywill.push.redis.RedisPushBackend",
             "OPTIONS": {
                 "url": os.environ["REDIS_URL"],
                 "key_prefix": os.environ.get("THYWILL_REDIS_PREFIX", "thywill"),
@@ -160,18 +158,18 @@ THYWILL_COMPONENTS = {
         }
         if os.environ.get("REDIS_URL")
         else {
-            "BACKEND": "thywill_server.push.locmem.LocMemPushBackend",
+            "BACKEND": "thywill.push.locmem.LocMemPushBackend",
             "OPTIONS": {"capacity": 1000, "max_age": 3600},
         }
     ),
     # Durable records (clients), on one of DATABASES.
     "database": {
-        "BACKEND": "thywill_server.database.orm.OrmDatabase",
+        "BACKEND": "thywill.database.orm.OrmDatabase",
         "OPTIONS": {"alias": "default"},
     },
     # Where rejected input and handler failures are reported.
     "log": {
-        "BACKEND": "thywill_server.log.stdlib.StdlibLog",
+        "BACKEND": "thywill.log.stdlib.StdlibLog",
         "OPTIONS": {"logger": "thywill"},
     },
 }
@@ -195,9 +193,9 @@ THYWILL_DEFAULT_APPLICATION = "echo"
 # limit's burst stays above MAX_BATCH: the client flushes a queue of offline sends in
 # batches of up to MAX_BATCH at once.
 THYWILL_PIPELINE = [
-    {"BACKEND": "thywill_server.pipeline.pipes.TracePipe", "OPTIONS": {"level": "DEBUG"}},
+    {"BACKEND": "thywill.pipeline.pipes.TracePipe", "OPTIONS": {"level": "DEBUG"}},
     {
-        "BACKEND": "thywill_server.pipeline.pipes.RateLimitPipe",
+        "BACKEND": "thywill.pipeline.pipes.RateLimitPipe",
         "OPTIONS": {"rate": 20, "per": 1.0, "burst": 200},
     },
 ]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from thywill_server.views.start import start
+from thywill_server.views import start
 
 urlpatterns = [
     path("", start, name="start"),
-    path("thywill/", include("thywill_server.routes")),
+    path("thywill/", include("thywill.urls")),
 ]

@@ -9,8 +9,8 @@
 
 from __future__ import annotations
 
-from thywill_server.application import BaseApplication, Context
-from thywill_server.types import JSON
+from thywill.application import BaseApplication, Context
+from thywill.types import JSON
 
 EVERYONE = "all"
 

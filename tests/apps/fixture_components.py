@@ -6,10 +6,10 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 
-from thywill_server.exceptions import PushUnavailableError
-from thywill_server.log.stdlib import StdlibLog
-from thywill_server.push.base import BasePushBackend, ReadResult
-from thywill_server.push.locmem import LocMemPushBackend
+from thywill.exceptions import PushUnavailableError
+from thywill.log.stdlib import StdlibLog
+from thywill.push.base import BasePushBackend, ReadResult
+from thywill.push.locmem import LocMemPushBackend
 
 
 class UnreachablePushBackend(BasePushBackend):

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from django.db import transaction
 
-from thywill_server.application import BaseApplication, Context
-from thywill_server.models import Client
-from thywill_server.pipeline import Pipe, fail, use_pipes
-from thywill_server.pipeline.pipes import SchemaPipe
-from thywill_server.types import JSON
+from thywill.application import BaseApplication, Context
+from thywill.models import Client
+from thywill.pipeline import Pipe, fail, use_pipes
+from thywill.pipeline.pipes import SchemaPipe
+from thywill.types import JSON
 
 
 class Upper(Pipe):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tests.apps.models import Departure
-from thywill_server.application import BaseApplication, Context
-from thywill_server.types import JSON
+from thywill.application import BaseApplication, Context
+from thywill.types import JSON
 
 
 class TestkitApplication(BaseApplication):

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from thywill_server.push.base import BasePushBackend, ReadResult, StoredMessage
+from thywill.push.base import BasePushBackend, ReadResult, StoredMessage
 
 # How long a wait that must return "at once" may take, and how long a wait that must be
 # woken up may take, in seconds: both far below the waits' own timeouts.

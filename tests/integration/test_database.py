@@ -20,7 +20,7 @@ def test_the_bootstrap_page_records_the_client_in_the_servers_database(
     """The server writes to the database the suite gave it (MySQL in the MySQL run)."""
     with ThywillHttpClient(live_url) as tab:
         tab.bootstrap()
-        assert live.database.count("thywill_server_client", id=tab.client_id) == 1
+        assert live.database.count("thywill_client", id=tab.client_id) == 1
 
 
 @pytest.mark.skipif(

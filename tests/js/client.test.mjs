@@ -1,4 +1,4 @@
-// Behaviour of the thywill client (static/thywill/thywill.js) against a scripted fake server:
+// Behaviour of the thywill client (thywill/static/thywill/thywill.js) against a scripted fake server:
 // transports, reconnection, fallback, errors, resets and the send queue.
 // Run with: node --test tests/js/
 import {test} from 'node:test';

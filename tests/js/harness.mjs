@@ -1,10 +1,10 @@
-// Test harness for static/thywill/thywill.js: loads it in a fresh V8 context (node:vm), either
+// Test harness for thywill/static/thywill/thywill.js: loads it in a fresh V8 context (node:vm), either
 // bare (Node: only the parser is exported) or inside a fake page with a scripted fetch() and a
 // fake clock, so that the client's behaviour can be checked without a server or a browser.
 import vm from 'node:vm';
 import {readFileSync} from 'node:fs';
 
-const SOURCE = readFileSync(new URL('../../static/thywill/thywill.js', import.meta.url), 'utf8');
+const SOURCE = readFileSync(new URL('../../thywill/static/thywill/thywill.js', import.meta.url), 'utf8');
 
 /** The event-stream parser, as Node sees the file (module.exports). */
 export function loadParser() {

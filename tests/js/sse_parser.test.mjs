@@ -1,4 +1,4 @@
-// Unit tests of the event-stream parser in static/thywill/thywill.js.
+// Unit tests of the event-stream parser in thywill/static/thywill/thywill.js.
 // Run with: node --test tests/js/
 import {test} from 'node:test';
 import assert from 'node:assert/strict';

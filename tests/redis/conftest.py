@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from tests.conftest import require
 from tests.support.redis_server import RedisServer, shared_redis_url
-from thywill_server.push.redis import RedisPushBackend
+from thywill.push.redis import RedisPushBackend
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,8 @@ from tests.contracts.push import (
     new_channel,
     new_client,
 )
-from thywill_server.exceptions import PushUnavailableError
-from thywill_server.push.redis import RedisPushBackend
+from thywill.exceptions import PushUnavailableError
+from thywill.push.redis import RedisPushBackend
 
 
 class TestRedisPush(PushBackendContract):
@@ -96,7 +96,7 @@ async def test_a_held_lock_is_renewed_past_its_lease(make_push_backend):
 
 HOLD_AND_HANG = """
 import asyncio, sys
-from thywill_server.push.redis import RedisPushBackend
+from thywill.push.redis import RedisPushBackend
 
 async def main():
     backend = RedisPushBackend(url=sys.argv[1], key_prefix=sys.argv[2], lock_lease=1.0)

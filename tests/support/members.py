@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from thywill_server.components import applications, components
-from thywill_server.cursor import Cursor
-from thywill_server.delivery import ClientFeed
-from thywill_server.dispatch import Result, handle_messages
-from thywill_server.envelope import InboundMessage
-from thywill_server.identity.tokens import ClientIdentity, new_client_id
+from thywill.events.runner import Result, handle_messages
+from thywill.feed.cursor import Cursor
+from thywill.feed.feed import ClientFeed
+from thywill.identity.tokens import ClientIdentity, new_client_id
+from thywill.wire.envelope import InboundMessage
+from thywill.wiring.components import applications, components
 
 
 class Member:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from thywill_server.components import reset_all
+from thywill.wiring.components import reset_all
 
 
 @pytest.fixture(autouse=True)

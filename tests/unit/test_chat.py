@@ -7,10 +7,10 @@ import secrets
 import pytest
 
 from tests.support.members import Member, data_read
+from thywill.events.runner import Outcome, handle_connect, handle_disconnect
+from thywill.types import JSON
 from thywill_apps.chat.application import LOBBY, ChatApplication
 from thywill_apps.chat.models import Message, Nickname, Room
-from thywill_server.dispatch import Outcome, handle_connect, handle_disconnect
-from thywill_server.types import JSON
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

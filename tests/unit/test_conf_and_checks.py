@@ -13,18 +13,18 @@ from django.core.management.base import SystemCheckError
 
 from tests.apps.fixture_components import JournalLog, JournalPushBackend
 from tests.unit.expected import W001
-from thywill_server import conf
-from thywill_server import settings as project_settings
-from thywill_server.checks import check_applications, check_components, check_settings
-from thywill_server.components import (
+from thywill import conf
+from thywill.exceptions import InvalidComponentError
+from thywill.push.locmem import LocMemPushBackend
+from thywill.wiring.checks import check_applications, check_components, check_settings
+from thywill.wiring.components import (
     UnknownApplicationError,
     applications,
     components,
 )
-from thywill_server.exceptions import InvalidComponentError
-from thywill_server.push.locmem import LocMemPushBackend
+from thywill_server import settings as project_settings
 
-LOCMEM = "thywill_server.push.locmem.LocMemPushBackend"
+LOCMEM = "thywill.push.locmem.LocMemPushBackend"
 ECHO = "thywill_apps.echo.application.EchoApplication"
 FIXTURES = "tests.apps.fixture_components"
 
@@ -159,14 +159,13 @@ def test_role_left_out_keeps_its_default(debug):
     ("path", "reason"),
     [
         pytest.param(
-            "thywill_server.push.nowhere.NoBackend",
-            "No module named 'thywill_server.push.nowhere'",
+            "thywill.push.nowhere.NoBackend",
+            "No module named 'thywill.push.nowhere'",
             id="no-module",
         ),
         pytest.param(
-            "thywill_server.push.locmem.NoBackend",
-            'Module "thywill_server.push.locmem" does not define a "NoBackend" '
-            "attribute/class",
+            "thywill.push.locmem.NoBackend",
+            'Module "thywill.push.locmem" does not define a "NoBackend" attribute/class',
             id="no-attribute",
         ),
         pytest.param(
@@ -204,11 +203,11 @@ def test_unimportable_application_is_e002(debug):
 
 def test_component_of_the_wrong_base_class_is_e003(debug):
     """A push BACKEND that is not a BasePushBackend is thywill.E003."""
-    debug.THYWILL_COMPONENTS = {"push": {"BACKEND": "thywill_server.log.stdlib.StdlibLog"}}
+    debug.THYWILL_COMPONENTS = {"push": {"BACKEND": "thywill.log.stdlib.StdlibLog"}}
     assert check_components() == [
         Error(
-            "THYWILL_COMPONENTS['push']['BACKEND'] = 'thywill_server.log.stdlib.StdlibLog' "
-            "is not a subclass of thywill_server.push.base.BasePushBackend.",
+            "THYWILL_COMPONENTS['push']['BACKEND'] = 'thywill.log.stdlib.StdlibLog' "
+            "is not a subclass of thywill.push.base.BasePushBackend.",
             id="thywill.E003",
         )
     ]
@@ -236,7 +235,7 @@ def test_application_without_the_interface_is_e003(debug):
             f"THYWILL_APPLICATIONS['chat']['BACKEND'] = {path!r} does not provide the "
             "Application interface (name, title, scripts, styles, client_config, "
             "on_connect, on_message, on_disconnect); subclass "
-            "thywill_server.application.BaseApplication.",
+            "thywill.application.BaseApplication.",
             id="thywill.E003",
         )
     ]
@@ -251,7 +250,7 @@ def test_application_naming_a_non_application_class_is_e003(debug):
             f"THYWILL_APPLICATIONS['chat']['BACKEND'] = {LOCMEM!r} does not provide the "
             "Application interface (name, title, scripts, styles, client_config, "
             "on_connect, on_message, on_disconnect); subclass "
-            "thywill_server.application.BaseApplication.",
+            "thywill.application.BaseApplication.",
             id="thywill.E003",
         )
     ]
@@ -305,7 +304,7 @@ def test_application_outside_installed_apps_is_w002(debug):
         pytest.param(
             {
                 "database": {
-                    "BACKEND": "thywill_server.database.orm.OrmDatabase",
+                    "BACKEND": "thywill.database.orm.OrmDatabase",
                     "OPTIONS": {"using": "default"},
                 }
             },
@@ -337,7 +336,7 @@ def test_every_broken_component_is_reported(debug):
     """One check run reports every broken role, not just the first."""
     debug.THYWILL_COMPONENTS = {
         "push": {"BACKEND": LOCMEM, "OPTIONS": {"capacity": -1}},
-        "log": {"BACKEND": "thywill_server.log.nowhere.Log"},
+        "log": {"BACKEND": "thywill.log.nowhere.Log"},
     }
     assert [m.id for m in check_components()] == ["thywill.E004", "thywill.E002"]
 
@@ -556,7 +555,7 @@ def test_missing_database_alias_is_e009(debug):
     """A database component on an alias that DATABASES lacks is thywill.E009."""
     debug.THYWILL_COMPONENTS = {
         "database": {
-            "BACKEND": "thywill_server.database.orm.OrmDatabase",
+            "BACKEND": "thywill.database.orm.OrmDatabase",
             "OPTIONS": {"alias": "replica"},
         }
     }
@@ -660,17 +659,17 @@ async def test_aclose_all_logs_a_failure_and_goes_on(debug, caplog):
     }
     assert isinstance(components.log, JournalLog)
     assert isinstance(components.push, JournalPushBackend)
-    with caplog.at_level(logging.WARNING, logger="thywill_server.components"):
+    with caplog.at_level(logging.WARNING, logger="thywill.wiring.components"):
         await components.aclose_all()
     assert journal == ["push.aclose", "log.aclose"]
     assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
-        ("thywill_server.components", logging.WARNING, "Closing the push component failed")
+        ("thywill.wiring.components", logging.WARNING, "Closing the push component failed")
     ]
 
 
 def test_csrf_kept_in_the_session_is_an_error(settings):
     """The send endpoint runs without the session middleware: E012."""
-    from thywill_server.checks import check_csrf_storage
+    from thywill.wiring.checks import check_csrf_storage
 
     assert check_csrf_storage() == []
     settings.CSRF_USE_SESSIONS = True

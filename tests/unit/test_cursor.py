@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from thywill_server.cursor import MAX_CURSOR_LENGTH, Cursor
-from thywill_server.exceptions import ErrorCode, RejectedError
+from thywill.exceptions import ErrorCode, RejectedError
+from thywill.feed.cursor import MAX_CURSOR_LENGTH, Cursor
 
 URL_SAFE = re.compile(r"\A[A-Za-z0-9_-]*\Z")
 

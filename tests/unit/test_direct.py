@@ -1,4 +1,4 @@
-"""The transport endpoints served directly from ASGI (thywill_server/direct.py), driven
+"""The transport endpoints served directly from ASGI (thywill/edge/direct.py), driven
 with ASGI messages as a server would."""
 
 from __future__ import annotations
@@ -9,12 +9,19 @@ import pytest
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
-from thywill_server.calling import with_fresh_connections
-from thywill_server.direct import serve
-from thywill_server.groups import announces
-from thywill_server.models import Client
+from thywill.edge.direct import DirectEndpoints
+from thywill.feed.channels import announces
+from thywill.handlers.calling import with_fresh_connections
+from thywill.models import Client
 
 PROMPTLY = 2.0
+
+
+def endpoints() -> DirectEndpoints:
+    async def django(scope, receive, send):
+        raise AssertionError("the view is served directly, not through Django")
+
+    return DirectEndpoints(django)
 
 
 def scope(path: str = "/thywill/longpoll/") -> dict:
@@ -55,7 +62,7 @@ async def test_a_view_waiting_for_a_client_that_left_is_cancelled():
         return HttpResponse()
 
     serving = asyncio.create_task(
-        serve(waits_forever, scope(), receive, send, watch_disconnect=True)
+        endpoints().serve(waits_forever, scope(), receive, send, watch_disconnect=True)
     )
     await asyncio.sleep(0.05)
     left.set()
@@ -83,7 +90,7 @@ async def test_a_send_finishes_even_if_its_client_left():
         return HttpResponse(b"done")
 
     async with asyncio.timeout(PROMPTLY):
-        await serve(
+        await endpoints().serve(
             slow_send, scope("/thywill/send/"), receive, send, watch_disconnect=False
         )
     assert finished.is_set()

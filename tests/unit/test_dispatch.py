@@ -8,17 +8,17 @@ import json
 import pytest
 
 from tests.support.members import Member, channel_data, data_read
-from thywill_server.components import applications, components
-from thywill_server.cursor import Cursor
-from thywill_server.dispatch import (
+from thywill.events.runner import (
     Outcome,
     handle_connect,
     handle_disconnect,
     message_type_of,
 )
-from thywill_server.exceptions import PushUnavailableError
-from thywill_server.identity.tokens import ClientIdentity, new_client_id
-from thywill_server.models import Client
+from thywill.exceptions import PushUnavailableError
+from thywill.feed.cursor import Cursor
+from thywill.identity.tokens import ClientIdentity, new_client_id
+from thywill.models import Client
+from thywill.wiring.components import applications, components
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

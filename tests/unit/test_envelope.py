@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from thywill_server.envelope import (
+from thywill.exceptions import ErrorCode, RejectedError
+from thywill.push.base import StoredMessage
+from thywill.wire.envelope import (
     MAX_SEQ,
     InboundMessage,
     SendRequest,
@@ -14,8 +16,6 @@ from thywill_server.envelope import (
     encode_reset,
     parse_send_body,
 )
-from thywill_server.exceptions import ErrorCode, RejectedError
-from thywill_server.push.base import StoredMessage
 
 MAX_BYTES = 1000
 MAX_BATCH = 3

@@ -14,18 +14,18 @@ from django.core.checks import Error
 from django.test import AsyncClient
 
 from tests.support.members import Member, channel_data, data_read
-from thywill_server.checks import check_hooks
-from thywill_server.components import applications, components
-from thywill_server.dispatch import handle_connect, handle_disconnect
-from thywill_server.flows import flows
-from thywill_server.hooks import shared
-from thywill_server.hooks.pipe import HookPipe
-from thywill_server.identity.tokens import ClientIdentity, new_client_id
+from thywill.events.flows import flows
+from thywill.events.runner import handle_connect, handle_disconnect
+from thywill.hooks import shared
+from thywill.hooks.pipe import HookPipe
+from thywill.identity.tokens import ClientIdentity, new_client_id
+from thywill.wiring.checks import check_hooks
+from thywill.wiring.components import applications, components
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TRACE_SCRIPT = """
-from thywill_server.hooks import fail
+from thywill.hooks import fail
 
 calls = []
 
@@ -255,7 +255,7 @@ async def test_a_broken_reload_keeps_the_old_version(hooks_dir, caplog):
     alice = Member()
     await alice.send("a")
     write(hooks_dir / "counter.py", "def pre_message(model:\n")
-    with caplog.at_level(logging.ERROR, logger="thywill_server.hooks.scripts"):
+    with caplog.at_level(logging.ERROR, logger="thywill.hooks.scripts"):
         await alice.send("b", "c")
     assert len([r for r in caplog.records if "failed to load" in r.message]) == 1
     assert module("counter").count == 0
@@ -275,7 +275,7 @@ async def test_shared_state_counts_across_calls(hooks_dir):
     write(
         hooks_dir / "count.py",
         """
-        from thywill_server.hooks import shared
+        from thywill.hooks import shared
 
         def post_message(model, succeeded):
             shared.incr("messages")
@@ -337,7 +337,7 @@ async def test_fail_in_pre_connect_refuses_the_page(hooks_dir):
     write(
         hooks_dir / "gate.py",
         """
-        from thywill_server.hooks import fail
+        from thywill.hooks import fail
 
         def pre_connect(model):
             fail("No new players: the game is full.")
@@ -353,7 +353,7 @@ async def test_fail_in_pre_connect_refuses_the_page(hooks_dir):
 # --- an application's own hook folder ---------------------------------------------------
 
 ORDER_SCRIPT = """
-from thywill_server.hooks import fail, shared
+from thywill.hooks import fail, shared
 
 
 def _note(what):

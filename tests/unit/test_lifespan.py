@@ -6,8 +6,8 @@ import asyncio
 
 from asgiref.testing import ApplicationCommunicator
 
-from thywill_server.components import components
-from thywill_server.lifespan import lifespan
+from thywill.edge.lifespan import lifespan
+from thywill.wiring.components import components
 
 JOURNAL_PUSH = "tests.apps.fixture_components.JournalPushBackend"
 

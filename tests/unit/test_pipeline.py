@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from thywill_server.application.context import Context
-from thywill_server.exceptions import FlowFailedError
-from thywill_server.identity.tokens import ClientIdentity, new_client_id
-from thywill_server.pipeline import EVENT_KINDS, Event, Flow, Pipe, fail, use_pipes
+from thywill.exceptions import FlowFailedError
+from thywill.handlers.context import Context
+from thywill.identity.tokens import ClientIdentity, new_client_id
+from thywill.pipeline import EVENT_KINDS, Event, Flow, Pipe, fail, use_pipes
 
 
 def new_event(kind: str = "message", data=None) -> Event:
@@ -337,7 +337,7 @@ def test_unknown_kind_and_non_pipes_are_refused():
     """A flow needs a known event kind and Pipe instances."""
     with pytest.raises(ValueError, match="unknown event kind"):
         Flow([], "typing", core_of([]))
-    with pytest.raises(TypeError, match=r"not a thywill_server\.pipeline\.Pipe"):
+    with pytest.raises(TypeError, match=r"not a thywill\.pipeline\.Pipe"):
         Flow([object()], "message", core_of([]))
     assert "message" in EVENT_KINDS
 

@@ -7,18 +7,18 @@ import logging
 import pytest
 
 from tests.support.members import Member, data_read
-from thywill_server.checks import check_pipeline
-from thywill_server.pipeline.pipes import (
+from thywill.pipeline.pipes import (
     MessageSizePipe,
     RateLimitPipe,
     SchemaPipe,
     TracePipe,
 )
-from thywill_server.pipeline.schema import check_schema, errors
+from thywill.pipeline.schema import check_schema, errors
+from thywill.wiring.checks import check_pipeline
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-RATE = "thywill_server.pipeline.pipes.RateLimitPipe"
+RATE = "thywill.pipeline.pipes.RateLimitPipe"
 
 
 async def test_rate_limit_refuses_over_the_limit_with_retry_after(settings):
@@ -38,7 +38,7 @@ async def test_rate_limit_refuses_over_the_limit_with_retry_after(settings):
 def test_rate_limit_refills_over_time(monkeypatch):
     """Tokens come back at rate/per; a full bucket allows a burst again."""
     now = [1000.0]
-    monkeypatch.setattr("thywill_server.pipeline.pipes.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("thywill.pipeline.pipes.time.monotonic", lambda: now[0])
     pipe = RateLimitPipe(rate=1, per=2.0, burst=2)
     assert [pipe.take("c"), pipe.take("c")] == [0.0, 0.0]
     assert pipe.take("c") == pytest.approx(2.0)
@@ -62,7 +62,7 @@ async def test_message_size_pipe(settings):
     """A message whose data is over max_bytes fails with too_large."""
     settings.THYWILL_PIPELINE = [
         {
-            "BACKEND": "thywill_server.pipeline.pipes.MessageSizePipe",
+            "BACKEND": "thywill.pipeline.pipes.MessageSizePipe",
             "OPTIONS": {"max_bytes": 5},
         }
     ]
@@ -83,7 +83,7 @@ async def test_schema_pipe_for_every_message(settings):
     """A global schema is checked for every message, naming each problem."""
     settings.THYWILL_PIPELINE = [
         {
-            "BACKEND": "thywill_server.pipeline.pipes.SchemaPipe",
+            "BACKEND": "thywill.pipeline.pipes.SchemaPipe",
             "OPTIONS": {"schema": {"type": "object", "required": ["type"]}},
         }
     ]
@@ -139,7 +139,7 @@ def test_unsupported_schema_is_refused(schema):
 async def test_trace_pipe_logs_one_structured_line_per_event(settings, caplog):
     """TracePipe logs kind, client, trace id, outcome and per-pipe timings."""
     settings.THYWILL_PIPELINE = [
-        "thywill_server.pipeline.pipes.TracePipe",
+        "thywill.pipeline.pipes.TracePipe",
         {"BACKEND": RATE, "OPTIONS": {"rate": 1, "per": 60}},
     ]
     alice = Member()
@@ -168,7 +168,7 @@ async def test_trace_pipe_logs_one_structured_line_per_event(settings, caplog):
             "thywill.E002",
             "THYWILL_PIPELINE[0]['BACKEND'] = 'no.such.Pipe'",
         ),
-        (["thywill_server.log.stdlib.StdlibLog"], "thywill.E003", "is not a subclass of"),
+        (["thywill.log.stdlib.StdlibLog"], "thywill.E003", "is not a subclass of"),
         ([{"BACKEND": RATE, "OPTIONS": {"rat": 1}}], "thywill.E004", "Unknown or missing"),
         ([{"BACKEND": RATE, "OPTIONS": {"rate": -1}}], "thywill.E004", "rate must be"),
     ],

@@ -13,11 +13,11 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from tests.apps.models import Departure
-from thywill_server.components import components
-from thywill_server.cursor import Cursor
-from thywill_server.delivery import ClientFeed
-from thywill_server.identity.tokens import ClientIdentity, new_client_id
-from thywill_server.presence import presence
+from thywill.feed.cursor import Cursor
+from thywill.feed.feed import ClientFeed
+from thywill.feed.presence import presence
+from thywill.identity.tokens import ClientIdentity, new_client_id
+from thywill.wiring.components import components
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -102,7 +102,7 @@ async def test_a_lease_of_an_unknown_application_is_dropped(caplog):
     await presence.renew(identity, force=True)
     await presence.stop()
     await asyncio.sleep(TTL + 0.1)
-    with caplog.at_level(logging.WARNING, logger="thywill_server.presence"):
+    with caplog.at_level(logging.WARNING, logger="thywill.feed.presence"):
         assert await presence.sweep() == 0
     assert "Dropped the lapsed lease" in caplog.text
 

@@ -10,7 +10,7 @@ from django.test import override_settings
 
 from tests.contracts.push import PROMPTLY, PushBackendContract, new_channel
 from tests.unit.expected import W001
-from thywill_server.push.locmem import LocMemPushBackend
+from thywill.push.locmem import LocMemPushBackend
 
 
 @pytest.fixture

@@ -8,16 +8,16 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from tests.support.members import Member, data_read
+from thywill.application import Context
+from thywill.events.flows import flows
+from thywill.exceptions import FlowFailedError
+from thywill.hooks import Model
+from thywill.hooks.pipe import HookPipe
+from thywill.identity.tokens import ClientIdentity, new_client_id
+from thywill.wiring.components import applications
 from thywill_apps.tictactoe import board
 from thywill_apps.tictactoe.application import TicTacToeApplication
 from thywill_apps.tictactoe.models import Game, player_of
-from thywill_server.application import Context
-from thywill_server.components import applications
-from thywill_server.exceptions import FlowFailedError
-from thywill_server.flows import flows
-from thywill_server.hooks import Model
-from thywill_server.hooks.pipe import HookPipe
-from thywill_server.identity.tokens import ClientIdentity, new_client_id
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

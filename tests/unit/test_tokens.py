@@ -1,4 +1,4 @@
-"""Client ids and the signed token that proves them (thywill_server/identity/tokens.py)."""
+"""Client ids and the signed token that proves them (thywill/identity/tokens.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import time
 import pytest
 from django.core import signing
 
-from thywill_server.exceptions import ErrorCode, RejectedError
-from thywill_server.identity.tokens import (
+from thywill.exceptions import ErrorCode, RejectedError
+from thywill.identity.tokens import (
     CLIENT_ID,
     TOKEN_SALT,
     ClientIdentity,

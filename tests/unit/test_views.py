@@ -15,9 +15,9 @@ from django.contrib.auth import get_user_model
 from django.core import signing
 from django.test import AsyncClient
 
-from thywill_server.components import components
-from thywill_server.cursor import Cursor
-from thywill_server.identity.tokens import (
+from thywill.edge.views.sse import KEEPALIVE, PADDING
+from thywill.feed.cursor import Cursor
+from thywill.identity.tokens import (
     CLIENT_ID,
     TOKEN_SALT,
     ClientIdentity,
@@ -26,15 +26,15 @@ from thywill_server.identity.tokens import (
     session_hash,
     verify_token,
 )
-from thywill_server.models import Client
-from thywill_server.transports.sse import KEEPALIVE, PADDING
+from thywill.models import Client
+from thywill.wiring.components import components
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CONFIG_SCRIPT = re.compile(
     r'<script id="thywill-config" type="application/json">(.*?)</script>', re.S
 )
-LOCMEM = "thywill_server.push.locmem.LocMemPushBackend"
+LOCMEM = "thywill.push.locmem.LocMemPushBackend"
 UNREACHABLE = "tests.apps.fixture_components.UnreachablePushBackend"
 PROMPTLY = 2.0
 HANDLER_FAILED = "The application failed to handle this message."

@@ -8,19 +8,17 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.core import signing
 
 from tests.unit.test_views import LOCMEM, UNREACHABLE, Tab
-from thywill_server.routes import websocket_urlpatterns
-from thywill_server.transports.websocket import check_origin
+from thywill.edge.websocket import WebsocketRouter, check_origin
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = "http://testserver"
 WAIT = 2.0
-application = URLRouter(websocket_urlpatterns)
+application = WebsocketRouter()
 
 
 def socket_for(
@@ -316,8 +314,8 @@ async def test_unreachable_push_backend_closes_4503(tab, settings, logs):
 
 async def test_send_while_the_backend_is_down_answers_503(tab, settings, monkeypatch):
     """A send frame that meets an unreachable backend answers 503 (the client resends)."""
-    from thywill_server.exceptions import PushUnavailableError
-    from thywill_server.transports import websocket
+    from thywill.edge import websocket
+    from thywill.exceptions import PushUnavailableError
 
     async def down(*args):
         raise PushUnavailableError("down (test)")
@@ -361,7 +359,7 @@ async def test_removed_application_answers_unknown_application(tab, settings):
 )
 def test_origin_rules(settings, origin, scheme, trusted, allowed):
     """The page's own origin and CSRF_TRUSTED_ORIGINS (wildcards too) may connect."""
-    from thywill_server.exceptions import RejectedError
+    from thywill.exceptions import RejectedError
 
     settings.CSRF_TRUSTED_ORIGINS = trusted
     headers = {"origin": origin, "host": "site.test"}

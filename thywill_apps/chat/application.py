@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from thywill.application import BaseApplication, Context
+from thywill.pipeline import fail, use_pipes
+from thywill.types import JSON
 from thywill_apps.chat.models import (
     NICK_MAX_LENGTH,
     ROOM_GROUP_PREFIX,
@@ -20,9 +23,6 @@ from thywill_apps.chat.models import (
     room_key,
 )
 from thywill_apps.chat.pipes import CleanText
-from thywill_server.application import BaseApplication, Context
-from thywill_server.pipeline import fail, use_pipes
-from thywill_server.types import JSON
 
 LOBBY = "lobby"
 """The group every client joins when it connects: it hears of rooms as they are made."""

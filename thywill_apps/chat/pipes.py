@@ -7,8 +7,8 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from thywill_server.pipeline import Event, Pipe, fail
-from thywill_server.pipeline.pipe import NextPipe
+from thywill.pipeline import Event, Pipe, fail
+from thywill.pipeline.pipe import NextPipe
 
 
 class CleanText(Pipe):

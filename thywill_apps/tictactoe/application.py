@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from thywill.application import BaseApplication, Context
+from thywill.pipeline.pipes import SchemaPipe
+from thywill.types import JSON
 from thywill_apps.tictactoe.models import Game, player_of
 from thywill_apps.tictactoe.refusals import NO_GAME, enforce
-from thywill_server.application import BaseApplication, Context
-from thywill_server.pipeline.pipes import SchemaPipe
-from thywill_server.types import JSON
 
 ROOM = {"type": "string", "minLength": 1, "maxLength": 32}
 MESSAGES = SchemaPipe(

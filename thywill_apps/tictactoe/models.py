@@ -11,6 +11,7 @@ import re
 
 from django.db import models
 
+from thywill.types import JSON
 from thywill_apps.tictactoe import board as rules
 from thywill_apps.tictactoe.refusals import (
     BAD_ROOM,
@@ -23,7 +24,6 @@ from thywill_apps.tictactoe.refusals import (
     WATCHING,
     Refusal,
 )
-from thywill_server.types import JSON
 
 ROOM_NAME = re.compile(r"[a-z0-9-]{1,32}")
 

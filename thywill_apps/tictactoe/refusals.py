@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from thywill_server.pipeline import fail
+from thywill.pipeline import fail
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

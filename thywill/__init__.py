@@ -1,0 +1,3 @@
+"""thywill: realtime push for Django."""
+
+__version__ = "0.1.0"

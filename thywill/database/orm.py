@@ -1,0 +1,41 @@
+"""The database component on Django's ORM (SQLite by default, MySQL in production)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core import checks
+from django.core.checks import CheckMessage
+
+from thywill.database.base import BaseDatabase
+from thywill.identity.tokens import ClientIdentity
+from thywill.models import Client
+
+
+class OrmDatabase(BaseDatabase):
+    """Client records in the ``Client`` model, on one of Django's DATABASES.
+
+    Args:
+        alias: the key of ``settings.DATABASES`` to use.
+    """
+
+    def __init__(self, *, alias: str = "default") -> None:
+        self.alias = alias
+
+    async def record_client(self, identity: ClientIdentity, session_key: str) -> None:
+        await Client.objects.using(self.alias).acreate(
+            id=identity.client_id,
+            application=identity.application,
+            session_key=session_key,
+            user_id=identity.user_id,
+        )
+
+    def check(self) -> list[CheckMessage]:
+        if self.alias not in settings.DATABASES:
+            return [
+                checks.Error(
+                    f"THYWILL_COMPONENTS['database'] uses database alias "
+                    f"{self.alias!r}, which is not in DATABASES.",
+                    id="thywill.E009",
+                )
+            ]
+        return []

@@ -1,0 +1,23 @@
+"""Long-poll: one request, one batch (or an empty answer at the timeout)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+
+from thywill import conf
+from thywill.edge.errors import json_errors
+from thywill.edge.feeds import open_feed
+from thywill.wire.envelope import encode_batch
+
+
+@json_errors(methods=("GET",))
+async def longpoll(request: HttpRequest) -> HttpResponse:
+    """Answer with the client's messages after its cursor, waiting for some if needed."""
+    feed = open_feed(request, "longpoll", request.GET.get("cursor"))
+    if request.GET.get("wait") == "0":
+        batch = await feed.read()
+    else:
+        batch = await feed.next(conf.get_limits().longpoll_timeout)
+    response = HttpResponse(encode_batch(batch), content_type="application/json")
+    response["Cache-Control"] = "no-store"
+    return response

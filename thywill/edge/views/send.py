@@ -1,0 +1,45 @@
+"""The send endpoint: messages from a client to its application."""
+
+from __future__ import annotations
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from thywill import conf
+from thywill.edge.csrf import csrf_protect
+from thywill.edge.errors import identify, json_errors
+from thywill.events.runner import handle_messages, send_results
+from thywill.exceptions import ErrorCode, RejectedError
+from thywill.wire.envelope import parse_send_body
+from thywill.wiring.components import applications
+
+
+@json_errors(methods=("POST",))
+@csrf_protect  # here rather than by middleware: edge/direct.py serves this view
+async def send(request: HttpRequest) -> HttpResponse:
+    """Handle a batch of client messages in order; answer a result per message."""
+    limits = conf.get_limits()
+    declared = request.headers.get("Content-Length", "")
+    if (
+        declared.isascii()
+        and declared.isdigit()
+        and int(declared) > limits.max_message_bytes
+    ):
+        raise RejectedError(
+            ErrorCode.TOO_LARGE,
+            f"The body is {declared} bytes; the limit is {limits.max_message_bytes}.",
+        )
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        # A chunked body gives no Content-Length to refuse early; Django stops reading it.
+        raise RejectedError(
+            ErrorCode.TOO_LARGE, f"The body is over {limits.max_message_bytes} bytes."
+        ) from None
+    body = parse_send_body(
+        raw, max_bytes=limits.max_message_bytes, max_batch=limits.max_batch
+    )
+    identity = identify(request, body.token)
+    app = applications.of_client(identity)
+    results = await handle_messages(app, identity, body.messages)
+    return JsonResponse({"results": send_results(body.messages, results)})

@@ -1,0 +1,304 @@
+"""WebSocket: one connection that carries a client's feed and its sends.
+
+The browser opens ``<prefix>/websocket/?token=T&cursor=C`` (the URL named
+``thywill:websocket``; ``WebsocketRouter`` routes it here). The consumer checks that the
+transport is enabled, the Origin and the token; it then sends an ``open`` frame and the
+client's feed from the cursor as ``batch`` frames (a ``keepalive`` frame after
+SSE_KEEPALIVE seconds of silence). The client sends ``send`` frames, handled exactly as
+``POST /thywill/send/`` bodies are and each answered by a ``sent`` frame.
+
+Every refusal is an ``error`` frame followed by a close whose code is 4000 plus the HTTP
+status of the error and whose reason is the error code (documentation/protocol.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from channels.consumer import get_handler_name
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.http.cookie import parse_cookie
+from django.utils.http import is_same_domain
+
+from thywill import conf
+from thywill.edge.direct import route_path
+from thywill.edge.feeds import new_feed, require_enabled
+from thywill.events.runner import handle_messages, send_results
+from thywill.exceptions import (
+    ErrorCode,
+    PushUnavailableError,
+    RejectedError,
+)
+from thywill.feed.feed import ClientFeed
+from thywill.identity.tokens import ClientIdentity, identify
+from thywill.types import ASGIApp, Receive, Scope, Send
+from thywill.wire.envelope import encode_batch, parse_json, parse_messages
+from thywill.wiring.components import applications, components
+
+CLOSE_CODE_BASE = 4000
+"""A refusal closes with this plus the HTTP status of its error (4403 for bad_token)."""
+KEEPALIVE_FRAME = '{"type":"keepalive"}'
+
+logger = logging.getLogger(__name__)
+
+
+def close_code(error: RejectedError) -> int:
+    """The close code of a refusal: 4000 plus the error's HTTP status."""
+    return CLOSE_CODE_BASE + error.status
+
+
+def error_frame(error: RejectedError) -> str:
+    """The ``error`` frame sent just before a refusal closes the socket."""
+    return json.dumps({"type": "error", "error": error.as_json()})
+
+
+def check_origin(headers: Mapping[str, str], scheme: str) -> None:
+    """Accept the page's own origin and CSRF_TRUSTED_ORIGINS, as Django's CSRF check does.
+
+    A browser always sends Origin with a WebSocket handshake; without this check any
+    site could open a socket with the visitor's session cookie.
+
+    Raises:
+        RejectedError: ``bad_origin``.
+    """
+    origin = headers.get("origin")
+    if not origin:
+        raise RejectedError(ErrorCode.BAD_ORIGIN, "An Origin header is required.")
+    own = f"{'https' if scheme == 'wss' else 'http'}://{headers.get('host', '')}"
+    if origin == own or origin in settings.CSRF_TRUSTED_ORIGINS:
+        return
+    parsed = urlsplit(origin)
+    for trusted in settings.CSRF_TRUSTED_ORIGINS:
+        pattern = urlsplit(trusted)
+        if (
+            "*" in pattern.netloc
+            and parsed.scheme == pattern.scheme
+            and is_same_domain(parsed.netloc, pattern.netloc.lstrip("*"))
+        ):
+            return
+    raise RejectedError(
+        ErrorCode.BAD_ORIGIN, f"The origin {origin[:100]!r} may not open this socket."
+    )
+
+
+class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
+    """The WebSocket transport: a client's feed out, its sends in, one connection."""
+
+    identity: ClientIdentity | None = None
+    feed_task: asyncio.Task[None] | None = None
+    closing = False
+    closed = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The feed task and the send answers share the socket: one frame at a time.
+        self.send_lock = asyncio.Lock()
+
+    @property
+    def path(self) -> str:
+        return str(self.scope.get("path", ""))
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Call the handler of an ASGI message.
+
+        Channels' own dispatch first closes stale database connections, a thread hop per
+        frame; here the sync code that uses the database does that in its own thread
+        (``thywill.handlers.calling``).
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def connect(self) -> None:
+        """Accept, then check; a refusal is an error frame and a close code."""
+        # Accepting first is what lets a browser see why it was refused: a handshake
+        # refused with an HTTP status reaches the page as an anonymous close (1006).
+        await self.accept()
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in self.scope.get("headers", [])
+        }
+        query = dict(parse_qsl(self.scope.get("query_string", b"").decode("latin-1")))
+        try:
+            require_enabled("websocket")
+            check_origin(headers, str(self.scope.get("scheme", "ws")))
+            identity = identify(query.get("token"), parse_cookie(headers.get("cookie", "")))
+            feed = new_feed(identity, query.get("cursor"))
+        except RejectedError as error:
+            await self.refuse(error)
+            return
+        self.identity = identity
+        self.feed_task = asyncio.create_task(self.stream(feed))
+
+    async def stream(self, feed: ClientFeed) -> None:
+        """Write ``open``, then every batch of the feed, with keepalives in between."""
+        keepalive = conf.get_limits().sse_keepalive
+        try:
+            start = feed.cursor
+            # Read once before ``open``: while the push backend is down the socket
+            # closes with 4503 without opening, and the client backs off.
+            batch = await feed.next(0)
+            await self.send_frame(json.dumps({"type": "open", "cursor": start.encode()}))
+            while True:
+                if batch:
+                    await self.send_frame(encode_batch(batch, frame_type="batch"))
+                batch = await feed.next(keepalive)
+                if not batch:
+                    await self.send_frame(KEEPALIVE_FRAME)
+        except PushUnavailableError as exc:
+            # The client reconnects with its cursor, after a backoff.
+            components.log.unavailable(exc, path=self.path)
+            await self.close_with(RejectedError.unavailable())
+        except RejectedError as error:
+            await self.refuse(error)  # the token expired while the socket was open
+        except OSError:
+            return  # the client went away: websocket.disconnect follows
+        except Exception:
+            # A bug, not the client's doing: say so once, and close rather than leave a
+            # socket open with no feed behind it.
+            client_id = feed.identity.client_id
+            logger.exception("The WebSocket feed of client %s failed", client_id)
+            with contextlib.suppress(OSError):
+                await self.close(code=1011)
+            self.closed = True
+
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None
+    ) -> None:
+        """Handle one frame from the client; a malformed one closes the socket."""
+        if self.identity is None or self.closing:
+            return  # refused: the close is under way
+        try:
+            if text_data is None:
+                raise RejectedError(
+                    ErrorCode.BAD_FRAME, "Binary frames are not accepted; send JSON text."
+                )
+            frame = parse_json(
+                text_data, max_bytes=conf.get_limits().max_message_bytes, what="frame"
+            )
+            kind = frame.get("type") if isinstance(frame, dict) else None
+            if kind != "send":
+                raise RejectedError(
+                    ErrorCode.BAD_FRAME,
+                    f"Unknown frame type {str(kind)[:50]!r}: a client sends only "
+                    "JSON objects of type 'send'.",
+                )
+        except RejectedError as error:
+            await self.refuse(error)
+            return
+        answer = await self.handle_send(self.identity, frame)
+        try:
+            await self.send_frame(answer)
+        except OSError:
+            return  # the client went away before its answer: it resends the same seqs
+
+    async def handle_send(self, identity: ClientIdentity, frame: dict[str, Any]) -> str:
+        """A ``send`` frame, handled as the HTTP send is; its ``sent`` answer."""
+        try:
+            messages = parse_messages(
+                frame.get("messages"), max_batch=conf.get_limits().max_batch
+            )
+            app = applications.of_client(identity)
+            results = await handle_messages(app, identity, messages)
+        except RejectedError as error:
+            components.log.rejected(error, path=self.path, client_id=identity.client_id)
+            return _refused_send(error)
+        except PushUnavailableError as exc:
+            components.log.unavailable(exc, path=self.path)
+            return _refused_send(RejectedError.unavailable())
+        return json.dumps({"type": "sent", "results": send_results(messages, results)})
+
+    async def refuse(self, error: RejectedError) -> None:
+        """Log a refusal once, then send its error frame and close."""
+        client_id = self.identity.client_id if self.identity is not None else None
+        components.log.rejected(error, path=self.path, client_id=client_id)
+        await self.close_with(error)
+
+    async def close_with(self, error: RejectedError) -> None:
+        """Send the error frame, then close with the error's code and reason."""
+        self.closing = True
+        if self.feed_task is not None and self.feed_task is not asyncio.current_task():
+            self.feed_task.cancel()
+        try:
+            await self.send_frame(error_frame(error))
+            await self.close(code=close_code(error), reason=error.code.value)
+        except OSError:
+            return  # already gone
+        finally:
+            self.closed = True
+
+    async def send_frame(self, text: str) -> None:
+        """Send one text frame (never two at once); nothing once the socket is closed.
+
+        A send handled while the feed closed the socket (4503) still finishes; its
+        answer is dropped here instead of being sent after the close.
+        """
+        async with self.send_lock:
+            if not self.closed:
+                await self.send(text_data=text)
+
+    async def disconnect(self, code: int) -> None:
+        """Stop the feed when the connection is gone."""
+        self.closed = True
+        task = self.feed_task
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+            if not task.cancelled():
+                task.result()  # a failure other than the client leaving is a bug: raise it
+
+
+class WebsocketNotFound(AsyncWebsocketConsumer):  # type: ignore[misc]
+    """Any other WebSocket path: closed with 4404 ``not_found``, as HTTP answers 404."""
+
+    async def connect(self) -> None:
+        """Accept, then refuse with an error frame and a close code."""
+        path = str(self.scope.get("path", ""))
+        error = RejectedError(ErrorCode.NOT_FOUND, f"Nothing is at {path}.")
+        components.log.rejected(error, path=path)
+        await self.accept()
+        await self.send(text_data=error_frame(error))
+        await self.close(code=close_code(error), reason=error.code.value)
+
+
+def _refused_send(error: RejectedError) -> str:
+    # The HTTP send's error answer, with its status: what the client does next depends
+    # on it (a 4xx rejects the batch, a 503 resends it).
+    return json.dumps(
+        {
+            "type": "sent",
+            "status": error.status,
+            "error": error.as_json(),
+        }
+    )
+
+
+class WebsocketRouter:
+    """The ASGI application of the ``websocket`` protocol: thywill's transport at the URL
+    named ``thywill:websocket`` (wherever the project's URLconf includes thywill), the
+    project's own WebSocket application at any other path.
+
+    Args:
+        fallback: the project's WebSocket application; without one, any other path is
+            refused with 4404 ``not_found``.
+    """
+
+    def __init__(self, fallback: ASGIApp | None = None) -> None:
+        self.transport = WebsocketTransport.as_asgi()
+        self.fallback = fallback or WebsocketNotFound.as_asgi()
+        self._path: str | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._path is None:
+            self._path = route_path("thywill:websocket")
+        path_info = scope["path"].removeprefix(scope.get("root_path", ""))
+        app = self.transport if path_info == self._path else self.fallback
+        await app(scope, receive, send)

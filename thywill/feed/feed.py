@@ -1,0 +1,157 @@
+"""Reading a client's channels after its cursor: the one read path of every transport."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Mapping, Sequence
+
+from thywill import conf
+from thywill.feed.channels import GROUP_CHANNEL_PREFIX, parse_control
+from thywill.feed.cursor import Cursor
+from thywill.feed.presence import presence
+from thywill.identity.tokens import ClientIdentity, token_expired
+from thywill.push.base import BasePushBackend, StoredMessage
+
+FROM_START = ""
+"""A cursor's position for a channel followed but not read yet: read from its oldest."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Batch:
+    """Messages read for one client, and where its cursor stands after them."""
+
+    messages: Sequence[StoredMessage]
+    reset_channels: Sequence[str]
+    cursor: Cursor
+
+    def __bool__(self) -> bool:
+        return bool(self.messages or self.reset_channels)
+
+
+class ClientFeed:
+    """The stream of messages for one client, resumable from a cursor.
+
+    Transports create one per request (long-poll) or per connection (SSE, WebSocket),
+    call ``next()`` and write what it returns; they never touch the push backend.
+
+    The feed reads the client's private channel and the channels of its groups. On the
+    first read it keeps the group positions of the cursor for the groups the client is
+    still in; from then on, control entries on the private channel (written when the
+    client joins or leaves a group) add a group channel from the join's position on, or
+    drop it, so even a feed that is already waiting follows its client's groups. When
+    the private channel's history was lost, so were those entries: the feed then reads
+    every group the client is in, from its oldest retained message, with a reset.
+    """
+
+    def __init__(
+        self,
+        push: BasePushBackend,
+        identity: ClientIdentity,
+        cursor: Cursor,
+        *,
+        limit: int = 100,
+    ) -> None:
+        self.push = push
+        self.identity = identity
+        self.limit = limit
+        self.channels = [identity.channel]
+        self.cursor = cursor.restricted(
+            [identity.channel, *(c for c in cursor if c.startswith(GROUP_CHANNEL_PREFIX))]
+        )
+        self._started = False
+
+    async def _start(self) -> None:
+        memberships = set(await self.push.memberships(self.identity.client_id))
+        self.channels += [c for c in self.cursor if c in memberships]
+        self.cursor = self.cursor.restricted(self.channels)
+        self._started = True
+
+    async def read(self) -> Batch:
+        """Read what is there after the cursor, without waiting, and advance it."""
+        if not self._started:
+            await self._start()
+        messages: list[StoredMessage] = []
+        resets: list[str] = []
+        positions = dict(self.cursor)
+        private = self.identity.channel
+        result = await self.push.read(private, _after(positions, private), self.limit)
+        if result.reset:
+            resets.append(private)
+            for channel in await self.push.memberships(self.identity.client_id):
+                if channel not in self.channels:
+                    self.channels.append(channel)
+                    positions.pop(channel, None)
+                    resets.append(channel)
+        for message in result.messages:
+            control = parse_control(message.payload)
+            if control is None:
+                messages.append(message)
+            elif control.action == "subscribe" and control.channel not in self.channels:
+                self.channels.append(control.channel)
+                if control.after is not None:
+                    positions[control.channel] = control.after
+            elif control.action == "unsubscribe" and control.channel in self.channels:
+                self.channels.remove(control.channel)
+                positions.pop(control.channel, None)
+        _advance(positions, private, result.position)
+        for channel in self.channels[1:]:
+            result = await self.push.read(channel, _after(positions, channel), self.limit)
+            if result.reset and channel not in resets:
+                resets.append(channel)
+            messages.extend(result.messages)
+            _advance(positions, channel, result.position)
+            # A group joined while it was empty has no position yet: the cursor still
+            # names it, so a feed built from the cursor (the next long-poll) reads it.
+            positions.setdefault(channel, FROM_START)
+        self.cursor = Cursor(positions)
+        return Batch(messages, resets, self.cursor)
+
+    async def next(self, timeout: float) -> Batch:
+        """Read after the cursor; when nothing is there, wait up to ``timeout`` seconds.
+
+        Also keeps the client's presence lease alive, renewing it (when due) before
+        reading and while waiting, so a connected client's lease never lapses.
+
+        Raises:
+            RejectedError: ``token_expired`` once the identity's token has expired.
+            PushUnavailableError: the push backend cannot be reached.
+        """
+        expires_at = self.identity.expires_at
+        if expires_at is not None:
+            # An open stream ends when its token expires, as a new request would fail.
+            left = expires_at - time.time()
+            if left <= 0:
+                raise token_expired()
+            timeout = min(timeout, left)
+        await presence.keep_alive(self.identity)
+        batch = await self.read()
+        if batch:
+            return batch
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        renew_every = conf.get_limits().presence_ttl / 3
+        while (remaining := deadline - loop.time()) > 0:
+            positions = {channel: _after(self.cursor, channel) for channel in self.channels}
+            if await self.push.wait(positions, min(remaining, renew_every)):
+                # A wake-up may bring only control entries (a group joined): then the
+                # batch is empty and waiting goes on, on the new channels too.
+                batch = await self.read()
+                if batch:
+                    return batch
+            await presence.keep_alive(self.identity)
+        return batch
+
+
+def _after(positions: Mapping[str, str], channel: str) -> str | None:
+    """The position to read ``channel`` after: ``None`` (from its oldest message) when
+    the cursor has none, or names it with FROM_START."""
+    return positions.get(channel) or None
+
+
+def _advance(positions: dict[str, str], channel: str, position: str | None) -> None:
+    if position is None:
+        positions.pop(channel, None)
+    else:
+        positions[channel] = position

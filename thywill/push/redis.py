@@ -1,0 +1,552 @@
+"""The Redis push backend: any number of server processes on any number of machines.
+
+Every channel is a Redis stream bounded by length and age, with a small hash that holds
+its epoch; positions are ``<epoch>-<stream id>``. Publishing is one Lua script per call
+(append, record the sender's sequence, wake readers), so it is atomic and costs one round
+trip. Each process keeps one pub/sub subscription per event loop and wakes only its own
+waiters of the channels named in a notification: no connection per waiting client and no
+polling. The scripts and key layout are in ``redis_scripts.py``.
+
+Requires Redis 6.2 or newer (exclusive XRANGE starts, ``SET ... PX`` in scripts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import dataclasses
+import secrets
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+import redis.exceptions
+from django.core import checks
+from django.core.checks import CheckMessage
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from thywill.exceptions import PushUnavailableError
+from thywill.push import redis_scripts as lua
+from thywill.push.base import BasePushBackend, ReadResult, StoredMessage
+from thywill.push.locks import KeyedLocks
+from thywill.push.outage import OutageTracker
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass
+class _HeldLock:
+    """A client lock this task holds, and the client's last sequence as of now."""
+
+    client_id: str
+    last_sequence: int
+    holder: asyncio.Task[Any] | None
+
+    def answers_for(self, client_id: str) -> bool:
+        """Whether this is ``client_id``'s lock, held by the running task (tasks it
+        started inherit the context variable, not the lock)."""
+        return self.client_id == client_id and self.holder is asyncio.current_task()
+
+
+# Taking a client's lock also reads its last sequence, in the same round trip; while the
+# lock is held nobody else records one, so last_sequence() answers from here.
+_held_lock: contextvars.ContextVar[_HeldLock | None] = contextvars.ContextVar(
+    "thywill_redis_held_lock", default=None
+)
+
+# What counts as "Redis cannot serve us now" (503, retried by the client), as opposed to
+# a bug (any other ResponseError). OutOfMemoryError: maxmemory reached with noeviction.
+UNAVAILABLE = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.MasterDownError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.OutOfMemoryError,
+    OSError,
+)
+KEY_PREFIX_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-"
+)
+
+
+class _LoopState:
+    """The connections and waiters of one event loop (redis-py's belong to one loop)."""
+
+    def __init__(self, client: aioredis.Redis, scripts: dict[str, Any]) -> None:
+        self.client = client
+        self.scripts = scripts
+        self.waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self.subscribed = asyncio.Event()
+        # Set by a waiter that needs the subscription: ends the listener's backoff early.
+        self.needed = asyncio.Event()
+        self.listener: asyncio.Task[None] | None = None
+
+
+class RedisPushBackend(BasePushBackend):
+    """Channels, sequences, locks and presence leases in Redis, shared by every process.
+
+    Args:
+        url: ``redis://`` or ``rediss://`` (TLS) URL; query parameters are redis-py's
+            connection options (for example ``?ssl_cert_reqs=required``).
+        key_prefix: the start of every key. It is also the Redis Cluster hash tag
+            (``{prefix}``), so every key of a site lives in one slot.
+        capacity: how many messages a channel keeps at most (exactly).
+        max_age: how many seconds a message is kept at most.
+        sequence_ttl: how many seconds a client's send sequence is kept after its last
+            send (at least ``max_age``); a resend later than that is handled again.
+        lock_lease: seconds a client's send lock lasts unless its holder renews it; it
+            bounds how long a client's sends stall after its server process died.
+        max_connections: the size of each event loop's connection pool.
+        socket_timeout: seconds to wait for a reply before the operation fails with 503.
+        socket_connect_timeout: seconds to wait for a connection.
+        health_check_interval: seconds of idleness after which a pooled connection is
+            checked before use.
+        connection_options: any other keyword arguments for redis-py's connection pool.
+    """
+
+    def __init__(
+        self,
+        *,
+        url: str = "redis://127.0.0.1:6379/0",
+        key_prefix: str = "thywill",
+        capacity: int = 1000,
+        max_age: float = 3600.0,
+        sequence_ttl: float = 86400.0,
+        lock_lease: float = 30.0,
+        max_connections: int = 100,
+        socket_timeout: float = 5.0,
+        socket_connect_timeout: float = 2.0,
+        health_check_interval: float = 15.0,
+        connection_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(capacity=capacity, max_age=max_age)
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                f"url must be a redis://, rediss:// or unix:// URL, not {url!r}"
+            )
+        if not key_prefix or not set(key_prefix) <= KEY_PREFIX_CHARS:
+            raise ValueError(
+                f"key_prefix must be letters, digits and _ . : -, not {key_prefix!r}"
+            )
+        for name, value in (
+            ("sequence_ttl", sequence_ttl),
+            ("lock_lease", lock_lease),
+            ("socket_timeout", socket_timeout),
+            ("socket_connect_timeout", socket_connect_timeout),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ValueError(f"{name} must be a positive number, not {value!r}")
+        self.url = url
+        self.key_prefix = key_prefix
+        self.sequence_ttl = max(float(sequence_ttl), self.max_age)
+        self.lock_lease = float(lock_lease)
+        self._pool_options: dict[str, Any] = {
+            "max_connections": max_connections,
+            "socket_timeout": socket_timeout,
+            "socket_connect_timeout": socket_connect_timeout,
+            "health_check_interval": health_check_interval,
+            # No silent retries: a command that may have run must not run twice
+            # (publish_many is not idempotent); the client retries the whole request.
+            "retry": Retry(NoBackoff(), 0),
+            **(connection_options or {}),
+        }
+        self._listen_timeout = max(1.0, float(health_check_interval))
+        self._tag = "{" + key_prefix + "}"
+        self._wake_channel = f"{self._tag}:wake"
+        self._leases_key = f"{self._tag}:presence"
+        self._lease_data_key = f"{self._tag}:presence:data"
+        self._claims_key = f"{self._tag}:presence:claims"
+        # Channel metadata outlives the stream, so a reader that saw everything before a
+        # long silence reads on without a needless reset.
+        self._meta_ttl_ms = int(max(2 * self.max_age, 86400.0) * 1000)
+        self._stream_ttl_ms = int(self.max_age * 1000) + 1000
+        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState]
+        self._states = weakref.WeakKeyDictionary()
+        self._local_locks = KeyedLocks()
+        self.outage = OutageTracker("Redis")
+
+    # --- keys --------------------------------------------------------------------------
+
+    def _channel_keys(self, channel: str) -> tuple[str, str]:
+        return f"{self._tag}:m:{channel}", f"{self._tag}:s:{channel}"
+
+    def _sequence_key(self, client_id: str) -> str:
+        return f"{self._tag}:q:{client_id}"
+
+    def _lock_key(self, client_id: str) -> str:
+        return f"{self._tag}:k:{client_id}"
+
+    # --- connections -------------------------------------------------------------------
+
+    def _state(self) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        state = self._states.get(loop)
+        if state is None:
+            # A blocking pool makes a burst of requests queue for a connection (up to
+            # socket_timeout) instead of failing once max_connections are busy.
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.url, timeout=self._pool_options["socket_timeout"], **self._pool_options
+            )
+            client = aioredis.Redis(connection_pool=pool)
+            scripts = {
+                name: client.register_script(getattr(lua, name))
+                for name in (
+                    "PUBLISH_MANY",
+                    "PUBLISH_SEQUENCED",
+                    "READ",
+                    "HAS_NEWS",
+                    "RENEW_LOCK",
+                    "RELEASE_LOCK",
+                    "RENEW_PRESENCE",
+                    "CLAIM_LAPSED",
+                    "ACK_LAPSED",
+                    "ADD_MEMBER",
+                    "REMOVE_MEMBER",
+                )
+            }
+            state = _LoopState(client, scripts)
+            self._states[loop] = state
+        return state
+
+    async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """Run one Redis operation, turning connection failures into outage episodes."""
+        try:
+            result = await operation()
+        except UNAVAILABLE as exc:
+            raise self.outage.failed(exc) from exc
+        self.outage.succeeded()
+        return result
+
+    async def _script(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        script = self._state().scripts[name]
+        return await self._call(lambda: script(keys=keys, args=args))
+
+    # --- publish and read --------------------------------------------------------------
+
+    def _append_arguments(
+        self, entries: Sequence[tuple[str, str]]
+    ) -> tuple[list[str], list[str | int]]:
+        keys: list[str] = []
+        args: list[str | int] = [
+            self._wake_channel,
+            secrets.token_hex(4),
+            self.capacity,
+            self._meta_ttl_ms,
+            self._stream_ttl_ms,
+        ]
+        for channel, payload in entries:
+            self.validate_channel(channel)
+            keys.extend(self._channel_keys(channel))
+            args.extend((channel, payload))
+        return keys, args
+
+    async def publish_many(self, entries: Sequence[tuple[str, str]]) -> list[str]:
+        keys, args = self._append_arguments(entries)
+        if not entries:
+            return []
+        positions = await self._script("PUBLISH_MANY", keys, args)
+        return [_text(p) for p in positions]
+
+    async def last_sequence(self, client_id: str) -> int:
+        held = _held_lock.get()
+        if held is not None and held.answers_for(client_id):
+            return held.last_sequence
+        client = self._state().client
+        value = await self._call(lambda: client.get(self._sequence_key(client_id)))
+        return int(value or 0)
+
+    async def publish_sequenced(
+        self, client_id: str, seq: int, entries: Sequence[tuple[str, str]]
+    ) -> list[str] | None:
+        keys, args = self._append_arguments(entries)
+        positions = await self._script(
+            "PUBLISH_SEQUENCED",
+            [self._sequence_key(client_id), *keys],
+            [seq, int(self.sequence_ttl * 1000), *args],
+        )
+        if positions is None:
+            return None
+        held = _held_lock.get()
+        if held is not None and held.answers_for(client_id):
+            held.last_sequence = seq
+        return [_text(p) for p in positions]
+
+    async def read(self, channel: str, after: str | None, limit: int = 100) -> ReadResult:
+        self.validate_channel(channel)
+        after_epoch, after_id = _split_position(after)
+        reply = await self._script(
+            "READ",
+            self._channel_keys(channel),
+            [after_epoch, after_id, limit, int(self.max_age * 1000)],
+        )
+        reset, position, *flat = reply
+        epoch = _text(position).partition("-")[0] if position else ""
+        messages = [
+            StoredMessage(channel, f"{epoch}-{_text(flat[i])}", _text(flat[i + 1]))
+            for i in range(0, len(flat), 2)
+        ]
+        return ReadResult(messages, _text(position) if position else None, bool(reset))
+
+    async def newest_position(self, channel: str) -> str | None:
+        meta, _ = self._channel_keys(channel)
+        self.validate_channel(channel)
+        client = self._state().client
+        epoch, last = await self._call(lambda: client.hmget(meta, ["e", "l"]))
+        if epoch is None or last is None:
+            return None
+        return f"{_text(epoch)}-{_text(last)}"
+
+    # --- waiting -----------------------------------------------------------------------
+
+    async def wait(self, positions: Mapping[str, str | None], timeout: float) -> bool:
+        for channel in positions:
+            self.validate_channel(channel)
+        state = self._state()
+        await self._ensure_listener(state)
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for channel in positions:
+            state.waiters.setdefault(channel, set()).add(waiter)
+        try:
+            # Registered first, checked second: a publish in between still wakes us.
+            if await self._has_news(positions):
+                return True
+            if timeout <= 0:
+                return False
+            try:
+                await asyncio.wait_for(waiter, timeout)
+            except TimeoutError:
+                return False
+            return True
+        finally:
+            for channel in positions:
+                waiters = state.waiters.get(channel)
+                if waiters is not None:
+                    waiters.discard(waiter)
+                    if not waiters:
+                        del state.waiters[channel]
+
+    async def _has_news(self, positions: Mapping[str, str | None]) -> bool:
+        keys: list[str] = []
+        args: list[str | int] = [int(self.max_age * 1000)]
+        for channel, after in positions.items():
+            keys.extend(self._channel_keys(channel))
+            args.extend(_split_position(after))
+        if not keys:
+            return False
+        return bool(await self._script("HAS_NEWS", keys, args))
+
+    async def _ensure_listener(self, state: _LoopState) -> None:
+        """Start this loop's subscription if needed and wait until it is live."""
+        if state.listener is None or state.listener.done():
+            state.listener = asyncio.get_running_loop().create_task(
+                self._listen(state), name="thywill-redis-wakeups"
+            )
+        if state.subscribed.is_set():
+            return
+        state.needed.set()
+        timeout = self._pool_options["socket_connect_timeout"] + 1.0
+        try:
+            await asyncio.wait_for(state.subscribed.wait(), timeout)
+        except TimeoutError as exc:
+            raise self.outage.failed(
+                ConnectionError("the wake-up subscription is not connected")
+            ) from exc
+
+    async def _listen(self, state: _LoopState) -> None:
+        """Receive wake-ups for this loop's waiters; resubscribe after a failure."""
+        delay = 0.1
+        while True:
+            pubsub = state.client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._wake_channel)
+                state.subscribed.set()
+                delay = 0.1
+                # Wake everyone: anything published while we were not subscribed is
+                # found by their next read.
+                _wake_all(state, None)
+                while True:
+                    # The timeout only lets redis-py ping a quiet connection now and then,
+                    # so a silently dropped one is noticed.
+                    message = await pubsub.get_message(timeout=self._listen_timeout)
+                    if message is not None:
+                        _wake_all(state, _text(message["data"]))
+            except UNAVAILABLE:
+                state.subscribed.clear()
+                state.needed.clear()
+                _wake_all(state, None)
+                # Back off, unless a waiter needs the subscription now (Redis may be back).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(state.needed.wait(), delay)
+                delay = min(delay * 2, 2.0)
+            finally:
+                with contextlib.suppress(*UNAVAILABLE, RuntimeError):
+                    await pubsub.aclose()
+
+    # --- sequences and locks -----------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def client_lock(self, client_id: str) -> AsyncIterator[None]:
+        # Queue this process's own requests locally, so only one of them at a time
+        # competes for the Redis lock with other processes.
+        async with self._local_locks.hold(client_id):
+            key, token = self._lock_key(client_id), secrets.token_hex(8)
+            last = await self._acquire(key, token, self._sequence_key(client_id))
+            held = _held_lock.set(_HeldLock(client_id, last, asyncio.current_task()))
+            renewal = asyncio.get_running_loop().create_task(self._renew(key, token))
+            try:
+                yield
+            finally:
+                _held_lock.reset(held)
+                renewal.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewal
+                # If Redis is gone the lease lapses by itself.
+                with contextlib.suppress(*UNAVAILABLE):
+                    await self._state().scripts["RELEASE_LOCK"](keys=[key], args=[token])
+
+    async def _acquire(self, key: str, token: str, sequence_key: str) -> int:
+        """Take the lock ``key``; return the last sequence kept at ``sequence_key``."""
+        client = self._state().client
+        lease_ms = int(self.lock_lease * 1000)
+        loop = asyncio.get_running_loop()
+        # The holder may be a slow handler that renews its lease; give up in the end
+        # (503: the client retries) rather than hang the request.
+        deadline = loop.time() + 2 * self.lock_lease + self._pool_options["socket_timeout"]
+        delay = 0.005
+
+        async def take() -> list[Any]:
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.set(key, token, nx=True, px=lease_ms)
+                pipe.get(sequence_key)
+                return await pipe.execute()
+
+        while True:
+            acquired, last = await self._call(take)
+            if acquired:
+                return int(last or 0)
+            # Another process holds it (an overlapping retry): rare, and short.
+            if loop.time() > deadline:
+                raise PushUnavailableError(f"the send lock {key} stayed taken")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+    async def _renew(self, key: str, token: str) -> None:
+        script = self._state().scripts["RENEW_LOCK"]
+        lease_ms = int(self.lock_lease * 1000)
+        while True:
+            await asyncio.sleep(self.lock_lease / 3)
+            with contextlib.suppress(*UNAVAILABLE):
+                await script(keys=[key], args=[token, lease_ms])
+
+    # --- presence ----------------------------------------------------------------------
+
+    async def renew_presence(self, client_id: str, data: str, ttl: float) -> bool:
+        new = await self._script(
+            "RENEW_PRESENCE",
+            [self._leases_key, self._lease_data_key],
+            [client_id, data, int(ttl * 1000)],
+        )
+        return bool(new)
+
+    async def claim_lapsed(
+        self, limit: int = 100, lease: float = 60.0
+    ) -> list[tuple[str, str]]:
+        flat = await self._script(
+            "CLAIM_LAPSED", self._presence_keys(), [limit, int(lease * 1000)]
+        )
+        return [(_text(flat[i]), _text(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    async def ack_lapsed(self, client_id: str) -> None:
+        await self._script("ACK_LAPSED", self._presence_keys(), [client_id])
+
+    def _presence_keys(self) -> list[str]:
+        return [self._leases_key, self._lease_data_key, self._claims_key]
+
+    # --- groups ------------------------------------------------------------------------
+
+    def _member_keys(self, group: str, client_id: str) -> list[str]:
+        self.validate_channel(group)
+        return [f"{self._tag}:g:{group}", f"{self._tag}:cg:{client_id}"]
+
+    async def add_member(self, group: str, client_id: str) -> bool:
+        keys = self._member_keys(group, client_id)
+        return bool(await self._script("ADD_MEMBER", keys, [client_id, group]))
+
+    async def remove_member(self, group: str, client_id: str) -> bool:
+        keys = self._member_keys(group, client_id)
+        return bool(await self._script("REMOVE_MEMBER", keys, [client_id, group]))
+
+    async def members(self, group: str) -> list[str]:
+        self.validate_channel(group)
+        client = self._state().client
+        found = await self._call(lambda: client.smembers(f"{self._tag}:g:{group}"))
+        return sorted(_text(member) for member in found)
+
+    async def memberships(self, client_id: str) -> list[str]:
+        client = self._state().client
+        found = await self._call(lambda: client.smembers(f"{self._tag}:cg:{client_id}"))
+        return sorted(_text(group) for group in found)
+
+    # --- service -----------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        client = self._state().client
+        await self._call(client.ping)
+
+    async def aclose(self) -> None:
+        """Stop this loop's subscription and close its connections."""
+        loop = asyncio.get_running_loop()
+        state = self._states.pop(loop, None)
+        if state is None:
+            return
+        if state.listener is not None:
+            state.listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await state.listener
+        _wake_all(state, None)
+        with contextlib.suppress(*UNAVAILABLE):
+            await state.client.aclose()
+
+    def check(self) -> list[CheckMessage]:
+        if self.lock_lease < 1:
+            return [
+                checks.Warning(
+                    f"lock_lease={self.lock_lease} s is very short: a slow handler can "
+                    "lose its client's send lock while it runs.",
+                    hint="Use a lease of a few seconds or more (the default is 30).",
+                    id="thywill.W004",
+                )
+            ]
+        return []
+
+
+def _wake_all(state: _LoopState, channel: str | None) -> None:
+    """Wake the waiters of ``channel``, or every waiter of the loop when None."""
+    if channel is None:
+        groups = list(state.waiters.values())
+    else:
+        groups = [state.waiters.get(channel, set())]
+    for waiters in groups:
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+def _split_position(position: str | None) -> tuple[str, str]:
+    """A position as ``(epoch, stream id)``; ``("", "")`` for None.
+
+    Anything malformed becomes an id no stream has, so the scripts report a reset.
+    """
+    if position is None:
+        return "", ""
+    epoch, _, stream_id = position.partition("-")
+    return epoch, stream_id or "!"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

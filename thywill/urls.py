@@ -1,0 +1,31 @@
+"""thywill's URLs, for the project's URLconf: ``path("thywill/", include("thywill.urls"))``.
+
+Any prefix works: the client is given every URL by ``reverse()``, and the WebSocket
+transport listens wherever ``thywill:websocket`` resolves (``thywill.asgi``).
+"""
+
+from __future__ import annotations
+
+from django.urls import path, re_path
+
+from thywill.edge.errors import not_found, upgrade_required
+from thywill.edge.views.bootstrap import init
+from thywill.edge.views.health import health
+from thywill.edge.views.longpoll import longpoll
+from thywill.edge.views.send import send
+from thywill.edge.views.sse import sse
+
+app_name = "thywill"
+
+urlpatterns = [
+    path("init/", init, name="init"),
+    path("<str:app_name>/init/", init, name="app-init"),
+    path("send/", send, name="send"),
+    path("longpoll/", longpoll, name="longpoll"),
+    path("sse/", sse, name="sse"),
+    # WebSocket connections to this path reach the transport (thywill.asgi); a plain
+    # HTTP request is told to upgrade.
+    path("websocket/", upgrade_required, name="websocket"),
+    path("health/", health, name="health"),
+    re_path(r"^(?P<path>.*)$", not_found),
+]

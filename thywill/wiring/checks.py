@@ -1,0 +1,156 @@
+"""System checks for the THYWILL_* settings (ids thywill.E001 to E012, W001 to W004).
+
+Each check builds what the settings name, exactly as the running site would, and turns
+a configuration error into a check message naming the setting. See
+documentation/settings.md for the list of ids.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.apps import apps as django_apps
+from django.conf import settings
+from django.core import checks
+from django.core.checks import CheckMessage
+
+from thywill import conf
+from thywill.events.flows import load_app_hooks, load_hooks, load_pipes
+from thywill.exceptions import ConfigurationError
+from thywill.wiring.components import load_application, load_component
+
+PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+def _as_error(exc: ConfigurationError) -> CheckMessage:
+    return checks.Error(exc.message, id=exc.check_id)
+
+
+def _collect(*steps: Callable[[], object]) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for step in steps:
+        try:
+            step()
+        except ConfigurationError as exc:
+            errors.append(_as_error(exc))
+    return errors
+
+
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """THYWILL_LIMITS and THYWILL_TRANSPORTS are valid."""
+    return _collect(conf.get_limits, conf.get_transports)
+
+
+def check_components(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every component loads, has the right base class and accepts its OPTIONS."""
+    try:
+        configs = conf.get_component_configs()
+    except ConfigurationError as exc:
+        return [_as_error(exc)]
+    messages: list[CheckMessage] = []
+    for role, config in configs.items():
+        try:
+            component = load_component(role, config)
+        except ConfigurationError as exc:
+            messages.append(_as_error(exc))
+            continue
+        own_check = getattr(component, "check", None)
+        if own_check is not None:
+            messages.extend(own_check())
+    return messages
+
+
+def check_applications(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The applications are configured, each loads, and the default one exists."""
+    try:
+        configs = conf.get_application_configs()
+    except ConfigurationError as exc:
+        return [_as_error(exc)]
+    messages = _collect(conf.get_default_application)
+    for name, config in configs.items():
+        try:
+            app = load_application(name, config)
+        except ConfigurationError as exc:
+            messages.append(_as_error(exc))
+            continue
+        if django_apps.get_containing_app_config(type(app).__module__) is None:
+            messages.append(
+                checks.Warning(
+                    f"THYWILL_APPLICATIONS[{name!r}] is not in a package listed in "
+                    "INSTALLED_APPS, so its static files and models are not found.",
+                    hint=f"Add {type(app).__module__.rpartition('.')[0]!r} to "
+                    "INSTALLED_APPS.",
+                    id="thywill.W002",
+                )
+            )
+    return messages
+
+
+def check_pipeline(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """THYWILL_PIPELINE is a list of pipes that load and accept their OPTIONS."""
+    return _collect(load_pipes)
+
+
+def check_hooks(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """THYWILL_HOOKS is valid, its scripts and each application's load, and their
+    shared state is shared."""
+    messages = _collect(load_hooks)
+    if messages:
+        return messages
+    try:
+        configs = conf.get_application_configs()
+    except ConfigurationError:
+        configs = {}  # reported by check_applications
+    for name, config in configs.items():
+        try:
+            app = load_application(name, config)
+        except ConfigurationError:
+            continue  # reported by check_applications
+        messages.extend(_collect(functools.partial(load_app_hooks, app)))
+    hooks = conf.get_hooks()
+    backend = settings.CACHES[hooks.cache]["BACKEND"]
+    if hooks.path is not None and not settings.DEBUG and backend in PER_PROCESS_CACHES:
+        messages.append(
+            checks.Warning(
+                f"THYWILL_HOOKS['CACHE'] is {hooks.cache!r}, a "
+                f"{backend.rpartition('.')[2]}: the shared state of hook scripts is not "
+                "shared between processes.",
+                hint="Use a cache every server process reaches, such as RedisCache.",
+                id="thywill.W003",
+            )
+        )
+    return messages
+
+
+def check_csrf_storage(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The CSRF token is in its cookie: the send endpoint runs without the session
+    middleware (thywill/edge/direct.py), so it cannot read one kept in the session."""
+    if not settings.CSRF_USE_SESSIONS:
+        return []
+    return [
+        checks.Error(
+            "CSRF_USE_SESSIONS is on, but thywill's send endpoint checks the CSRF token "
+            "without loading the session.",
+            hint="Leave CSRF_USE_SESSIONS off (Django's default): the token is then kept "
+            "in the csrftoken cookie.",
+            id="thywill.E012",
+        )
+    ]
+
+
+def register() -> None:
+    """Register every check of this module with Django (from ``AppConfig.ready``)."""
+    for check in (
+        check_settings,
+        check_components,
+        check_applications,
+        check_pipeline,
+        check_hooks,
+        check_csrf_storage,
+    ):
+        checks.register(check, "thywill")
