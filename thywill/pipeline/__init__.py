@@ -3,6 +3,7 @@
 Public API::
 
     Pipe        base class of pipes
+    NextPipe    the type of ``pipe()``'s ``next_pipe``
     Event       what flows through a pipeline
     Flow        a pipeline built around one core
     fail        stop the flow with a reason for the client
@@ -17,9 +18,18 @@ from typing import TypeVar
 
 from thywill.pipeline.event import Event, fail
 from thywill.pipeline.flow import Flow
-from thywill.pipeline.pipe import EVENT_KINDS, Pipe
+from thywill.pipeline.pipe import EVENT_KINDS, NextPipe, Pipe
 
-__all__ = ["EVENT_KINDS", "PIPES_ATTRIBUTE", "Event", "Flow", "Pipe", "fail", "use_pipes"]
+__all__ = [
+    "EVENT_KINDS",
+    "PIPES_ATTRIBUTE",
+    "Event",
+    "Flow",
+    "NextPipe",
+    "Pipe",
+    "fail",
+    "use_pipes",
+]
 
 PIPES_ATTRIBUTE = "thywill_pipes"
 """Where ``use_pipes`` records a handler's own pipes."""

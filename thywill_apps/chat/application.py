@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from thywill.application import BaseApplication, Context
-from thywill.pipeline import fail, use_pipes
-from thywill.types import JSON
+from thywill import JSON, BaseApplication, Context, fail, use_pipes
 from thywill_apps.chat.models import (
     NICK_MAX_LENGTH,
     ROOM_GROUP_PREFIX,

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from django.db import models
 
-from thywill.types import JSON
+from thywill import JSON
 
 NICK_MAX_LENGTH = 24
 ROOM_NAME_MAX_LENGTH = 40

@@ -7,8 +7,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from thywill.pipeline import Event, Pipe, fail
-from thywill.pipeline.pipe import NextPipe
+from thywill import Event, NextPipe, Pipe, fail
 
 
 class CleanText(Pipe):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from thywill.application import BaseApplication, Context
-from thywill.types import JSON
+from thywill import JSON, BaseApplication, Context
 
 
 class EchoApplication(BaseApplication):

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from thywill.application import BaseApplication, Context
-from thywill.pipeline.pipes import SchemaPipe
-from thywill.types import JSON
+from thywill import JSON, BaseApplication, Context, SchemaPipe
 from thywill_apps.tictactoe.models import Game, player_of
 from thywill_apps.tictactoe.refusals import NO_GAME, enforce
 

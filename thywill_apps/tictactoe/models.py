@@ -11,7 +11,7 @@ import re
 
 from django.db import models
 
-from thywill.types import JSON
+from thywill import JSON
 from thywill_apps.tictactoe import board as rules
 from thywill_apps.tictactoe.refusals import (
     BAD_ROOM,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from thywill.pipeline import fail
+from thywill import fail
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ watcher or after the end, a new round before the end. The state they read is the
 database's: the same on every server process, and nothing kept in the script.
 """
 
-from thywill.hooks import Model
+from thywill import Model
 from thywill_apps.tictactoe.models import Game, player_of, room_refusal
 from thywill_apps.tictactoe.refusals import NO_GAME, enforce
 
