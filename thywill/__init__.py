@@ -5,7 +5,9 @@ the public API (documentation/server-api.md): everything under ``thywill.*`` tha
 re-exported here may change between releases.
 """
 
+from thywill.api import get_applications, get_transports
 from thywill.application.base import Application, BaseApplication
+from thywill.application.spec import ApplicationSpec
 from thywill.exceptions import (
     FlowFailedError,
     RateLimitedError,
@@ -24,6 +26,7 @@ __all__ = [
     "EVENT_KINDS",
     "JSON",
     "Application",
+    "ApplicationSpec",
     "BaseApplication",
     "Context",
     "Event",
@@ -41,6 +44,8 @@ __all__ = [
     "TracePipe",
     "__version__",
     "fail",
+    "get_applications",
+    "get_transports",
     "shared",
     "use_pipes",
 ]

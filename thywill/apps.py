@@ -9,7 +9,7 @@ from django.core.signals import setting_changed
 
 from thywill.identity.tokens import forget_verified
 from thywill.wiring import checks
-from thywill.wiring.components import reset_all
+from thywill.wiring.runtime import reset_runtime
 
 
 class ThywillConfig(AppConfig):
@@ -26,4 +26,4 @@ def _reset_on_change(*, setting: str, **kwargs: Any) -> None:
     if setting in ("SECRET_KEY", "SECRET_KEY_FALLBACKS"):
         forget_verified()
     if setting.startswith("THYWILL_"):
-        reset_all()
+        reset_runtime()

@@ -4,6 +4,8 @@ The tree::
 
     ThywillError                   runtime errors
     ├── RejectedError              bad input: a 4xx with a JSON error, logged once
+    ├── UnknownApplicationError    no application of that name is configured (a LookupError)
+    ├── ClientGone                 the client disconnected before its request arrived
     ├── PushUnavailableError       the push backend cannot be reached (a 503)
     ├── HandlerOutputError         a handler sent something that is not JSON
     ├── FlowFailedError            fail(reason): a pipe, hook or handler stopped the flow
@@ -108,6 +110,14 @@ class RejectedError(ThywillError):
 
     def __repr__(self) -> str:
         return f"RejectedError({self.code.value!r}, {self.message!r})"
+
+
+class UnknownApplicationError(ThywillError, LookupError):
+    """No application of that name is configured in THYWILL_APPLICATIONS."""
+
+
+class ClientGone(ThywillError):
+    """The client closed the connection before its request body arrived."""
 
 
 class PushUnavailableError(ThywillError):

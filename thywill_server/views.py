@@ -6,8 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from thywill import conf
-from thywill.wiring.components import applications
+import thywill
 
 
 async def start(request: HttpRequest) -> HttpResponse:
@@ -16,10 +15,10 @@ async def start(request: HttpRequest) -> HttpResponse:
     entries = [
         {
             "title": app.title,
-            "description": getattr(app, "description", ""),
+            "description": app.description,
             "url": reverse("thywill:app-init", args=[app.name]),
         }
-        for app in applications.all()
+        for app in thywill.get_applications()
     ]
-    context = {"applications": entries, "transports": conf.get_transports()}
+    context = {"applications": entries, "transports": thywill.get_transports()}
     return render(request, "thywill_server/start.html", context)

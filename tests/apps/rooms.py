@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from thywill.application import BaseApplication, Context
+from thywill import BaseApplication, Context
 from thywill.models import Client
 from thywill.pipeline import Pipe, fail, use_pipes
 from thywill.pipeline.pipes import SchemaPipe

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.apps.models import Departure
-from thywill.application import BaseApplication, Context
+from thywill import BaseApplication, Context
 from thywill.types import JSON
 
 

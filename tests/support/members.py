@@ -1,24 +1,25 @@
-"""Clients of an application driven through dispatch directly, with their feeds."""
+"""Clients of an application driven through the event runner directly, with their feeds."""
 
 from __future__ import annotations
 
 import json
 
-from thywill.events.runner import Result, handle_messages
 from thywill.feed.cursor import Cursor
 from thywill.feed.feed import ClientFeed
 from thywill.identity.tokens import ClientIdentity, new_client_id
-from thywill.wire.envelope import InboundMessage
-from thywill.wiring.components import applications, components
+from thywill.wire.inbound import InboundMessage
+from thywill.wire.results import Result
+from thywill.wiring.runtime import get_runtime
 
 
 class Member:
-    """One client of an application (rooms by default), sending through dispatch
-    directly; clients made with the same ``session_hash`` share a browser session."""
+    """One client of an application (rooms by default), sending through the event
+    runner directly; clients made with the same ``session_hash`` share a browser
+    session."""
 
     def __init__(self, app_name: str = "rooms", session_hash: str = "h" * 32) -> None:
         self.identity = ClientIdentity(new_client_id(), app_name, session_hash)
-        self.app = applications.get(app_name)
+        self.app = get_runtime().application(app_name)
         self.seq = 0
 
     @property
@@ -30,14 +31,14 @@ class Member:
         for item in data:
             self.seq += 1
             messages.append(InboundMessage(self.seq, item))
-        return await handle_messages(self.app, self.identity, messages)
+        return await get_runtime().events.handle_messages(self.app, self.identity, messages)
 
     async def sent_one(self, data) -> dict:
         [result] = await self.send(data)
         return result.as_json(self.seq)
 
     def feed(self, cursor: Cursor | None = None) -> ClientFeed:
-        return ClientFeed(components.push, self.identity, cursor or Cursor())
+        return get_runtime().feed(self.identity, cursor or Cursor())
 
 
 async def data_read(feed: ClientFeed) -> list:
@@ -46,5 +47,5 @@ async def data_read(feed: ClientFeed) -> list:
 
 
 async def channel_data(channel: str) -> list:
-    result = await components.push.read(channel, None)
+    result = await get_runtime().push.read(channel, None)
     return [json.loads(m.payload) for m in result.messages]

@@ -7,15 +7,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from thywill.wiring.components import reset_all
+from thywill.wiring.runtime import reset_runtime
 
 
 @pytest.fixture(autouse=True)
 def fresh_components() -> Iterator[None]:
     """Every test starts and ends with no cached settings, components or applications."""
-    reset_all()
+    reset_runtime()
     yield
-    reset_all()
+    reset_runtime()
 
 
 @pytest.fixture

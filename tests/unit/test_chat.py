@@ -7,8 +7,9 @@ import secrets
 import pytest
 
 from tests.support.members import Member, data_read
-from thywill.events.runner import Outcome, handle_connect, handle_disconnect
 from thywill.types import JSON
+from thywill.wire.results import Outcome
+from thywill.wiring.runtime import get_runtime
 from thywill_apps.chat.application import LOBBY, ChatApplication
 from thywill_apps.chat.models import Message, Nickname, Room
 
@@ -27,7 +28,9 @@ class Page:
         return self.member.id
 
     async def connect(self) -> None:
-        result = await handle_connect(self.member.app, self.member.identity)
+        result = await get_runtime().events.handle_connect(
+            self.member.app, self.member.identity
+        )
         assert result.outcome is Outcome.OK
 
     async def send(self, data: JSON) -> dict:
@@ -278,7 +281,10 @@ async def test_a_page_that_is_gone_leaves_its_room_and_its_nickname_is_forgotten
     alice, bob = await page("alice"), await page("bob")
     await in_room("Lobby", alice, bob)
 
-    assert await handle_disconnect(bob.member.app, bob.member.identity) is Outcome.OK
+    assert (
+        await get_runtime().events.handle_disconnect(bob.member.app, bob.member.identity)
+        is Outcome.OK
+    )
 
     assert await alice.read() == [
         {"type": "thywill.leave", "group": await group_of("Lobby"), "clientId": bob.id}

@@ -14,14 +14,10 @@ from django.core.management.base import SystemCheckError
 from tests.apps.fixture_components import JournalLog, JournalPushBackend
 from tests.unit.expected import W001
 from thywill import conf
-from thywill.exceptions import InvalidComponentError
+from thywill.exceptions import InvalidComponentError, UnknownApplicationError
 from thywill.push.locmem import LocMemPushBackend
 from thywill.wiring.checks import check_applications, check_components, check_settings
-from thywill.wiring.components import (
-    UnknownApplicationError,
-    applications,
-    components,
-)
+from thywill.wiring.runtime import get_runtime
 from thywill_server import settings as project_settings
 
 LOCMEM = "thywill.push.locmem.LocMemPushBackend"
@@ -149,7 +145,7 @@ def test_role_left_out_keeps_its_default(debug):
     debug.THYWILL_COMPONENTS = {}
     assert conf.get_component_configs() == conf.DEFAULT_COMPONENTS
     assert check_components() == []
-    assert type(components.push) is LocMemPushBackend
+    assert type(get_runtime().push) is LocMemPushBackend
 
 
 # --- E002: not importable -------------------------------------------------------------
@@ -235,7 +231,7 @@ def test_application_without_the_interface_is_e003(debug):
             f"THYWILL_APPLICATIONS['chat']['BACKEND'] = {path!r} does not provide the "
             "Application interface (name, title, scripts, styles, client_config, "
             "on_connect, on_message, on_disconnect); subclass "
-            "thywill.application.BaseApplication.",
+            "thywill.BaseApplication.",
             id="thywill.E003",
         )
     ]
@@ -250,7 +246,7 @@ def test_application_naming_a_non_application_class_is_e003(debug):
             f"THYWILL_APPLICATIONS['chat']['BACKEND'] = {LOCMEM!r} does not provide the "
             "Application interface (name, title, scripts, styles, client_config, "
             "on_connect, on_message, on_disconnect); subclass "
-            "thywill.application.BaseApplication.",
+            "thywill.BaseApplication.",
             id="thywill.E003",
         )
     ]
@@ -269,6 +265,16 @@ def test_application_outside_installed_apps_is_w002(debug):
             id="thywill.W002",
         )
     ]
+
+
+def test_application_without_static_files_may_live_anywhere(debug):
+    """An application in a package outside INSTALLED_APPS is fine when it lists no
+    static files: nothing needs finding."""
+    debug.THYWILL_APPLICATIONS = {
+        "plain": {"BACKEND": "tests.support.plain_application.PlainApplication"}
+    }
+    debug.THYWILL_DEFAULT_APPLICATION = "plain"
+    assert check_applications() == []
 
 
 # --- E004: options ----------------------------------------------------------------------
@@ -404,7 +410,7 @@ def test_default_application_defaults_to_the_first(debug):
     del debug.THYWILL_DEFAULT_APPLICATION
     conf.reset()
     assert conf.get_default_application() == "second"
-    assert applications.get().name == "second"
+    assert get_runtime().application().name == "second"
     assert check_applications() == []
 
 
@@ -442,7 +448,7 @@ def test_valid_application_names_pass(debug, name):
     debug.THYWILL_APPLICATIONS = {name: {"BACKEND": ECHO}}
     debug.THYWILL_DEFAULT_APPLICATION = name
     assert (check_settings(), check_applications()) == ([], [])
-    assert applications.get(name).name == name
+    assert get_runtime().application(name).name == name
 
 
 # --- E007: transports -------------------------------------------------------------------
@@ -573,36 +579,36 @@ def test_missing_database_alias_is_e009(debug):
 
 def test_components_are_built_once(debug):
     """A component is built on first use and the same instance is returned after."""
-    assert components.push is components.push
-    assert components.log is components.log
-    assert components.database is components.database
+    assert get_runtime().push is get_runtime().push
+    assert get_runtime().log is get_runtime().log
+    assert get_runtime().database is get_runtime().database
 
 
 def test_setting_change_rebuilds_components(debug):
     """Changing THYWILL_COMPONENTS (override_settings) drops the cached push backend."""
-    before = components.push
+    before = get_runtime().push
     debug.THYWILL_COMPONENTS = {"push": {"BACKEND": LOCMEM, "OPTIONS": {"capacity": 7}}}
-    after = components.push
+    after = get_runtime().push
     assert after is not before
     assert after.capacity == 7
 
 
 def test_other_setting_change_keeps_components(debug):
     """Changing a setting that is not THYWILL_* keeps the components."""
-    before = components.push
+    before = get_runtime().push
     debug.USE_TZ = False
-    assert components.push is before
+    assert get_runtime().push is before
 
 
 def test_setting_change_rebuilds_applications_and_limits(debug):
     """Changing THYWILL_APPLICATIONS or THYWILL_LIMITS takes effect at once."""
-    echo = applications.get("echo")
-    assert applications.get("echo") is echo
+    echo = get_runtime().application("echo")
+    assert get_runtime().application("echo") is echo
     debug.THYWILL_APPLICATIONS = {"other": {"BACKEND": ECHO}}
     debug.THYWILL_DEFAULT_APPLICATION = "other"
-    assert applications.get().name == "other"
+    assert get_runtime().application().name == "other"
     with pytest.raises(UnknownApplicationError):
-        applications.get("echo")
+        get_runtime().application("echo")
     debug.THYWILL_LIMITS = {"MAX_BATCH": 3}
     assert conf.get_limits().max_batch == 3
 
@@ -611,23 +617,26 @@ def test_broken_component_raises_at_first_use(debug):
     """Using a component with broken settings raises InvalidComponentError with its id."""
     debug.THYWILL_COMPONENTS = {"push": {"BACKEND": LOCMEM, "OPTIONS": {"capacity": 0}}}
     with pytest.raises(InvalidComponentError) as caught:
-        components.push  # noqa: B018
+        get_runtime().push  # noqa: B018
     assert caught.value.check_id == "thywill.E004"
 
 
 def test_unknown_application_is_a_lookup_error(debug):
     """Asking for an application that is not configured raises UnknownApplicationError."""
     with pytest.raises(UnknownApplicationError):
-        applications.get("nope")
+        get_runtime().application("nope")
 
 
 def test_applications_get_their_name(debug):
     """Each configured application is built with its settings key as name."""
-    assert (applications.get("echo").name, applications.get("testkit").name) == (
+    assert (
+        get_runtime().application("echo").name,
+        get_runtime().application("testkit").name,
+    ) == (
         "echo",
         "testkit",
     )
-    assert applications.get().name == "echo"
+    assert get_runtime().application().name == "echo"
 
 
 async def test_aclose_all_closes_in_reverse_creation_order(debug):
@@ -640,11 +649,11 @@ async def test_aclose_all_closes_in_reverse_creation_order(debug):
         },
         "log": {"BACKEND": f"{FIXTURES}.JournalLog", "OPTIONS": {"journal": journal}},
     }
-    push = components.push
-    assert isinstance(components.log, JournalLog)
-    await components.aclose_all()
+    push = get_runtime().push
+    assert isinstance(get_runtime().log, JournalLog)
+    await get_runtime().aclose()
     assert journal == ["log.aclose", "push.aclose"]
-    assert components.push is not push
+    assert get_runtime().push is not push
 
 
 async def test_aclose_all_logs_a_failure_and_goes_on(debug, caplog):
@@ -657,13 +666,13 @@ async def test_aclose_all_logs_a_failure_and_goes_on(debug, caplog):
         },
         "log": {"BACKEND": f"{FIXTURES}.JournalLog", "OPTIONS": {"journal": journal}},
     }
-    assert isinstance(components.log, JournalLog)
-    assert isinstance(components.push, JournalPushBackend)
-    with caplog.at_level(logging.WARNING, logger="thywill.wiring.components"):
-        await components.aclose_all()
+    assert isinstance(get_runtime().log, JournalLog)
+    assert isinstance(get_runtime().push, JournalPushBackend)
+    with caplog.at_level(logging.WARNING, logger="thywill.wiring.runtime"):
+        await get_runtime().aclose()
     assert journal == ["push.aclose", "log.aclose"]
     assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
-        ("thywill.wiring.components", logging.WARNING, "Closing the push component failed")
+        ("thywill.wiring.runtime", logging.WARNING, "Closing the push component failed")
     ]
 
 

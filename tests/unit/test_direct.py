@@ -10,7 +10,6 @@ from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from thywill.edge.direct import DirectEndpoints
-from thywill.feed.channels import announces
 from thywill.handlers.calling import with_fresh_connections
 from thywill.models import Client
 
@@ -106,11 +105,3 @@ def test_sync_calls_inside_a_transaction_keep_its_connection():
         with_fresh_connections(lambda: None)()
         assert connection.connection is not None
         Client.objects.count()
-
-
-def test_quiet_groups_may_be_one_name():
-    class App:
-        quiet_groups = "all"
-
-    assert not announces(App(), "all")
-    assert announces(App(), "a")

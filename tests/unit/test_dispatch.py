@@ -8,17 +8,13 @@ import json
 import pytest
 
 from tests.support.members import Member, channel_data, data_read
-from thywill.events.runner import (
-    Outcome,
-    handle_connect,
-    handle_disconnect,
-    message_type_of,
-)
+from thywill.events.routing import message_type_of
 from thywill.exceptions import PushUnavailableError
 from thywill.feed.cursor import Cursor
 from thywill.identity.tokens import ClientIdentity, new_client_id
 from thywill.models import Client
-from thywill.wiring.components import applications, components
+from thywill.wire.results import Outcome
+from thywill.wiring.runtime import get_runtime
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -132,7 +128,7 @@ async def test_joining_twice_and_leaving_when_out_do_nothing():
         "thywill.join",
         "thywill.leave",
     ]
-    assert await components.push.members("group:rooms:r") == []
+    assert await get_runtime().push.members("group:rooms:r") == []
 
 
 async def test_quiet_groups_join_and_leave_without_announcing():
@@ -149,12 +145,15 @@ async def test_quiet_groups_join_and_leave_without_announcing():
     assert await channel_data("group:rooms:everyone") == [said]
     assert await data_read(feeds[alice.id]) == [said]
     assert await data_read(feeds[bob.id]) == [said]
-    assert await components.push.members("group:rooms:everyone") == sorted(
+    assert await get_runtime().push.members("group:rooms:everyone") == sorted(
         [alice.id, bob.id]
     )
     await bob.send({"type": "room.leave", "room": "everyone"})
-    assert await handle_disconnect(alice.app, alice.identity) is Outcome.OK
-    assert await components.push.members("group:rooms:everyone") == []
+    assert (
+        await get_runtime().events.handle_disconnect(alice.app, alice.identity)
+        is Outcome.OK
+    )
+    assert await get_runtime().push.members("group:rooms:everyone") == []
     # What the application's on_disconnect sent, and no leave event.
     assert await channel_data("group:rooms:everyone") == [said, {"bye": alice.id}]
 
@@ -204,7 +203,7 @@ async def test_a_join_retried_after_a_failed_release_still_reaches_the_feed(sett
     await bob.send({"type": "room.join", "room": "r"})
     feed = alice.feed()
     await feed.read()
-    components.push.fail_next_sequenced = True
+    get_runtime().push.fail_next_sequenced = True
     with pytest.raises(PushUnavailableError):
         await alice.send({"type": "room.join", "room": "r"})
     alice.seq -= 1  # the client resends the same batch
@@ -294,9 +293,12 @@ async def test_disconnect_runs_the_handler_and_leaves_every_group():
     for member in (alice, bob):
         await member.send({"type": "room.join", "room": "r"})
     await alice.send({"type": "room.join", "room": "s"})
-    assert await handle_disconnect(alice.app, alice.identity) is Outcome.OK
-    assert await components.push.memberships(alice.id) == []
-    assert await components.push.members("group:rooms:r") == [bob.id]
+    assert (
+        await get_runtime().events.handle_disconnect(alice.app, alice.identity)
+        is Outcome.OK
+    )
+    assert await get_runtime().push.memberships(alice.id) == []
+    assert await get_runtime().push.members("group:rooms:r") == [bob.id]
     assert (await channel_data("group:rooms:r"))[-2:] == [
         {"type": "thywill.leave", "group": "r", "clientId": alice.id},
         {"bye": alice.id},
@@ -343,14 +345,16 @@ async def test_failed_flow_changes_no_group():
     alice = Member()
     result = await alice.sent_one({"type": "join.then.refuse", "room": "r"})
     assert result["status"] == "failed"
-    assert await components.push.members("group:rooms:r") == []
+    assert await get_runtime().push.members("group:rooms:r") == []
     assert await channel_data("group:rooms:r") == []
 
 
 async def test_connect_releases_its_sends():
     """The connect event's replies are published (testkit welcomes each client)."""
     identity = ClientIdentity(new_client_id(), "testkit", "h" * 32)
-    result = await handle_connect(applications.get("testkit"), identity)
+    result = await get_runtime().events.handle_connect(
+        get_runtime().application("testkit"), identity
+    )
     assert result.outcome is Outcome.OK
     assert await channel_data(identity.channel) == [{"welcome": identity.client_id}]
 

@@ -8,14 +8,8 @@ import pytest
 
 from thywill.exceptions import ErrorCode, RejectedError
 from thywill.push.base import StoredMessage
-from thywill.wire.envelope import (
-    MAX_SEQ,
-    InboundMessage,
-    SendRequest,
-    encode_delivery,
-    encode_reset,
-    parse_send_body,
-)
+from thywill.wire.inbound import MAX_SEQ, InboundMessage, SendRequest, parse_send_body
+from thywill.wire.outbound import encode_delivery, encode_reset
 
 MAX_BYTES = 1000
 MAX_BATCH = 3

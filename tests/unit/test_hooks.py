@@ -14,13 +14,11 @@ from django.core.checks import Error
 from django.test import AsyncClient
 
 from tests.support.members import Member, channel_data, data_read
-from thywill.events.flows import flows
-from thywill.events.runner import handle_connect, handle_disconnect
 from thywill.hooks import shared
 from thywill.hooks.pipe import HookPipe
 from thywill.identity.tokens import ClientIdentity, new_client_id
 from thywill.wiring.checks import check_hooks
-from thywill.wiring.components import applications, components
+from thywill.wiring.runtime import get_runtime
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -88,7 +86,7 @@ def hooks_dir(tmp_path, settings):
 
 
 def hook_pipe(app_name: str = "rooms") -> HookPipe:
-    pipe = flows.pipes_for(applications.get(app_name), None)[-1]
+    pipe = get_runtime().flows.pipes_for(get_runtime().application(app_name), None)[-1]
     assert isinstance(pipe, HookPipe)
     return pipe
 
@@ -161,7 +159,7 @@ async def test_join_hooks_can_refuse_the_join(hooks_dir):
     alice = Member()
     result = await alice.sent_one({"type": "room.join", "room": "closed"})
     assert result["reason"] == "That room is closed."
-    assert await components.push.members("group:rooms:closed") == []
+    assert await get_runtime().push.members("group:rooms:closed") == []
     assert ("pre_join", "closed", True) in module().calls
 
 
@@ -179,13 +177,13 @@ async def test_group_message_hooks_change_the_data(hooks_dir):
 
 async def test_connect_disconnect_and_leave_hooks_run(hooks_dir):
     """pre_connect, post_leave (for each group left) and post_disconnect run."""
-    app = applications.get("rooms")
+    app = get_runtime().application("rooms")
     identity = ClientIdentity(new_client_id(), "rooms", "h" * 32)
-    await handle_connect(app, identity)
+    await get_runtime().events.handle_connect(app, identity)
     alice = Member()
     alice.identity = identity
     await alice.send({"type": "room.join", "room": "r"})
-    await handle_disconnect(app, identity)
+    await get_runtime().events.handle_disconnect(app, identity)
     calls = module().calls
     assert ("pre_connect", "rooms") in calls
     assert ("post_leave", "r", True) in calls
@@ -407,7 +405,7 @@ async def test_an_applications_hooks_run_for_its_events_inside_the_sites(app_hoo
     ]
     # Each script is its own module, under a name of its own (pickling and dataclasses
     # look a module up by its name).
-    pipes = flows.pipes_for(applications.get("hooked"), None)[-2:]
+    pipes = get_runtime().flows.pipes_for(get_runtime().application("hooked"), None)[-2:]
     modules = [script.module for pipe in pipes for script in pipe.scripts.scripts]
     assert [m.__name__ for m in modules] == [
         "thywill_hooks.rules",

@@ -7,7 +7,7 @@ import asyncio
 from asgiref.testing import ApplicationCommunicator
 
 from thywill.edge.lifespan import lifespan
-from thywill.wiring.components import components
+from thywill.wiring.runtime import get_runtime
 
 JOURNAL_PUSH = "tests.apps.fixture_components.JournalPushBackend"
 
@@ -21,7 +21,7 @@ async def test_startup_then_shutdown_closes_the_components(settings):
     communicator = ApplicationCommunicator(lifespan, {"type": "lifespan"})
     await communicator.send_input({"type": "lifespan.startup"})
     assert await communicator.receive_output(1) == {"type": "lifespan.startup.complete"}
-    assert components.push is not None  # built while serving
+    assert get_runtime().push is not None  # built while serving
     await communicator.send_input({"type": "lifespan.shutdown"})
     assert await communicator.receive_output(1) == {"type": "lifespan.shutdown.complete"}
     async with asyncio.timeout(1):

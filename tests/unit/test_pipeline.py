@@ -10,11 +10,12 @@ from thywill.exceptions import FlowFailedError
 from thywill.handlers.context import Context
 from thywill.identity.tokens import ClientIdentity, new_client_id
 from thywill.pipeline import EVENT_KINDS, Event, Flow, Pipe, fail, use_pipes
+from thywill.push.locmem import LocMemPushBackend
 
 
 def new_event(kind: str = "message", data=None) -> Event:
     identity = ClientIdentity(new_client_id(), "echo", "h" * 32)
-    return Event(kind, Context(identity), data=data)
+    return Event(kind, Context(identity, push=LocMemPushBackend()), data=data)
 
 
 class Trace(Pipe):

@@ -14,10 +14,8 @@ from asgiref.sync import sync_to_async
 
 from tests.apps.models import Departure
 from thywill.feed.cursor import Cursor
-from thywill.feed.feed import ClientFeed
-from thywill.feed.presence import presence
 from thywill.identity.tokens import ClientIdentity, new_client_id
-from thywill.wiring.components import components
+from thywill.wiring.runtime import get_runtime
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,7 +31,7 @@ def short_leases(settings):
 async def no_sweeper():
     """The tests sweep by hand; stop this loop's background sweeper afterwards."""
     yield
-    await presence.stop()
+    await get_runtime().presence.stop()
 
 
 def new_testkit_identity() -> ClientIdentity:
@@ -49,35 +47,35 @@ async def departures(identity: ClientIdentity) -> int:
 async def test_a_lapsed_lease_runs_the_disconnect_event_once():
     """After the lease lapses, one sweep runs the disconnect event; later ones don't."""
     identity = new_testkit_identity()
-    await presence.renew(identity, force=True)
-    await presence.stop()  # sweep by hand only
-    assert await presence.sweep() == 0
+    await get_runtime().presence.renew(identity, force=True)
+    await get_runtime().presence.stop()  # sweep by hand only
+    assert await get_runtime().presence.sweep() == 0
     await asyncio.sleep(TTL + 0.1)
-    assert await presence.sweep() == 1
-    assert await presence.sweep() == 0
+    assert await get_runtime().presence.sweep() == 1
+    assert await get_runtime().presence.sweep() == 0
     assert await departures(identity) == 1
 
 
 async def test_a_waiting_feed_keeps_its_client_present():
     """A feed that waits longer than the lease renews it while it waits."""
     identity = new_testkit_identity()
-    await presence.renew(identity, force=True)  # as the bootstrap page does
-    feed = ClientFeed(components.push, identity, Cursor.decode(""))
+    await get_runtime().presence.renew(identity, force=True)  # as the bootstrap page does
+    feed = get_runtime().feed(identity, Cursor.decode(""))
     assert not await feed.next(3 * TTL)
-    await presence.stop()
-    assert await presence.sweep() == 0
+    await get_runtime().presence.stop()
+    assert await get_runtime().presence.sweep() == 0
     await asyncio.sleep(TTL + 0.1)
-    assert await presence.sweep() == 1
+    assert await get_runtime().presence.sweep() == 1
 
 
 async def test_a_client_back_after_its_disconnect_is_connected_again():
     """A feed of a client whose lease was claimed runs the connect event again."""
     identity = new_testkit_identity()
-    await presence.renew(identity, force=True)
-    await presence.stop()
+    await get_runtime().presence.renew(identity, force=True)
+    await get_runtime().presence.stop()
     await asyncio.sleep(TTL + 0.1)
-    assert await presence.sweep() == 1
-    feed = ClientFeed(components.push, identity, Cursor.decode(""))
+    assert await get_runtime().presence.sweep() == 1
+    feed = get_runtime().feed(identity, Cursor.decode(""))
     batch = await feed.next(0)
     assert [json.loads(m.payload) for m in batch.messages] == [
         {"welcome": identity.client_id}
@@ -87,23 +85,25 @@ async def test_a_client_back_after_its_disconnect_is_connected_again():
 async def test_renewals_are_rate_limited_per_client():
     """Renewing again within a third of the lease does not reach the backend."""
     identity = new_testkit_identity()
-    assert await presence.renew(identity) is True
-    await components.push.claim_lapsed()  # nothing lapsed: nothing claimed
+    assert await get_runtime().presence.renew(identity) is True
+    await get_runtime().push.claim_lapsed()  # nothing lapsed: nothing claimed
     # Take the lease away behind the tracker's back: a rate-limited renewal can't tell.
     await asyncio.sleep(TTL + 0.05)
-    await components.push.claim_lapsed()
-    assert await presence.renew(identity) is True  # due again: reaches the backend
-    assert await presence.renew(identity) is False  # at once: rate-limited
+    await get_runtime().push.claim_lapsed()
+    assert (
+        await get_runtime().presence.renew(identity) is True
+    )  # due again: reaches the backend
+    assert await get_runtime().presence.renew(identity) is False  # at once: rate-limited
 
 
 async def test_a_lease_of_an_unknown_application_is_dropped(caplog):
     """A lapsed lease naming an application no longer configured is dropped, logged."""
     identity = ClientIdentity(new_client_id(), "retired-app", "s" * 32)
-    await presence.renew(identity, force=True)
-    await presence.stop()
+    await get_runtime().presence.renew(identity, force=True)
+    await get_runtime().presence.stop()
     await asyncio.sleep(TTL + 0.1)
     with caplog.at_level(logging.WARNING, logger="thywill.feed.presence"):
-        assert await presence.sweep() == 0
+        assert await get_runtime().presence.sweep() == 0
     assert "Dropped the lapsed lease" in caplog.text
 
 
@@ -113,8 +113,8 @@ async def test_the_sweeper_survives_an_unreachable_backend(settings, caplog):
         "push": {"BACKEND": "tests.apps.fixture_components.UnreachablePushBackend"}
     }
     with caplog.at_level(logging.DEBUG, logger="thywill"):
-        presence.ensure_sweeper()
+        get_runtime().presence.ensure_sweeper()
         await asyncio.sleep(TTL)
     assert "Push backend unavailable for (presence sweep)" in caplog.text
-    task = presence._sweepers[asyncio.get_running_loop()]
+    task = get_runtime().presence._sweepers[asyncio.get_running_loop()]
     assert not task.done()

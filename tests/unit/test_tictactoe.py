@@ -8,13 +8,12 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from tests.support.members import Member, data_read
-from thywill.application import Context
-from thywill.events.flows import flows
+from thywill import Context
 from thywill.exceptions import FlowFailedError
 from thywill.hooks import Model
 from thywill.hooks.pipe import HookPipe
 from thywill.identity.tokens import ClientIdentity, new_client_id
-from thywill.wiring.components import applications
+from thywill.wiring.runtime import get_runtime
 from thywill_apps.tictactoe import board
 from thywill_apps.tictactoe.application import TicTacToeApplication
 from thywill_apps.tictactoe.models import Game, player_of
@@ -257,7 +256,7 @@ async def test_malformed_messages_are_refused(data, code):
 
 def rules_module():
     """The tictactoe application's rules.py, as its hook pipe loaded it."""
-    pipe = flows.pipes_for(applications.get("tictactoe"), None)[-1]
+    pipe = get_runtime().flows.pipes_for(get_runtime().application("tictactoe"), None)[-1]
     assert isinstance(pipe, HookPipe)
     [script] = pipe.scripts.scripts
     assert script.module.__name__ == "thywill_hooks.tictactoe.rules"
@@ -292,8 +291,10 @@ async def test_the_move_handler_checks_again_under_the_row_lock():
     took the lock (here: O's turn by then): nothing is written."""
     await started()
     await Game.objects.filter(room=ROOM).aupdate(turn="O")
-    ctx = Context(ClientIdentity(new_client_id(), "tictactoe", X_SESSION))
-    app = applications.get("tictactoe")
+    ctx = Context(
+        ClientIdentity(new_client_id(), "tictactoe", X_SESSION), push=get_runtime().push
+    )
+    app = get_runtime().application("tictactoe").app
     assert isinstance(app, TicTacToeApplication)
 
     def move() -> None:

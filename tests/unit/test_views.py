@@ -15,7 +15,6 @@ from django.contrib.auth import get_user_model
 from django.core import signing
 from django.test import AsyncClient
 
-from thywill.edge.views.sse import KEEPALIVE, PADDING
 from thywill.feed.cursor import Cursor
 from thywill.identity.tokens import (
     CLIENT_ID,
@@ -27,7 +26,8 @@ from thywill.identity.tokens import (
     verify_token,
 )
 from thywill.models import Client
-from thywill.wiring.components import components
+from thywill.wire.sse import KEEPALIVE, PADDING
+from thywill.wiring.runtime import reset_runtime
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -490,7 +490,7 @@ async def test_cursor_from_before_a_restart_is_reset(tab):
     """After the push backend restarts, an old cursor gets a reset, not a silent gap."""
     await tab.send("before")
     cursor = (await tab.poll())["cursor"]
-    components.reset()  # a fresh in-memory backend: what a server restart does
+    reset_runtime()  # a fresh in-memory backend: what a server restart does
     await tab.send("after")
     answer = await tab.poll(cursor)
     assert (answer["reset"], data_of(answer)) == (

@@ -13,6 +13,7 @@ from django.core import signing
 
 from tests.unit.test_views import LOCMEM, UNREACHABLE, Tab
 from thywill.edge.websocket import WebsocketRouter, check_origin
+from thywill.wiring.runtime import get_runtime
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -314,14 +315,13 @@ async def test_unreachable_push_backend_closes_4503(tab, settings, logs):
 
 async def test_send_while_the_backend_is_down_answers_503(tab, settings, monkeypatch):
     """A send frame that meets an unreachable backend answers 503 (the client resends)."""
-    from thywill.edge import websocket
     from thywill.exceptions import PushUnavailableError
 
     async def down(*args):
         raise PushUnavailableError("down (test)")
 
     socket = await opened(tab)
-    monkeypatch.setattr(websocket, "handle_messages", down)
+    monkeypatch.setattr(get_runtime().events, "handle_messages", down)
     await socket.send_to(send_frame((1, "x")))
     assert await frame(socket) == {
         "type": "sent",

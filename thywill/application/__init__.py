@@ -1,6 +1,1 @@
-"""The application interface: what an application package provides to thywill."""
-
-from thywill.application.base import Application, BaseApplication
-from thywill.handlers.context import Context
-
-__all__ = ["Application", "BaseApplication", "Context"]
+"""The application interface: what an application provides to thywill."""

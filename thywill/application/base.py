@@ -1,23 +1,21 @@
-"""The contract between thywill and an application package."""
+"""The contract between thywill and an application."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Collection, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from thywill.handlers.context import Context
+from thywill.pipeline import Pipe
 from thywill.types import JSON
-
-if TYPE_CHECKING:
-    from thywill.pipeline import Pipe
 
 
 @runtime_checkable
 class Application(Protocol):
     """What thywill needs of an application object.
 
-    An application lives in a package under ``thywill_apps/``; the class named in
+    An application lives in any importable package; the class named in
     ``THYWILL_APPLICATIONS`` is built once per process with its ``OPTIONS`` as keyword
     arguments plus ``name``. Handlers may be plain functions or coroutines; plain ones run
     in Django's thread for sync code, inside a database transaction, so the ORM can be

@@ -1,4 +1,4 @@
-"""Transports: they read a client's feed after its cursor and write it to the wire.
-
-They hold no business logic; every one reads through ``delivery.ClientFeed``.
-"""
+"""The edge: what speaks ASGI and HTTP. The transport endpoints (send, long-poll, SSE,
+WebSocket), the bootstrap page and the health check, served straight from ASGI where it
+pays; they parse and check what arrives, ask the runtime for the rest, and hold no
+business logic."""

@@ -15,9 +15,7 @@ from thywill.exceptions import (
     PushUnavailableError,
     RejectedError,
 )
-from thywill.identity import tokens
-from thywill.identity.tokens import ClientIdentity
-from thywill.wiring.components import components
+from thywill.wiring.runtime import get_runtime
 
 AsyncView: TypeAlias = Callable[..., Coroutine[Any, Any, HttpResponseBase]]
 
@@ -26,7 +24,7 @@ def error_response(
     request: HttpRequest, error: RejectedError, *, client_id: str | None = None
 ) -> JsonResponse:
     """Log a rejection once and answer it with ``{"error": {"code", "message"}}``."""
-    components.log.rejected(error, path=request.path, client_id=client_id)
+    get_runtime().log.rejected(error, path=request.path, client_id=client_id)
     response = JsonResponse({"error": error.as_json()}, status=error.status)
     # We just logged it: stop django.request from logging the 4xx a second time.
     response._has_been_logged = True  # type: ignore[attr-defined]
@@ -35,7 +33,7 @@ def error_response(
 
 def unavailable_response(request: HttpRequest, exc: PushUnavailableError) -> JsonResponse:
     """Answer 503 when the push backend cannot be reached."""
-    components.log.unavailable(exc, path=request.path)
+    get_runtime().log.unavailable(exc, path=request.path)
     error = RejectedError.unavailable()
     response = JsonResponse({"error": error.as_json()}, status=error.status)
     response._has_been_logged = True  # type: ignore[attr-defined]
@@ -85,11 +83,6 @@ def django_refusal(exc: Exception) -> RejectedError:
     if isinstance(exc, RequestDataTooBig):
         return RejectedError(ErrorCode.TOO_LARGE, f"The request is too large: {exc}")
     return RejectedError(ErrorCode.BAD_REQUEST, f"The request is malformed: {exc}")
-
-
-def identify(request: HttpRequest, token: object) -> ClientIdentity:
-    """The identity a request's token proves, checked against its session cookie."""
-    return tokens.identify(token, request.COOKIES)
 
 
 async def not_found(request: HttpRequest, path: str = "") -> HttpResponse:

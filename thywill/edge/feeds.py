@@ -5,12 +5,11 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from thywill import conf
-from thywill.edge.errors import identify
 from thywill.exceptions import ErrorCode, RejectedError
 from thywill.feed.cursor import Cursor
 from thywill.feed.feed import ClientFeed
-from thywill.identity.tokens import ClientIdentity
-from thywill.wiring.components import components
+from thywill.identity.tokens import ClientIdentity, identify
+from thywill.wiring.runtime import get_runtime
 
 
 def require_enabled(transport: str) -> None:
@@ -31,12 +30,7 @@ def new_feed(identity: ClientIdentity, cursor: str | None) -> ClientFeed:
     Raises:
         RejectedError: ``bad_cursor``.
     """
-    return ClientFeed(
-        components.push,
-        identity,
-        Cursor.decode(cursor),
-        limit=conf.get_limits().read_batch,
-    )
+    return get_runtime().feed(identity, Cursor.decode(cursor))
 
 
 def open_feed(request: HttpRequest, transport: str, cursor: str | None) -> ClientFeed:
@@ -46,4 +40,4 @@ def open_feed(request: HttpRequest, transport: str, cursor: str | None) -> Clien
         RejectedError: a disabled transport, a bad token or a bad cursor.
     """
     require_enabled(transport)
-    return new_feed(identify(request, request.GET.get("token")), cursor)
+    return new_feed(identify(request.GET.get("token"), request.COOKIES), cursor)

@@ -1,36 +1,26 @@
-"""The ASGI lifespan protocol: start the presence sweeper, close the components at the end.
+"""The ASGI lifespan protocol: start thywill's background work, close the components at
+the end.
 
 uvicorn and granian speak it; Daphne does not (its processes simply exit, and start their
-sweeper on the first request that needs it).
+presence sweeper on the first request that needs it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
-
-from thywill.feed.presence import presence
-from thywill.wiring.components import components
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
+from thywill.types import Receive, Scope, Send
+from thywill.wiring.runtime import get_runtime
 
 
-async def lifespan(
-    scope: Scope,
-    receive: Callable[[], Awaitable[Message]],
-    send: Callable[[Message], Awaitable[None]],
-) -> None:
+async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
     """Start the presence sweeper; on shutdown stop it and close every component."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             # Sweep from the start, so a process that serves no request yet still runs
             # the disconnect events of clients whose server died.
-            presence.ensure_sweeper()
+            get_runtime().start()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            await presence.stop()
-            await components.aclose_all()
+            await get_runtime().aclose()
             await send({"type": "lifespan.shutdown.complete"})
             return

@@ -5,17 +5,14 @@ The browser opens ``<prefix>/websocket/?token=T&cursor=C`` (the URL named
 transport is enabled, the Origin and the token; it then sends an ``open`` frame and the
 client's feed from the cursor as ``batch`` frames (a ``keepalive`` frame after
 SSE_KEEPALIVE seconds of silence). The client sends ``send`` frames, handled exactly as
-``POST /thywill/send/`` bodies are and each answered by a ``sent`` frame.
-
-Every refusal is an ``error`` frame followed by a close whose code is 4000 plus the HTTP
-status of the error and whose reason is the error code (documentation/protocol.md).
+``POST <prefix>/send/`` bodies are and each answered by a ``sent`` frame. Every refusal
+is an ``error`` frame and a close code (``thywill.wire.frames``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -30,7 +27,6 @@ from django.utils.http import is_same_domain
 from thywill import conf
 from thywill.edge.direct import route_path
 from thywill.edge.feeds import new_feed, require_enabled
-from thywill.events.runner import handle_messages, send_results
 from thywill.exceptions import (
     ErrorCode,
     PushUnavailableError,
@@ -38,25 +34,22 @@ from thywill.exceptions import (
 )
 from thywill.feed.feed import ClientFeed
 from thywill.identity.tokens import ClientIdentity, identify
+from thywill.log.base import BaseLog
 from thywill.types import ASGIApp, Receive, Scope, Send
-from thywill.wire.envelope import encode_batch, parse_json, parse_messages
-from thywill.wiring.components import applications, components
-
-CLOSE_CODE_BASE = 4000
-"""A refusal closes with this plus the HTTP status of its error (4403 for bad_token)."""
-KEEPALIVE_FRAME = '{"type":"keepalive"}'
+from thywill.wire.frames import (
+    KEEPALIVE_FRAME,
+    close_code,
+    error_frame,
+    open_frame,
+    refused_send_frame,
+    sent_frame,
+)
+from thywill.wire.inbound import parse_json, parse_messages
+from thywill.wire.outbound import encode_batch
+from thywill.wire.results import send_results
+from thywill.wiring.runtime import get_runtime
 
 logger = logging.getLogger(__name__)
-
-
-def close_code(error: RejectedError) -> int:
-    """The close code of a refusal: 4000 plus the error's HTTP status."""
-    return CLOSE_CODE_BASE + error.status
-
-
-def error_frame(error: RejectedError) -> str:
-    """The ``error`` frame sent just before a refusal closes the socket."""
-    return json.dumps({"type": "error", "error": error.as_json()})
 
 
 def check_origin(headers: Mapping[str, str], scheme: str) -> None:
@@ -105,6 +98,10 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
     def path(self) -> str:
         return str(self.scope.get("path", ""))
 
+    @property
+    def log(self) -> BaseLog:
+        return get_runtime().log
+
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Call the handler of an ASGI message.
 
@@ -146,7 +143,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             # Read once before ``open``: while the push backend is down the socket
             # closes with 4503 without opening, and the client backs off.
             batch = await feed.next(0)
-            await self.send_frame(json.dumps({"type": "open", "cursor": start.encode()}))
+            await self.send_frame(open_frame(start))
             while True:
                 if batch:
                     await self.send_frame(encode_batch(batch, frame_type="batch"))
@@ -155,7 +152,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
                     await self.send_frame(KEEPALIVE_FRAME)
         except PushUnavailableError as exc:
             # The client reconnects with its cursor, after a backoff.
-            components.log.unavailable(exc, path=self.path)
+            self.log.unavailable(exc, path=self.path)
             await self.close_with(RejectedError.unavailable())
         except RejectedError as error:
             await self.refuse(error)  # the token expired while the socket was open
@@ -206,20 +203,21 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             messages = parse_messages(
                 frame.get("messages"), max_batch=conf.get_limits().max_batch
             )
-            app = applications.of_client(identity)
-            results = await handle_messages(app, identity, messages)
+            runtime = get_runtime()
+            app = runtime.application_of(identity)
+            results = await runtime.events.handle_messages(app, identity, messages)
         except RejectedError as error:
-            components.log.rejected(error, path=self.path, client_id=identity.client_id)
-            return _refused_send(error)
+            self.log.rejected(error, path=self.path, client_id=identity.client_id)
+            return refused_send_frame(error)
         except PushUnavailableError as exc:
-            components.log.unavailable(exc, path=self.path)
-            return _refused_send(RejectedError.unavailable())
-        return json.dumps({"type": "sent", "results": send_results(messages, results)})
+            self.log.unavailable(exc, path=self.path)
+            return refused_send_frame(RejectedError.unavailable())
+        return sent_frame(send_results(messages, results))
 
     async def refuse(self, error: RejectedError) -> None:
         """Log a refusal once, then send its error frame and close."""
         client_id = self.identity.client_id if self.identity is not None else None
-        components.log.rejected(error, path=self.path, client_id=client_id)
+        self.log.rejected(error, path=self.path, client_id=client_id)
         await self.close_with(error)
 
     async def close_with(self, error: RejectedError) -> None:
@@ -263,22 +261,10 @@ class WebsocketNotFound(AsyncWebsocketConsumer):  # type: ignore[misc]
         """Accept, then refuse with an error frame and a close code."""
         path = str(self.scope.get("path", ""))
         error = RejectedError(ErrorCode.NOT_FOUND, f"Nothing is at {path}.")
-        components.log.rejected(error, path=path)
+        get_runtime().log.rejected(error, path=path)
         await self.accept()
         await self.send(text_data=error_frame(error))
         await self.close(code=close_code(error), reason=error.code.value)
-
-
-def _refused_send(error: RejectedError) -> str:
-    # The HTTP send's error answer, with its status: what the client does next depends
-    # on it (a 4xx rejects the batch, a 503 resends it).
-    return json.dumps(
-        {
-            "type": "sent",
-            "status": error.status,
-            "error": error.as_json(),
-        }
-    )
 
 
 class WebsocketRouter:

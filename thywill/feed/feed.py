@@ -7,10 +7,10 @@ import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 
-from thywill import conf
-from thywill.feed.channels import GROUP_CHANNEL_PREFIX, parse_control
+from thywill.feed.channels import GROUP_CHANNEL_PREFIX
+from thywill.feed.control import parse_control
 from thywill.feed.cursor import Cursor
-from thywill.feed.presence import presence
+from thywill.feed.presence import Presence
 from thywill.identity.tokens import ClientIdentity, token_expired
 from thywill.push.base import BasePushBackend, StoredMessage
 
@@ -34,7 +34,9 @@ class ClientFeed:
     """The stream of messages for one client, resumable from a cursor.
 
     Transports create one per request (long-poll) or per connection (SSE, WebSocket),
-    call ``next()`` and write what it returns; they never touch the push backend.
+    call ``next()`` and write what it returns; they never touch the push backend. The
+    feed runs no application code: a client whose presence lease had lapsed is reported
+    back through ``presence``.
 
     The feed reads the client's private channel and the channels of its groups. On the
     first read it keeps the group positions of the cursor for the groups the client is
@@ -43,17 +45,26 @@ class ClientFeed:
     drop it, so even a feed that is already waiting follows its client's groups. When
     the private channel's history was lost, so were those entries: the feed then reads
     every group the client is in, from its oldest retained message, with a reset.
+
+    Args:
+        push: where the client's channels are.
+        presence: keeps the client's lease alive while the feed reads and waits.
+        identity: the client.
+        cursor: where to resume.
+        limit: the most messages read from one channel at a time.
     """
 
     def __init__(
         self,
         push: BasePushBackend,
+        presence: Presence,
         identity: ClientIdentity,
         cursor: Cursor,
         *,
         limit: int = 100,
     ) -> None:
         self.push = push
+        self.presence = presence
         self.identity = identity
         self.limit = limit
         self.channels = [identity.channel]
@@ -125,13 +136,13 @@ class ClientFeed:
             if left <= 0:
                 raise token_expired()
             timeout = min(timeout, left)
-        await presence.keep_alive(self.identity)
+        await self.presence.keep_alive(self.identity)
         batch = await self.read()
         if batch:
             return batch
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        renew_every = conf.get_limits().presence_ttl / 3
+        renew_every = self.presence.ttl / 3
         while (remaining := deadline - loop.time()) > 0:
             positions = {channel: _after(self.cursor, channel) for channel in self.channels}
             if await self.push.wait(positions, min(remaining, renew_every)):
@@ -140,7 +151,7 @@ class ClientFeed:
                 batch = await self.read()
                 if batch:
                     return batch
-            await presence.keep_alive(self.identity)
+            await self.presence.keep_alive(self.identity)
         return batch
 
 

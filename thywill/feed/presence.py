@@ -3,27 +3,29 @@
 Every open connection renews its client's lease (``ClientFeed`` does it as it reads);
 a client whose renewals stop (the tab closed, the network or the server process died)
 lets its lease lapse. Every server process sweeps lapsed leases, and the backend hands
-each one to exactly one sweeper, which runs the application's disconnect event. Because
-the lease lives in the push backend, this works across processes, including when the
-process that held the connection was killed.
+each one to exactly one sweeper, which reports it (``on_lapsed``: the runtime runs the
+application's disconnect event). Because the lease lives in the push backend, this works
+across processes, including when the process that held the connection was killed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 
-from thywill import conf
-from thywill.exceptions import PushUnavailableError, RejectedError
+from thywill.exceptions import PushUnavailableError, RejectedError, UnknownApplicationError
 from thywill.identity.tokens import (
     ClientIdentity,
     identity_from_payload,
     identity_payload,
 )
-from thywill.wiring.components import UnknownApplicationError, applications, components
+from thywill.log.base import BaseLog
+from thywill.push.base import BasePushBackend
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +33,39 @@ CLAIM_BATCH = 100
 CLAIM_LEASE = 30.0
 """Seconds, at least, that a sweeper has to run a claimed client's disconnect event."""
 
+ClientEvent = Callable[[ClientIdentity], Awaitable[object]]
+
 
 class Presence:
-    """Renews this process's clients' leases and runs disconnect events when they lapse.
+    """Renews this process's clients' leases and reports them when they lapse.
 
     Renewals are rate-limited per client to one every third of the lease's lifetime, so
-    a busy long-polling client costs the backend one call every ``presence_ttl / 3``.
+    a busy long-polling client costs the backend one call every ``ttl / 3``.
+
+    Args:
+        push: where the leases are.
+        log: where a sweep that cannot reach the push backend is reported.
+        ttl: seconds a lease lasts without renewal.
+        on_returned: called when a connected client's lease had lapsed (its disconnect
+            event ran): it is back.
+        on_lapsed: called once per lapsed lease, in one process; it may raise
+            ``UnknownApplicationError``, and the lease is dropped.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        push: BasePushBackend,
+        *,
+        log: BaseLog,
+        ttl: float,
+        on_returned: ClientEvent,
+        on_lapsed: ClientEvent,
+    ) -> None:
+        self.push = push
+        self.log = log
+        self.ttl = ttl
+        self.on_returned = on_returned
+        self.on_lapsed = on_lapsed
         self._renewed: dict[str, float] = {}
         self._next_prune = 0.0
         self._sweepers: weakref.WeakKeyDictionary[
@@ -49,34 +75,30 @@ class Presence:
     async def renew(self, identity: ClientIdentity, *, force: bool = False) -> bool:
         """Renew a client's lease if it is due; return True when the lease is new.
 
-        A new lease means the client is (again) present: the caller runs its connect
-        event. ``force`` renews even when the last renewal is recent.
+        A new lease means the client is (again) present. ``force`` renews even when the
+        last renewal is recent.
 
         Raises:
             PushUnavailableError: the push backend cannot be reached.
         """
         self.ensure_sweeper()
-        ttl = conf.get_limits().presence_ttl
         now = time.monotonic()
         last = self._renewed.get(identity.client_id)
-        if not force and last is not None and now - last < ttl / 3:
+        if not force and last is not None and now - last < self.ttl / 3:
             return False
         self._renewed[identity.client_id] = now
-        self._prune(now, ttl)
+        self._prune(now)
         data = json.dumps(identity_payload(identity), separators=(",", ":"))
-        return await components.push.renew_presence(identity.client_id, data, ttl)
+        return await self.push.renew_presence(identity.client_id, data, self.ttl)
 
     async def keep_alive(self, identity: ClientIdentity) -> None:
         """Renew a connected client's lease when due (what every transport's feed calls).
 
         When the lease was gone (it lapsed and its disconnect event ran), the client is
-        back: its connect event runs again.
+        back: ``on_returned`` runs.
         """
         if await self.renew(identity):
-            # dispatch imports the feed, which imports this module: import it late.
-            from thywill.events.runner import handle_connect
-
-            await handle_connect(applications.get(identity.application), identity)
+            await self.on_returned(identity)
 
     def ensure_sweeper(self) -> None:
         """Start the running event loop's sweeper, unless it runs already."""
@@ -94,52 +116,60 @@ class Presence:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    async def sweep(self) -> int:
-        """Claim lapsed leases and run their disconnect events; return how many ran."""
-        # dispatch imports the feed, which imports this module: import it late.
-        from thywill.events.runner import handle_disconnect
+    def cancel(self) -> None:
+        """Cancel every loop's sweeper without waiting (the settings changed)."""
+        for loop, task in list(self._sweepers.items()):
+            if not loop.is_closed():
+                with contextlib.suppress(RuntimeError):  # the loop stopped meanwhile
+                    loop.call_soon_threadsafe(task.cancel)
+        self._sweepers.clear()
 
-        push = components.push
+    async def sweep(self) -> int:
+        """Claim lapsed leases and report each; return how many were reported."""
         # A claim this process does not settle in time (it died) goes to another one.
-        lease = max(conf.get_limits().presence_ttl, CLAIM_LEASE)
+        lease = max(self.ttl, CLAIM_LEASE)
         done = 0
         while True:
-            lapsed = await push.claim_lapsed(CLAIM_BATCH, lease)
+            lapsed = await self.push.claim_lapsed(CLAIM_BATCH, lease)
             for client_id, data in lapsed:
                 self._renewed.pop(client_id, None)
-                try:
-                    identity = identity_from_payload(json.loads(data))
-                    app = applications.get(identity.application)
-                except (ValueError, RejectedError, UnknownApplicationError):
-                    logger.warning(
-                        "Dropped the lapsed lease of client %s: %r", client_id, data
-                    )
-                else:
-                    await handle_disconnect(app, identity)
+                if await self._report_lapsed(client_id, data):
                     done += 1
-                await push.ack_lapsed(client_id)
+                await self.push.ack_lapsed(client_id)
             if len(lapsed) < CLAIM_BATCH:
                 return done
 
+    async def _report_lapsed(self, client_id: str, data: str) -> bool:
+        """Report one lapsed lease; False when it names no client of an application."""
+        try:
+            identity: ClientIdentity | None = identity_from_payload(json.loads(data))
+        except (ValueError, RejectedError):
+            identity = None
+        if identity is not None:
+            try:
+                await self.on_lapsed(identity)
+                return True
+            except UnknownApplicationError:
+                pass
+        logger.warning("Dropped the lapsed lease of client %s: %r", client_id, data)
+        return False
+
     async def _sweep_forever(self) -> None:
         while True:
-            interval = min(max(conf.get_limits().presence_ttl / 4, 0.05), 5.0)
+            interval = min(max(self.ttl / 4, 0.05), 5.0)
             await asyncio.sleep(interval)
             try:
                 await self.sweep()
             except PushUnavailableError as exc:
                 # Logged once per outage by the backend's episode tracking.
-                components.log.unavailable(exc, path="(presence sweep)")
+                self.log.unavailable(exc, path="(presence sweep)")
             except Exception:
                 logger.exception("The presence sweep failed; it runs again shortly")
 
-    def _prune(self, now: float, ttl: float) -> None:
+    def _prune(self, now: float) -> None:
         """Forget renewal times older than a lease (they no longer rate-limit anything)."""
         if now < self._next_prune:
             return
-        self._next_prune = now + ttl
-        for client_id in [c for c, t in self._renewed.items() if now - t >= ttl]:
+        self._next_prune = now + self.ttl
+        for client_id in [c for c, t in self._renewed.items() if now - t >= self.ttl]:
             del self._renewed[client_id]
-
-
-presence = Presence()

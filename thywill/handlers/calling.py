@@ -16,7 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import connections
+from django.db import connections, transaction
+
+from thywill.exceptions import TransactionRolledBackError
 
 RECYCLE_INTERVAL = 1.0
 """Seconds between connection checks made on behalf of async user code."""
@@ -82,3 +84,35 @@ async def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     if inspect.isawaitable(result):
         result = await result
     return result
+
+
+async def call_handler(
+    handler: Callable[..., Any],
+    *args: Any,
+    transaction_alias: str | None,
+    **kwargs: Any,
+) -> None:
+    """Call an application's handler; a sync one runs inside a database transaction on
+    ``transaction_alias`` (none when it is ``None``).
+
+    Raises:
+        TransactionRolledBackError: the handler marked its transaction for rollback.
+    """
+    if transaction_alias is None or inspect.iscoroutinefunction(handler):
+        await call(handler, *args, **kwargs)
+        return
+
+    def atomically() -> object:
+        with transaction.atomic(using=transaction_alias):
+            result = handler(*args, **kwargs)
+            rolled_back = transaction.get_rollback(using=transaction_alias)
+        if rolled_back:
+            raise TransactionRolledBackError(
+                f"the transaction of {getattr(handler, '__qualname__', handler)} was "
+                "rolled back"
+            )
+        return result
+
+    result = await run_sync(atomically)
+    if inspect.isawaitable(result):
+        await result

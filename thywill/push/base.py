@@ -16,6 +16,9 @@ from contextlib import AbstractAsyncContextManager
 
 from django.core.checks import CheckMessage
 
+from thywill.log.base import BaseLog
+from thywill.log.stdlib import StdlibLog
+
 CHANNEL_NAME = re.compile(r"[A-Za-z0-9_.:@-]{1,200}")
 
 
@@ -59,6 +62,10 @@ class BasePushBackend:
         max_age: how many seconds a message is kept at most.
     """
 
+    log: BaseLog
+    """Where the backend reports what no request hears of, such as the end of an outage:
+    the log component, once thywill has built the components (``use_log``)."""
+
     def __init__(self, *, capacity: int = 1000, max_age: float = 3600.0) -> None:
         if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
             raise ValueError(f"capacity must be a positive integer, not {capacity!r}")
@@ -68,6 +75,11 @@ class BasePushBackend:
             raise ValueError(f"max_age must be positive, not {max_age!r}")
         self.capacity = capacity
         self.max_age = float(max_age)
+        self.log = StdlibLog()
+
+    def use_log(self, log: BaseLog) -> None:
+        """Report to ``log`` from now on (called by thywill when it builds the backend)."""
+        self.log = log
 
     async def publish(self, channel: str, payload: str) -> str:
         """Append one message to a channel and wake its readers.

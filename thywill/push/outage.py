@@ -1,4 +1,4 @@
-"""Outage episodes of a networked push backend: logged once when they start and end."""
+"""Outage episodes of a networked push backend: reported once when they start and end."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ class OutageTracker:
 
     The first failure after a success starts an episode: its error says so, and the log
     component reports it; the failures that follow while the outage lasts do not. The
-    first success after that ends the episode and is reported as a recovery.
+    first success after that ends the episode, and the backend reports the recovery.
 
     Args:
         backend: the backend's name, for the messages (for example ``"Redis"``).
@@ -23,11 +23,6 @@ class OutageTracker:
         self.backend = backend
         self._down_since: float | None = None
         self._lock = threading.Lock()
-
-    @property
-    def is_down(self) -> bool:
-        """Whether the last operation failed."""
-        return self._down_since is not None
 
     def failed(self, exc: BaseException) -> PushUnavailableError:
         """Record a failure; return the error to raise (chain ``exc`` to it)."""
@@ -40,16 +35,11 @@ class OutageTracker:
             first_in_episode=first,
         )
 
-    def succeeded(self) -> None:
-        """Record a success; report the recovery when it ends an outage."""
+    def succeeded(self) -> float | None:
+        """Record a success; return how long the outage it ends lasted, in seconds (None
+        when there was none)."""
         if self._down_since is None:  # the hot path: no lock while all is well
-            return
+            return None
         with self._lock:
             since, self._down_since = self._down_since, None
-        if since is not None:
-            # components imports the push backends, which import this module.
-            from thywill.wiring.components import components
-
-            components.log.recovered(
-                backend=self.backend, downtime=time.monotonic() - since
-            )
+        return None if since is None else time.monotonic() - since

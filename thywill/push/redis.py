@@ -219,7 +219,9 @@ class RedisPushBackend(BasePushBackend):
             result = await operation()
         except UNAVAILABLE as exc:
             raise self.outage.failed(exc) from exc
-        self.outage.succeeded()
+        downtime = self.outage.succeeded()
+        if downtime is not None:
+            self.log.recovered(backend=self.outage.backend, downtime=downtime)
         return result
 
     async def _script(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:

@@ -17,9 +17,14 @@ from django.core import checks
 from django.core.checks import CheckMessage
 
 from thywill import conf
-from thywill.events.flows import load_app_hooks, load_hooks, load_pipes
 from thywill.exceptions import ConfigurationError
-from thywill.wiring.components import load_application, load_component
+from thywill.wiring.loading import (
+    load_app_hooks,
+    load_application,
+    load_component,
+    load_hooks,
+    load_pipes,
+)
 
 PER_PROCESS_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
@@ -66,7 +71,8 @@ def check_components(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
 
 
 def check_applications(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """The applications are configured, each loads, and the default one exists."""
+    """The applications are configured, each loads, and the default one exists; one
+    with static files is in an installed app, where staticfiles finds them (W002)."""
     try:
         configs = conf.get_application_configs()
     except ConfigurationError as exc:
@@ -78,13 +84,15 @@ def check_applications(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
         except ConfigurationError as exc:
             messages.append(_as_error(exc))
             continue
-        if django_apps.get_containing_app_config(type(app).__module__) is None:
+        module = type(app.app).__module__
+        if (app.scripts or app.styles) and not django_apps.get_containing_app_config(
+            module
+        ):
             messages.append(
                 checks.Warning(
                     f"THYWILL_APPLICATIONS[{name!r}] is not in a package listed in "
                     "INSTALLED_APPS, so its static files and models are not found.",
-                    hint=f"Add {type(app).__module__.rpartition('.')[0]!r} to "
-                    "INSTALLED_APPS.",
+                    hint=f"Add {module.rpartition('.')[0]!r} to INSTALLED_APPS.",
                     id="thywill.W002",
                 )
             )

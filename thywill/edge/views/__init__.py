@@ -1,1 +1,2 @@
-"""HTTP views: the bootstrap page, the send endpoint and the health check."""
+"""HTTP views: the bootstrap page, the send endpoint, long-poll, Server-Sent Events and
+the health check."""

@@ -9,23 +9,23 @@ from django.urls import reverse
 
 from thywill import conf
 from thywill.edge.errors import json_errors
-from thywill.events.runner import Outcome, handle_connect
-from thywill.exceptions import ErrorCode, RejectedError
-from thywill.feed.presence import presence
+from thywill.exceptions import ErrorCode, RejectedError, UnknownApplicationError
 from thywill.identity.tokens import (
     ClientIdentity,
     issue_token,
     new_client_id,
     session_hash,
 )
-from thywill.wiring.components import UnknownApplicationError, applications, components
+from thywill.wire.results import Outcome
+from thywill.wiring.runtime import get_runtime
 
 
 @json_errors(methods=("GET",))
 async def init(request: HttpRequest, app_name: str | None = None) -> HttpResponse:
     """Serve ``/thywill/init/`` or ``/thywill/<app>/init/`` for a new client."""
+    runtime = get_runtime()
     try:
-        app = applications.get(app_name)
+        app = runtime.application(app_name)
     except UnknownApplicationError:
         raise RejectedError(
             ErrorCode.UNKNOWN_APPLICATION, f"No application is named {app_name!r}."
@@ -45,13 +45,13 @@ async def init(request: HttpRequest, app_name: str | None = None) -> HttpRespons
         session_hash=session_hash(session_key),
         user_id=str(user.pk) if user.is_authenticated else None,
     )
-    await components.database.record_client(identity, session_key)
-    result = await handle_connect(app, identity)
+    await runtime.database.record_client(identity, session_key)
+    result = await runtime.events.handle_connect(app, identity)
     if result.outcome is Outcome.FAILED:
         assert result.failure is not None
         raise RejectedError(ErrorCode.REFUSED, result.failure.reason)
     # Present from now on: its disconnect event runs once this lease lapses.
-    await presence.renew(identity, force=True)
+    await runtime.presence.renew(identity, force=True)
     config = {
         "clientId": identity.client_id,
         "token": issue_token(identity),

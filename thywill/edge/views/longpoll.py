@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from thywill import conf
 from thywill.edge.errors import json_errors
 from thywill.edge.feeds import open_feed
-from thywill.wire.envelope import encode_batch
+from thywill.wire.outbound import encode_batch
 
 
 @json_errors(methods=("GET",))

@@ -7,11 +7,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from thywill import conf
 from thywill.edge.csrf import csrf_protect
-from thywill.edge.errors import identify, json_errors
-from thywill.events.runner import handle_messages, send_results
+from thywill.edge.errors import json_errors
 from thywill.exceptions import ErrorCode, RejectedError
-from thywill.wire.envelope import parse_send_body
-from thywill.wiring.components import applications
+from thywill.identity.tokens import identify
+from thywill.wire.inbound import parse_send_body
+from thywill.wire.results import send_results
+from thywill.wiring.runtime import get_runtime
 
 
 @json_errors(methods=("POST",))
@@ -39,7 +40,8 @@ async def send(request: HttpRequest) -> HttpResponse:
     body = parse_send_body(
         raw, max_bytes=limits.max_message_bytes, max_batch=limits.max_batch
     )
-    identity = identify(request, body.token)
-    app = applications.of_client(identity)
-    results = await handle_messages(app, identity, body.messages)
+    identity = identify(body.token, request.COOKIES)
+    runtime = get_runtime()
+    app = runtime.application_of(identity)
+    results = await runtime.events.handle_messages(app, identity, body.messages)
     return JsonResponse({"results": send_results(body.messages, results)})

@@ -1,4 +1,5 @@
-"""Encoding and validating what crosses the wire (documentation/protocol.md)."""
+"""Parsing and validating what clients send: send bodies and frames
+(documentation/protocol.md)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from thywill.exceptions import ErrorCode, RejectedError
-from thywill.feed.feed import Batch
-from thywill.push.base import StoredMessage
 from thywill.types import JSON
 
 MAX_SEQ = 2**53 - 1  # the largest integer a browser can count to exactly
@@ -103,33 +102,3 @@ def _reject_constant(name: str) -> None:
 
 def _bad(message: str) -> RejectedError:
     return RejectedError(ErrorCode.BAD_MESSAGE, message)
-
-
-def encode_delivery(message: StoredMessage) -> str:
-    """A delivered message as JSON text, around the stored payload (never re-encoded)."""
-    return (
-        f'{{"channel":{json.dumps(message.channel)},'
-        f'"id":{json.dumps(message.position)},"data":{message.payload}}}'
-    )
-
-
-def encode_batch(batch: Batch, *, frame_type: str | None = None) -> str:
-    """A batch as the long-poll answer (or, with ``frame_type``, a WebSocket frame).
-
-    ``{"messages": [...], "cursor": C, "reset": null | {...}}``, where ``cursor`` is the
-    position after the whole batch and a reset comes before the messages it concerns.
-    """
-    head = "" if frame_type is None else f'"type":{json.dumps(frame_type)},'
-    messages = ",".join(encode_delivery(m) for m in batch.messages)
-    reset = encode_reset(batch.reset_channels) if batch.reset_channels else "null"
-    return (
-        f'{{{head}"messages":[{messages}],'
-        f'"cursor":"{batch.cursor.encode()}","reset":{reset}}}'
-    )
-
-
-def encode_reset(channels: Sequence[str]) -> str:
-    """The body of a reset: which channels lost history."""
-    return json.dumps(
-        {"channels": list(channels), "reason": "history_lost"}, separators=(",", ":")
-    )

@@ -1,0 +1,48 @@
+"""Encoding what clients receive: deliveries, batches, resets and presence events
+(documentation/protocol.md)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from thywill.feed.feed import Batch
+from thywill.push.base import StoredMessage
+
+
+def encode_delivery(message: StoredMessage) -> str:
+    """A delivered message as JSON text, around the stored payload (never re-encoded)."""
+    return (
+        f'{{"channel":{json.dumps(message.channel)},'
+        f'"id":{json.dumps(message.position)},"data":{message.payload}}}'
+    )
+
+
+def encode_batch(batch: Batch, *, frame_type: str | None = None) -> str:
+    """A batch as the long-poll answer (or, with ``frame_type``, a WebSocket frame).
+
+    ``{"messages": [...], "cursor": C, "reset": null | {...}}``, where ``cursor`` is the
+    position after the whole batch and a reset comes before the messages it concerns.
+    """
+    head = "" if frame_type is None else f'"type":{json.dumps(frame_type)},'
+    messages = ",".join(encode_delivery(m) for m in batch.messages)
+    reset = encode_reset(batch.reset_channels) if batch.reset_channels else "null"
+    return (
+        f'{{{head}"messages":[{messages}],'
+        f'"cursor":"{batch.cursor.encode()}","reset":{reset}}}'
+    )
+
+
+def encode_reset(channels: Sequence[str]) -> str:
+    """The body of a reset: which channels lost history."""
+    return json.dumps(
+        {"channels": list(channels), "reason": "history_lost"}, separators=(",", ":")
+    )
+
+
+def presence_event(kind: str, group: str, client_id: str) -> str:
+    """The message members get when a client joins or leaves (kind: join, leave)."""
+    return json.dumps(
+        {"type": f"thywill.{kind}", "group": group, "clientId": client_id},
+        separators=(",", ":"),
+    )

@@ -1,0 +1,204 @@
+"""The runtime: thywill in one process, built from settings and wired together here.
+
+This is the one place that knows every part. It builds the components named in
+THYWILL_COMPONENTS (push, database, log) and the applications of THYWILL_APPLICATIONS on
+first use, and hands each part what it needs: the event runner gets the push backend, the
+log and the flows; presence gets the push backend and reports back here, which runs the
+connect and disconnect events through the runner; each client's feed gets the push
+backend and presence. The edge (views, transports, the lifespan) asks ``get_runtime()``
+for what it serves; nothing below the edge reaches for it.
+
+A change to a THYWILL_* setting (``override_settings`` in tests) drops the runtime, and
+the next use builds a new one.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import TypeVar
+
+from thywill import conf
+from thywill.application.spec import ApplicationSpec
+from thywill.database.base import BaseDatabase
+from thywill.events.flows import FlowRegistry
+from thywill.events.runner import EventRunner
+from thywill.exceptions import ErrorCode, RejectedError, UnknownApplicationError
+from thywill.feed.cursor import Cursor
+from thywill.feed.feed import ClientFeed
+from thywill.feed.presence import Presence
+from thywill.identity.tokens import ClientIdentity
+from thywill.log.base import BaseLog
+from thywill.push.base import BasePushBackend
+from thywill.wiring.loading import (
+    load_app_hooks,
+    load_application,
+    load_component,
+    load_hooks,
+    load_pipes,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Runtime:
+    """The process's components, applications, flows, event runner and presence."""
+
+    def __init__(self) -> None:
+        self._components: dict[str, object] = {}
+        self._applications: dict[str, ApplicationSpec] = {}
+
+    # --- components ------------------------------------------------------------------
+
+    @property
+    def push(self) -> BasePushBackend:
+        """The push backend (THYWILL_COMPONENTS["push"])."""
+        return self._component("push", BasePushBackend)
+
+    @property
+    def database(self) -> BaseDatabase:
+        """The database component (THYWILL_COMPONENTS["database"])."""
+        return self._component("database", BaseDatabase)
+
+    @property
+    def log(self) -> BaseLog:
+        """The log component (THYWILL_COMPONENTS["log"])."""
+        return self._component("log", BaseLog)
+
+    def _component(self, role: str, base: type[T]) -> T:
+        instance = self._components.get(role)
+        if instance is None:
+            instance = load_component(role, conf.get_component_configs()[role])
+            self._components[role] = instance
+            if isinstance(instance, BasePushBackend):
+                instance.use_log(self.log)  # where it reports the end of an outage
+        assert isinstance(instance, base)
+        return instance
+
+    # --- applications ----------------------------------------------------------------
+
+    def application(self, name: str | None = None) -> ApplicationSpec:
+        """The application called ``name``, or the default one.
+
+        Raises:
+            UnknownApplicationError: no application of that name is configured.
+        """
+        if name is None:
+            name = conf.get_default_application()
+        app = self._applications.get(name)
+        if app is None:
+            configs = conf.get_application_configs()
+            if name not in configs:
+                raise UnknownApplicationError(name)
+            app = self._applications[name] = load_application(name, configs[name])
+        return app
+
+    def applications(self) -> list[ApplicationSpec]:
+        """Every configured application, in the order of THYWILL_APPLICATIONS."""
+        return [self.application(name) for name in conf.get_application_configs()]
+
+    def application_of(self, identity: ClientIdentity) -> ApplicationSpec:
+        """The application a client's token names, for its sends.
+
+        Raises:
+            RejectedError: ``unknown_application`` when it is no longer configured.
+        """
+        try:
+            return self.application(identity.application)
+        except UnknownApplicationError:
+            raise RejectedError(
+                ErrorCode.UNKNOWN_APPLICATION,
+                f"The application {identity.application!r} is no longer configured.",
+            ) from None
+
+    # --- events and feeds ------------------------------------------------------------
+
+    @functools.cached_property
+    def flows(self) -> FlowRegistry:
+        """The flows, each built on first use."""
+        return FlowRegistry(
+            load_pipes=load_pipes, load_hooks=load_hooks, load_app_hooks=load_app_hooks
+        )
+
+    @functools.cached_property
+    def events(self) -> EventRunner:
+        """The event runner: the only way into application code."""
+        return EventRunner(push=self.push, log=self.log, flows=self.flows)
+
+    @functools.cached_property
+    def presence(self) -> Presence:
+        """Presence leases, reporting lapsed and returning clients to the runner."""
+        return Presence(
+            self.push,
+            log=self.log,
+            ttl=conf.get_limits().presence_ttl,
+            on_returned=self._connect_again,
+            on_lapsed=self._disconnect,
+        )
+
+    def feed(self, identity: ClientIdentity, cursor: Cursor) -> ClientFeed:
+        """A feed of the client's messages after ``cursor``."""
+        return ClientFeed(
+            self.push,
+            self.presence,
+            identity,
+            cursor,
+            limit=conf.get_limits().read_batch,
+        )
+
+    async def _connect_again(self, identity: ClientIdentity) -> None:
+        # A connected client whose lease had lapsed is back: its connect event runs again.
+        await self.events.handle_connect(self.application(identity.application), identity)
+
+    async def _disconnect(self, identity: ClientIdentity) -> None:
+        await self.events.handle_disconnect(
+            self.application(identity.application), identity
+        )
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the background work of the running event loop (the presence sweeper)."""
+        self.presence.ensure_sweeper()
+
+    async def aclose(self) -> None:
+        """Stop the running loop's background work, then close the components in reverse
+        creation order, logging failures."""
+        if "presence" in self.__dict__:
+            await self.presence.stop()
+        for role, instance in reversed(list(self._components.items())):
+            close = getattr(instance, "aclose", None)
+            if close is None:
+                continue
+            try:
+                await close()
+            except Exception:
+                logger.warning("Closing the %s component failed", role, exc_info=True)
+        self._components.clear()
+
+    def discard(self) -> None:
+        """Cancel background work without waiting: this runtime is being replaced."""
+        if "presence" in self.__dict__:
+            self.presence.cancel()
+
+
+_runtime: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    """The process's runtime, built on first use."""
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime()
+    return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget the cached settings and the runtime; the next use builds them anew."""
+    global _runtime
+    conf.reset()
+    if _runtime is not None:
+        _runtime.discard()
+    _runtime = None
