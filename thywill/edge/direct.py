@@ -38,15 +38,11 @@ from thywill.edge.errors import error_response
 from thywill.edge.views.longpoll import longpoll
 from thywill.edge.views.send import send as send_view
 from thywill.edge.views.sse import sse
-from thywill.exceptions import ErrorCode, RejectedError
+from thywill.exceptions import ClientGone, ErrorCode, RejectedError
 from thywill.types import ASGIApp, Message, Receive, Scope, Send
 
 View: TypeAlias = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 T = TypeVar("T")
-
-
-class ClientGone(Exception):
-    """The client closed the connection before its request body arrived."""
 
 
 class DirectEndpoints:
