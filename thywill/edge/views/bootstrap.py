@@ -6,6 +6,8 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.clickjacking import xframe_options_deny
+from django.views.decorators.csrf import ensure_csrf_cookie
 
 from thywill import conf
 from thywill.edge.errors import json_errors
@@ -21,6 +23,8 @@ from thywill.wiring.runtime import get_runtime
 
 
 @json_errors(methods=("GET",))
+@ensure_csrf_cookie  # the send endpoint checks it; the project may not set it otherwise
+@xframe_options_deny
 async def init(request: HttpRequest, app_name: str | None = None) -> HttpResponse:
     """Serve ``/thywill/init/`` or ``/thywill/<app>/init/`` for a new client."""
     runtime = get_runtime()
