@@ -249,8 +249,9 @@ def get_pipeline() -> tuple[dict[str, Any], ...]:
 
 
 def serve_static() -> bool:
-    """THYWILL_SERVE_STATIC: whether the ASGI application serves /static/ itself."""
-    return bool(getattr(settings, "THYWILL_SERVE_STATIC", True))
+    """THYWILL_SERVE_STATIC: whether the ASGI application serves /static/ itself
+    (default: DEBUG, as ``runserver`` does)."""
+    return bool(getattr(settings, "THYWILL_SERVE_STATIC", settings.DEBUG))
 
 
 def reset() -> None:

@@ -6,6 +6,8 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 
+from django.contrib.sessions.middleware import SessionMiddleware
+
 from thywill.exceptions import PushUnavailableError
 from thywill.log.stdlib import StdlibLog
 from thywill.push.base import BasePushBackend, ReadResult
@@ -122,3 +124,7 @@ class FlakyPushBackend(LocMemPushBackend):
             self.fail_next_sequenced = False
             raise PushUnavailableError("connection lost (test backend)")
         return await super().publish_sequenced(client_id, seq, entries)
+
+
+class OwnSessionMiddleware(SessionMiddleware):
+    """A project's own session middleware, as some projects have."""

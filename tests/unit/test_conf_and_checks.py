@@ -16,7 +16,12 @@ from tests.unit.expected import W001
 from thywill import conf
 from thywill.exceptions import InvalidComponentError, UnknownApplicationError
 from thywill.push.locmem import LocMemPushBackend
-from thywill.wiring.checks import check_applications, check_components, check_settings
+from thywill.wiring.checks import (
+    check_applications,
+    check_components,
+    check_django_setup,
+    check_settings,
+)
 from thywill.wiring.runtime import get_runtime
 from thywill_server import settings as project_settings
 
@@ -684,3 +689,46 @@ def test_csrf_kept_in_the_session_is_an_error(settings):
     settings.CSRF_USE_SESSIONS = True
     [error] = check_csrf_storage()
     assert error.id == "thywill.E012"
+
+
+# --- E013: what the bootstrap page relies on ------------------------------------------
+
+
+def test_a_startproject_setup_has_what_thywill_needs():
+    """The demo site (a startproject layout plus thywill) passes the E013 check."""
+    assert check_django_setup() == []
+
+
+def test_missing_session_middleware_and_staticfiles_are_e013(settings):
+    """Without sessions' middleware or the staticfiles app, E013 names each one."""
+    settings.MIDDLEWARE = [
+        m for m in settings.MIDDLEWARE if not m.endswith(".SessionMiddleware")
+    ]
+    settings.INSTALLED_APPS = [
+        a for a in settings.INSTALLED_APPS if a != "django.contrib.staticfiles"
+    ]
+    assert check_django_setup() == [
+        Error(
+            "thywill needs 'django.contrib.staticfiles' in INSTALLED_APPS.",
+            hint="Its bootstrap page binds each client to a session (and a user), and "
+            "loads the browser client as a static file.",
+            id="thywill.E013",
+        ),
+        Error(
+            "thywill needs 'django.contrib.sessions.middleware.SessionMiddleware' "
+            "(or a subclass) in MIDDLEWARE.",
+            hint="The bootstrap page reads the request's session and user.",
+            id="thywill.E013",
+        ),
+    ]
+
+
+def test_a_subclass_of_a_required_middleware_will_do(settings):
+    """A project's own subclass of SessionMiddleware counts as SessionMiddleware."""
+    settings.MIDDLEWARE = [
+        "tests.apps.fixture_components.OwnSessionMiddleware"
+        if m.endswith(".SessionMiddleware")
+        else m
+        for m in settings.MIDDLEWARE
+    ]
+    assert check_django_setup() == []

@@ -1,4 +1,4 @@
-"""System checks for the THYWILL_* settings (ids thywill.E001 to E012, W001 to W004).
+"""System checks for the THYWILL_* settings (ids thywill.E001 to E013, W001 to W004).
 
 Each check builds what the settings name, exactly as the running site would, and turns
 a configuration error into a check message naming the setting. See
@@ -15,6 +15,7 @@ from django.apps import apps as django_apps
 from django.conf import settings
 from django.core import checks
 from django.core.checks import CheckMessage
+from django.utils.module_loading import import_string
 
 from thywill import conf
 from thywill.exceptions import ConfigurationError
@@ -24,6 +25,17 @@ from thywill.wiring.loading import (
     load_component,
     load_hooks,
     load_pipes,
+)
+
+REQUIRED_APPS = (
+    "django.contrib.sessions",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.staticfiles",
+)
+REQUIRED_MIDDLEWARE = (
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
 )
 
 PER_PROCESS_CACHES = (
@@ -135,6 +147,42 @@ def check_hooks(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     return messages
 
 
+def check_django_setup(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """What the bootstrap page relies on is there: sessions, users and static files, and
+    the middleware that loads sessions and users (thywill.E013)."""
+    messages: list[CheckMessage] = [
+        checks.Error(
+            f"thywill needs {app!r} in INSTALLED_APPS.",
+            hint="Its bootstrap page binds each client to a session (and a user), and "
+            "loads the browser client as a static file.",
+            id="thywill.E013",
+        )
+        for app in REQUIRED_APPS
+        if not django_apps.is_installed(app)
+    ]
+    for required in REQUIRED_MIDDLEWARE:
+        if not _has_middleware(import_string(required)):
+            messages.append(
+                checks.Error(
+                    f"thywill needs {required!r} (or a subclass) in MIDDLEWARE.",
+                    hint="The bootstrap page reads the request's session and user.",
+                    id="thywill.E013",
+                )
+            )
+    return messages
+
+
+def _has_middleware(required: type) -> bool:
+    for path in settings.MIDDLEWARE:
+        try:
+            middleware = import_string(path)
+        except ImportError:
+            continue  # Django reports a middleware that does not import
+        if isinstance(middleware, type) and issubclass(middleware, required):
+            return True
+    return False
+
+
 def check_csrf_storage(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The CSRF token is in its cookie: the send endpoint runs without the session
     middleware (thywill/edge/direct.py), so it cannot read one kept in the session."""
@@ -159,6 +207,7 @@ def register() -> None:
         check_applications,
         check_pipeline,
         check_hooks,
+        check_django_setup,
         check_csrf_storage,
     ):
         checks.register(check, "thywill")
