@@ -732,3 +732,14 @@ def test_a_subclass_of_a_required_middleware_will_do(settings):
         for m in settings.MIDDLEWARE
     ]
     assert check_django_setup() == []
+
+
+async def test_after_aclose_everything_is_wired_anew(debug):
+    """Once closed, the runtime builds its runner, flows and presence again, on the new
+    components: nothing keeps a closed push backend."""
+    runtime = get_runtime()
+    runner, presence = runtime.events, runtime.presence
+    await runtime.aclose()
+    assert runtime.events is not runner
+    assert runtime.presence is not presence
+    assert runtime.events.push is runtime.push is runtime.presence.push

@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+WIRED = ("flows", "events", "presence")
+"""The parts wired from the components, dropped with them."""
+
 
 class Runtime:
     """The process's components, applications, flows, event runner and presence."""
@@ -165,7 +168,8 @@ class Runtime:
 
     async def aclose(self) -> None:
         """Stop the running loop's background work, then close the components in reverse
-        creation order, logging failures."""
+        creation order, logging failures. The runtime is then as new: its next use
+        builds everything again."""
         if "presence" in self.__dict__:
             await self.presence.stop()
         for role, instance in reversed(list(self._components.items())):
@@ -177,6 +181,9 @@ class Runtime:
             except Exception:
                 logger.warning("Closing the %s component failed", role, exc_info=True)
         self._components.clear()
+        self._applications.clear()
+        for built in WIRED:
+            self.__dict__.pop(built, None)
 
     def discard(self) -> None:
         """Cancel background work without waiting: this runtime is being replaced."""
