@@ -15,7 +15,8 @@ from thywill.exceptions import (
     ThywillError,
 )
 from thywill.handlers.context import Context
-from thywill.hooks import Model, SharedState, shared
+from thywill.hooks.model import Model
+from thywill.hooks.shared import SharedState, shared
 from thywill.pipeline import EVENT_KINDS, Event, NextPipe, Pipe, fail, use_pipes
 from thywill.pipeline.pipes import MessageSizePipe, RateLimitPipe, SchemaPipe, TracePipe
 from thywill.types import JSON

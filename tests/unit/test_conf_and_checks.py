@@ -21,6 +21,7 @@ from thywill.wiring.checks import (
     check_components,
     check_django_setup,
     check_settings,
+    check_urls,
 )
 from thywill.wiring.runtime import get_runtime
 from thywill_server import settings as project_settings
@@ -743,3 +744,40 @@ async def test_after_aclose_everything_is_wired_anew(debug):
     assert runtime.events is not runner
     assert runtime.presence is not presence
     assert runtime.events.push is runtime.push is runtime.presence.push
+
+
+# --- E014 / W005: thywill's URLs ---------------------------------------------------------
+
+
+def test_urls_included_under_a_prefix_pass(settings):
+    """The demo site's URLconf and one under /rt/ both include thywill properly."""
+    assert check_urls() == []
+    settings.ROOT_URLCONF = "tests.apps.prefixed_urls"
+    assert check_urls() == []
+
+
+def test_urls_not_included_are_e014(settings):
+    """A URLconf without thywill.urls is an error naming the line to add."""
+    settings.ROOT_URLCONF = "tests.apps.no_thywill_urls"
+    assert check_urls() == [
+        Error(
+            "thywill.urls is not included in the URLconf.",
+            hint='Add path("thywill/", include("thywill.urls")) to the urlpatterns of '
+            "ROOT_URLCONF.",
+            id="thywill.E014",
+        )
+    ]
+
+
+def test_urls_included_without_a_prefix_are_w005(settings):
+    """thywill.urls at the root would answer the project's later URLs with 404s."""
+    settings.ROOT_URLCONF = "tests.apps.unprefixed_urls"
+    assert check_urls() == [
+        checks.Warning(
+            "thywill.urls is included without a prefix: its catch-all pattern answers "
+            "every URL listed after it with a JSON 404.",
+            hint='Include it under a prefix of its own, such as path("thywill/", '
+            'include("thywill.urls")).',
+            id="thywill.W005",
+        )
+    ]

@@ -14,7 +14,7 @@ from django.core.checks import Error
 from django.test import AsyncClient
 
 from tests.support.members import Member, channel_data, data_read
-from thywill.hooks import shared
+from thywill import shared
 from thywill.hooks.pipe import HookPipe
 from thywill.identity.tokens import ClientIdentity, new_client_id
 from thywill.wiring.checks import check_hooks
@@ -23,7 +23,7 @@ from thywill.wiring.runtime import get_runtime
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TRACE_SCRIPT = """
-from thywill.hooks import fail
+from thywill import fail
 
 calls = []
 
@@ -273,7 +273,7 @@ async def test_shared_state_counts_across_calls(hooks_dir):
     write(
         hooks_dir / "count.py",
         """
-        from thywill.hooks import shared
+        from thywill import shared
 
         def post_message(model, succeeded):
             shared.incr("messages")
@@ -335,7 +335,7 @@ async def test_fail_in_pre_connect_refuses_the_page(hooks_dir):
     write(
         hooks_dir / "gate.py",
         """
-        from thywill.hooks import fail
+        from thywill import fail
 
         def pre_connect(model):
             fail("No new players: the game is full.")
@@ -351,7 +351,7 @@ async def test_fail_in_pre_connect_refuses_the_page(hooks_dir):
 # --- an application's own hook folder ---------------------------------------------------
 
 ORDER_SCRIPT = """
-from thywill.hooks import fail, shared
+from thywill import fail, shared
 
 
 def _note(what):

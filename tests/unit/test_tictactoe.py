@@ -8,9 +8,8 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from tests.support.members import Member, data_read
-from thywill import Context
+from thywill import Context, Model
 from thywill.exceptions import FlowFailedError
-from thywill.hooks import Model
 from thywill.hooks.pipe import HookPipe
 from thywill.identity.tokens import ClientIdentity, new_client_id
 from thywill.wiring.runtime import get_runtime

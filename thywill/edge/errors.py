@@ -86,7 +86,7 @@ def django_refusal(exc: Exception) -> RejectedError:
 
 
 async def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
-    """Any other URL under /thywill/: a JSON 404, like every answer of the framework."""
+    """Any other URL under thywill's prefix: a JSON 404, like every answer of thywill."""
     error = RejectedError(ErrorCode.NOT_FOUND, f"Nothing is at {request.path}.")
     return error_response(request, error)
 

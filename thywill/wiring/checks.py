@@ -1,4 +1,4 @@
-"""System checks for the THYWILL_* settings (ids thywill.E001 to E013, W001 to W004).
+"""System checks for the THYWILL_* settings (ids thywill.E001 to E014, W001 to W005).
 
 Each check builds what the settings name, exactly as the running site would, and turns
 a configuration error into a check message naming the setting. See
@@ -15,6 +15,7 @@ from django.apps import apps as django_apps
 from django.conf import settings
 from django.core import checks
 from django.core.checks import CheckMessage
+from django.urls import NoReverseMatch, get_script_prefix, reverse
 from django.utils.module_loading import import_string
 
 from thywill import conf
@@ -183,6 +184,33 @@ def _has_middleware(required: type) -> bool:
     return False
 
 
+def check_urls(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``thywill.urls`` is included in the URLconf (thywill.E014), under a prefix of its
+    own (thywill.W005: its last pattern answers every other path with a JSON 404)."""
+    try:
+        init = reverse("thywill:init")
+    except NoReverseMatch:
+        return [
+            checks.Error(
+                "thywill.urls is not included in the URLconf.",
+                hint='Add path("thywill/", include("thywill.urls")) to the urlpatterns '
+                "of ROOT_URLCONF.",
+                id="thywill.E014",
+            )
+        ]
+    if init == get_script_prefix() + "init/":
+        return [
+            checks.Warning(
+                "thywill.urls is included without a prefix: its catch-all pattern "
+                "answers every URL listed after it with a JSON 404.",
+                hint='Include it under a prefix of its own, such as path("thywill/", '
+                'include("thywill.urls")).',
+                id="thywill.W005",
+            )
+        ]
+    return []
+
+
 def check_csrf_storage(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The CSRF token is in its cookie: the send endpoint runs without the session
     middleware (thywill/edge/direct.py), so it cannot read one kept in the session."""
@@ -208,6 +236,7 @@ def register() -> None:
         check_pipeline,
         check_hooks,
         check_django_setup,
+        check_urls,
         check_csrf_storage,
     ):
         checks.register(check, "thywill")

@@ -1,6 +1,6 @@
 """Hook rules for the rooms test application (live server and browser tests)."""
 
-from thywill.hooks import fail
+from thywill import fail
 
 said = 0  # module state: messages said in rooms, in this process
 

@@ -5,7 +5,7 @@ is optional; a script may define any of them, sync (``def``, may use the Django 
 async (``async def``). Functions of the same name in several scripts run in file-name
 order (post functions in reverse).
 
-The script API is what ``thywill.hooks`` exports:
+The script API, imported from ``thywill``:
 
     fail(reason, *, code="failed", **details)  stop the flow; the client is told reason
     shared                                     state shared by every server process:
@@ -21,14 +21,14 @@ of them as a dict. Only ``data`` may be assigned, and only in a pre_ function. A
 is valid during its call only: keep copies of fields, never the model itself.
 """
 
-from thywill.hooks import Model, fail, shared
+from thywill import Model, fail, shared
 
 # Module state persists between calls in this process (and is reset when the file is
 # reloaded in development). Use ``shared`` for state every process must see.
 seen_clients: set[str] = set()
 
 
-# --- connect: a page loaded /thywill/<app>/init/ ---------------------------------------
+# --- connect: a page loaded <prefix>/<app>/init/ ---------------------------------------
 def pre_connect(model: Model) -> None:
     """fail() here refuses the page: it answers 403 ``refused`` with the reason."""
     if model.user_id is None and model.application == "members-only":
