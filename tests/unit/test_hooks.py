@@ -13,6 +13,7 @@ import pytest
 from django.core.checks import Error
 from django.test import AsyncClient
 
+import thywill
 from tests.support.members import Member, channel_data, data_read
 from thywill import shared
 from thywill.hooks.pipe import HookPipe
@@ -465,3 +466,17 @@ async def test_models_carry_the_session_hash_shared_by_a_browsers_tabs(hooks_dir
         (reloaded.id, "h" * 32),
         (other.id, "o" * 32),
     ]
+
+
+async def test_the_reference_script_shipped_with_thywill_runs(settings):
+    """The reference script in the wheel loads cleanly and does what its comments say:
+    pre_message trims the text, post_message counts the message in shared state."""
+    examples = Path(thywill.__file__).parent / "hooks" / "examples"
+    settings.DEBUG = True  # a per-process cache for shared state is fine here (W003)
+    settings.THYWILL_HOOKS = {"PATH": str(examples), "RELOAD": False}
+    assert check_hooks() == []
+    alice = Member()
+    feed = alice.feed()
+    assert (await alice.sent_one({"type": "shout", "text": "  hi  "}))["status"] == "ok"
+    assert await data_read(feed) == ["HI"]
+    assert await shared.aget("messages:rooms") == 1
