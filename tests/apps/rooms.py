@@ -46,6 +46,11 @@ class RoomsApplication(BaseApplication):
     def on_room_say(self, ctx: Context, data: dict) -> None:
         ctx.send_to_group(data["room"], {"from": ctx.client_id, "text": data["text"]})
 
+    def on_room_char(self, ctx: Context, data: dict) -> None:
+        # Text made by the application, not sent by the client: here any code point,
+        # a lone surrogate included.
+        ctx.send_to_group(data["room"], {"char": chr(data["code"])})
+
     def on_room_who(self, ctx: Context, data: dict) -> None:
         ctx.reply({"members": ctx.members(data["room"]), "groups": ctx.groups()})
 

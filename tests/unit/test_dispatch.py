@@ -103,6 +103,20 @@ async def test_group_message_reaches_every_member_once_written_once():
     assert await data_read(feeds[carol.id]) == []
 
 
+async def test_a_handler_sending_text_that_cannot_be_encoded_breaks_no_feed():
+    """Data a handler makes that UTF-8 cannot carry (a lone surrogate) fails that event,
+    stores nothing, and the group's feed goes on as before."""
+    alice, bob = Member(), Member()
+    await alice.send({"type": "room.join", "room": "r"})
+    await bob.send({"type": "room.join", "room": "r"})
+    feed = bob.feed()
+    await feed.read()
+    [result] = await alice.send({"type": "room.char", "room": "r", "code": 0xD800})
+    assert result.outcome is Outcome.ERROR
+    await alice.send({"type": "room.char", "room": "r", "code": 0x263A})
+    assert await data_read(feed) == [{"char": "\u263a"}]
+
+
 async def test_members_and_groups_are_listed():
     """ctx.members() and ctx.groups() (sync) and ctx.amembers() (async) see the backend."""
     alice, bob = Member(), Member()

@@ -106,6 +106,39 @@ def test_non_json_number_constants_are_bad_json(constant):
     assert rejection(body)[0] == ErrorCode.BAD_JSON
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b'"\\ud800"', id="lone-high-surrogate"),
+        pytest.param(b'{"text": "a\\udfff b"}', id="lone-low-surrogate"),
+        pytest.param(b'{"\\ud83d": 1}', id="in-a-key"),
+        pytest.param(b'["\\udc00\\ud800"]', id="reversed-pair"),
+    ],
+)
+def test_text_that_cannot_be_encoded_is_bad_json(data):
+    """A lone surrogate is valid JSON but not text: it could never be delivered, so it is
+    refused as bad_json, naming the problem."""
+    body = b'{"token":"t","messages":[{"seq":1,"data":' + data + b"}]}"
+    code, message = rejection(body)
+    assert code == ErrorCode.BAD_JSON
+    assert "cannot be encoded" in message
+
+
+def test_a_surrogate_pair_is_fine():
+    """An escaped surrogate pair is one character (here an emoji) and passes."""
+    body = b'{"token":"t","messages":[{"seq":1,"data":"\\ud83d\\ude00"}]}'
+    assert parse(body).messages[0].data == "\U0001f600"
+
+
+@pytest.mark.parametrize("number", [b"1e99999", b"-1e400", b"[1, 2e308]"])
+def test_numbers_beyond_a_double_are_bad_json(number):
+    """A number that only parses to infinity is refused, as NaN and Infinity are."""
+    body = b'{"token":"t","messages":[{"seq":1,"data":' + number + b"}]}"
+    code, message = rejection(body)
+    assert code == ErrorCode.BAD_JSON
+    assert "out of range" in message
+
+
 def test_deeply_nested_body_is_refused_not_crashing():
     """A body of deeply nested JSON is refused (bad_json), never an unhandled error."""
     body = b"[" * 5000 + b"]" * 5000

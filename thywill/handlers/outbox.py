@@ -69,8 +69,15 @@ class Outbox:
 
 
 def encode(data: JSON) -> str:
-    """Encode a handler's data as compact JSON, with a clear error when it can't be."""
+    """Encode a handler's data as compact JSON, with a clear error when it can't be.
+
+    What is stored must be deliverable: text UTF-8 cannot carry (a lone surrogate) is
+    refused here, for the event that made it, rather than failing every delivery of the
+    channel later.
+    """
     try:
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text.encode()
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise HandlerOutputError(f"cannot send {type(data).__name__}: {exc}") from exc
+    return text

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +14,10 @@ from thywill.exceptions import ErrorCode, RejectedError
 from thywill.types import JSON
 
 MAX_SEQ = 2**53 - 1  # the largest integer a browser can count to exactly
+
+# Where a lone surrogate can come from: JSON's escapes \uD800 to \uDFFF (a body is UTF-8, a
+# frame is text). Only a body that has one is checked, the costly way.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -38,19 +44,23 @@ def parse_json(body: bytes | str, *, max_bytes: int, what: str = "body") -> Any:
     Raises:
         RejectedError: ``too_large`` or ``bad_json``.
     """
-    size = len(body) if isinstance(body, bytes) else len(body.encode())
-    if size > max_bytes:
+    raw = body if isinstance(body, bytes) else body.encode()
+    if len(raw) > max_bytes:
         raise RejectedError(
-            ErrorCode.TOO_LARGE, f"The {what} is {size} bytes; the limit is {max_bytes}."
+            ErrorCode.TOO_LARGE,
+            f"The {what} is {len(raw)} bytes; the limit is {max_bytes}.",
         )
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        parsed = json.loads(body, parse_constant=_reject_constant, parse_float=_finite)
     except ValueError as exc:
         raise RejectedError(ErrorCode.BAD_JSON, f"The {what} is not JSON: {exc}") from exc
     except RecursionError as exc:
         raise RejectedError(
             ErrorCode.BAD_JSON, f"The {what} is nested too deeply."
         ) from exc
+    if _SURROGATE_ESCAPE.search(raw):
+        _require_encodable(parsed, what)
+    return parsed
 
 
 def parse_messages(raw_messages: object, *, max_batch: int) -> list[InboundMessage]:
@@ -93,6 +103,28 @@ def parse_send_body(body: bytes, *, max_bytes: int, max_batch: int) -> SendReque
         raise _bad("'token' must be a string.")
     messages = parse_messages(parsed.get("messages"), max_batch=max_batch)
     return SendRequest(token, messages)
+
+
+def _require_encodable(parsed: Any, what: str) -> None:
+    """Refuse text JSON can write but UTF-8 cannot: a lone UTF-16 surrogate (``"\\ud800"``)
+    parses, but no transport could ever deliver it, to anyone."""
+    try:
+        json.dumps(parsed, ensure_ascii=False).encode()
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start : exc.end]
+        raise RejectedError(
+            ErrorCode.BAD_JSON,
+            f"The {what} holds text that cannot be encoded: "
+            f"{bad.encode('unicode_escape').decode()} is half of a UTF-16 surrogate pair.",
+        ) from exc
+
+
+def _finite(text: str) -> float:
+    # Python reads 1e99999 as infinity, which JSON cannot carry back out.
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {text[:50]} is out of range")
+    return number
 
 
 def _reject_constant(name: str) -> None:
