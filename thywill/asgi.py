@@ -16,12 +16,12 @@ Serve it with any ASGI server: uvicorn, Daphne or granian.
 from __future__ import annotations
 
 from channels.routing import ProtocolTypeRouter
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.asgi import get_asgi_application as get_django_application
 
 from thywill import conf
 from thywill.edge.direct import DirectEndpoints
 from thywill.edge.lifespan import lifespan
+from thywill.edge.static import StaticFiles
 from thywill.edge.websocket import WebsocketRouter
 from thywill.types import ASGIApp
 
@@ -44,9 +44,7 @@ def get_asgi_application(*, websocket: ASGIApp | None = None) -> ASGIApp:
     """
     django_application = get_django_application()
     http: ASGIApp = (
-        ASGIStaticFilesHandler(django_application)
-        if conf.serve_static()
-        else django_application
+        StaticFiles(django_application) if conf.serve_static() else django_application
     )
     return ProtocolTypeRouter(  # type: ignore[no-any-return]
         {

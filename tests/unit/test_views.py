@@ -551,6 +551,17 @@ async def csrf_bad_origin(tab, settings):
     )
 
 
+async def csrf_ok_but_multipart(tab, settings):
+    strict = Tab(AsyncClient(enforce_csrf_checks=True))
+    await strict.bootstrap()
+    return await strict.client.post(
+        "/thywill/send/",
+        json.dumps(strict.batch("x")),
+        content_type="multipart/form-data; boundary=x",
+        headers={"X-CSRFToken": strict.config["csrfToken"]},
+    )
+
+
 async def csrf_wrong_token(tab, settings):
     strict = Tab(AsyncClient(enforce_csrf_checks=True))
     await strict.bootstrap()
@@ -741,6 +752,12 @@ REJECTIONS = {
         403,
         "csrf_failed",
         "CSRF verification failed: CSRF token missing.",
+    ),
+    "multipart_body": (
+        csrf_ok_but_multipart,
+        400,
+        "bad_request",
+        "The body must be JSON (Content-Type: application/json), not a form.",
     ),
     "csrf_wrong_token": (
         csrf_wrong_token,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, RawPostDataException
 
 from thywill import conf
 from thywill.edge.csrf import csrf_protect
@@ -32,6 +32,12 @@ async def send(request: HttpRequest) -> HttpResponse:
         )
     try:
         raw = request.body
+    except RawPostDataException:
+        # The CSRF check read a multipart form from the stream: a send is JSON, never one.
+        raise RejectedError(
+            ErrorCode.BAD_REQUEST,
+            "The body must be JSON (Content-Type: application/json), not a form.",
+        ) from None
     except RequestDataTooBig:
         # A chunked body gives no Content-Length to refuse early; Django stops reading it.
         raise RejectedError(
