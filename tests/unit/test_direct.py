@@ -9,6 +9,7 @@ import pytest
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
+from tests.support.asgi import http_scope
 from thywill.edge.direct import DirectEndpoints
 from thywill.handlers.calling import with_fresh_connections
 from thywill.models import Client
@@ -21,20 +22,6 @@ def endpoints() -> DirectEndpoints:
         raise AssertionError("the view is served directly, not through Django")
 
     return DirectEndpoints(django)
-
-
-def scope(path: str = "/thywill/longpoll/") -> dict:
-    return {
-        "type": "http",
-        "method": "GET",
-        "path": path,
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver")],
-        "scheme": "http",
-        "server": ("testserver", 80),
-        "client": ("127.0.0.1", 5000),
-    }
 
 
 async def test_a_view_waiting_for_a_client_that_left_is_cancelled():
@@ -61,7 +48,13 @@ async def test_a_view_waiting_for_a_client_that_left_is_cancelled():
         return HttpResponse()
 
     serving = asyncio.create_task(
-        endpoints().serve(waits_forever, scope(), receive, send, watch_disconnect=True)
+        endpoints().serve(
+            waits_forever,
+            http_scope("/thywill/longpoll/"),
+            receive,
+            send,
+            watch_disconnect=True,
+        )
     )
     await asyncio.sleep(0.05)
     left.set()
@@ -90,7 +83,7 @@ async def test_a_send_finishes_even_if_its_client_left():
 
     async with asyncio.timeout(PROMPTLY):
         await endpoints().serve(
-            slow_send, scope("/thywill/send/"), receive, send, watch_disconnect=False
+            slow_send, http_scope("/thywill/send/"), receive, send, watch_disconnect=False
         )
     assert finished.is_set()
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]

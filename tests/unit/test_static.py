@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from django.core.asgi import get_asgi_application
 
+from tests.support.asgi import http_scope
 from thywill.edge.static import StaticFiles
 
 WAIT = 2.0
@@ -26,18 +27,7 @@ async def get(path: str) -> int:
     async def send(message: dict) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": path,
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver")],
-        "scheme": "http",
-        "server": ("testserver", 80),
-        "client": ("127.0.0.1", 5000),
-    }
-    await StaticFiles(get_asgi_application())(scope, receive, send)
+    await StaticFiles(get_asgi_application())(http_scope(path), receive, send)
     [status] = [m["status"] for m in sent if m["type"] == "http.response.start"]
     return int(status)
 
