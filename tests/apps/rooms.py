@@ -8,7 +8,7 @@ from django.db import transaction
 
 from thywill import BaseApplication, Context
 from thywill.models import Client
-from thywill.pipeline import Pipe, fail, use_pipes
+from thywill.pipeline import Event, NextPipe, Pipe, fail, use_pipes
 from thywill.pipeline.pipes import SchemaPipe
 from thywill.types import JSON
 
@@ -23,6 +23,15 @@ class Upper(Pipe):
 def record(client_id: str) -> None:
     """Write a Client row: a database side effect a test can look for."""
     Client.objects.create(id=client_id, application="rooms", session_key="s" * 32)
+
+
+class Doubling(Pipe):
+    """Doubles a number the handler returned (pipes see the reply after next_pipe)."""
+
+    async def pipe(self, next_pipe: NextPipe, event: Event) -> None:
+        await next_pipe()
+        if isinstance(event.reply, int):
+            event.reply *= 2
 
 
 class RoomsApplication(BaseApplication):
@@ -59,6 +68,20 @@ class RoomsApplication(BaseApplication):
 
     def on_shout(self, ctx: Context, data: dict) -> None:
         ctx.reply(data["text"])
+
+    def on_ask(self, ctx: Context, data: dict) -> JSON:
+        # A reply: the send's result carries what the handler returns.
+        return data.get("answer")
+
+    async def on_aask(self, ctx: Context, data: dict) -> JSON:
+        return data.get("answer")
+
+    @use_pipes(Doubling())
+    def on_ask_doubled(self, ctx: Context, data: dict) -> JSON:
+        return data.get("answer")
+
+    def on_ask_badly(self, ctx: Context, data: dict) -> object:
+        return {"not json": object()}
 
     def on_refuse(self, ctx: Context, data: dict) -> None:
         ctx.reply("never delivered")

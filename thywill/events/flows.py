@@ -95,13 +95,15 @@ class FlowRegistry:
     ) -> Core:
         async def core(event: Event, **kwargs: Any) -> None:
             args = (event.data,) if kind == "message" else ()
-            await call_handler(
+            returned = await call_handler(
                 handler,
                 event.ctx,
                 *args,
                 transaction_alias=app.transaction_alias,
                 **kwargs,
             )
+            if kind == "message":
+                event.reply = returned
             await self._run_requests(app, event)
 
         return core

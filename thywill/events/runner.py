@@ -18,7 +18,7 @@ from thywill.events.routing import message_type_of
 from thywill.exceptions import FlowFailedError, PushUnavailableError
 from thywill.feed.channels import group_name
 from thywill.handlers.context import Context
-from thywill.handlers.outbox import Change, Outbox
+from thywill.handlers.outbox import Change, Outbox, encode
 from thywill.identity.tokens import ClientIdentity
 from thywill.log.base import BaseLog
 from thywill.pipeline import Event
@@ -72,6 +72,9 @@ class EventRunner:
         try:
             event.data = flow.receive(data) if kind == "message" else data
             await flow(event)
+            reply = None if event.reply is None else flow.send(event.reply)
+            if reply is not None:
+                encode(reply)  # a value the client cannot be sent fails the event
         except PushUnavailableError:
             raise
         except FlowFailedError as failure:
@@ -92,7 +95,7 @@ class EventRunner:
                 trace_id=event.trace_id,
             )
             return Result(Outcome.ERROR), Outbox()
-        return Result(Outcome.OK), ctx.outbox
+        return Result(Outcome.OK, value=reply), ctx.outbox
 
     async def handle_connect(
         self, app: ApplicationSpec, identity: ClientIdentity

@@ -91,16 +91,15 @@ async def call_handler(
     *args: Any,
     transaction_alias: str | None,
     **kwargs: Any,
-) -> None:
-    """Call an application's handler; a sync one runs inside a database transaction on
-    ``transaction_alias`` (none when it is ``None``).
+) -> Any:
+    """Call an application's handler and return what it returned; a sync one runs
+    inside a database transaction on ``transaction_alias`` (none when it is ``None``).
 
     Raises:
         TransactionRolledBackError: the handler marked its transaction for rollback.
     """
     if transaction_alias is None or inspect.iscoroutinefunction(handler):
-        await call(handler, *args, **kwargs)
-        return
+        return await call(handler, *args, **kwargs)
 
     def atomically() -> object:
         with transaction.atomic(using=transaction_alias):
@@ -115,4 +114,5 @@ async def call_handler(
 
     result = await run_sync(atomically)
     if inspect.isawaitable(result):
-        await result
+        result = await result
+    return result

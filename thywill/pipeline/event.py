@@ -33,6 +33,8 @@ class Event:
         group: the group of a join, leave or group message.
         member: the client that joins or leaves.
         seq: a message's sequence number.
+        reply: what a message's handler returned, sent back as its result's ``value``
+            (``None``: no value); pipes may read or replace it after ``next_pipe``.
         trace_id: a random id for this event, for logs.
         timings: milliseconds each pipe's ``pipe`` stage took, inner pipes included.
         state: a free dict for pipes to keep per-event values in.
@@ -45,6 +47,7 @@ class Event:
     group: str | None = None
     member: str | None = None
     seq: int | None = None
+    reply: JSON = None
     trace_id: str = dataclasses.field(default_factory=new_trace_id)
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
     state: dict[str, Any] = dataclasses.field(default_factory=dict)

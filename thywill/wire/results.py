@@ -24,14 +24,18 @@ class Outcome(enum.StrEnum):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Result:
-    """One event's outcome, with the failure when a flow called ``fail()``."""
+    """One event's outcome, with the failure when a flow called ``fail()``, and the
+    value its handler returned (after the ``on_send`` transforms), if any."""
 
     outcome: Outcome
     failure: FlowFailedError | None = None
+    value: JSON = None
 
     def as_json(self, seq: int) -> dict[str, JSON]:
         """The result entry of a send answer (documentation/protocol.md)."""
         result: dict[str, JSON] = {"seq": seq, "status": self.outcome.value}
+        if self.value is not None:
+            result["value"] = self.value
         if self.outcome is Outcome.ERROR:
             result["reason"] = GENERIC_ERROR
         elif self.failure is not None:
