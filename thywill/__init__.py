@@ -5,14 +5,31 @@ the public API (documentation/server-api.md): everything under ``thywill.*`` tha
 re-exported here may change between releases.
 """
 
-from thywill.api import get_applications, get_transports
+from thywill.api import (
+    adisconnect,
+    amembers,
+    asend_to_client,
+    asend_to_group,
+    asend_to_user,
+    auser_counts,
+    disconnect,
+    get_applications,
+    get_transports,
+    members,
+    send_to_client,
+    send_to_group,
+    send_to_user,
+    user_counts,
+)
 from thywill.application.base import Application, BaseApplication
 from thywill.application.spec import ApplicationSpec
 from thywill.exceptions import (
     FlowFailedError,
+    PushNotSharedError,
     RateLimitedError,
     StaleModelError,
     ThywillError,
+    UnknownClientError,
 )
 from thywill.handlers.context import Context
 from thywill.hooks.model import Model
@@ -36,6 +53,7 @@ __all__ = [
     "Model",
     "NextPipe",
     "Pipe",
+    "PushNotSharedError",
     "RateLimitPipe",
     "RateLimitedError",
     "SchemaPipe",
@@ -43,10 +61,23 @@ __all__ = [
     "StaleModelError",
     "ThywillError",
     "TracePipe",
+    "UnknownClientError",
     "__version__",
+    "adisconnect",
+    "amembers",
+    "asend_to_client",
+    "asend_to_group",
+    "asend_to_user",
+    "auser_counts",
+    "disconnect",
     "fail",
     "get_applications",
     "get_transports",
+    "members",
+    "send_to_client",
+    "send_to_group",
+    "send_to_user",
     "shared",
     "use_pipes",
+    "user_counts",
 ]

@@ -24,6 +24,7 @@ from thywill.edge.lifespan import lifespan
 from thywill.edge.static import StaticFiles
 from thywill.edge.websocket import WebsocketRouter
 from thywill.types import ASGIApp
+from thywill.wiring.runtime import serve_clients
 
 __all__ = ["get_asgi_application"]
 
@@ -43,6 +44,7 @@ def get_asgi_application(*, websocket: ASGIApp | None = None) -> ASGIApp:
             with 4404 ``not_found``.
     """
     django_application = get_django_application()
+    serve_clients()  # the in-memory backend's server sends reach this process's clients
     http: ASGIApp = (
         StaticFiles(django_application) if conf.serve_static() else django_application
     )

@@ -5,6 +5,8 @@ The tree::
     ThywillError                   runtime errors
     ├── RejectedError              bad input: a 4xx with a JSON error, logged once
     ├── UnknownApplicationError    no application of that name is configured (a LookupError)
+    ├── UnknownClientError         no client of that id was ever issued (a LookupError)
+    ├── PushNotSharedError         a server send from a process that reaches no client
     ├── ClientGone                 the client disconnected before its request arrived
     ├── PushUnavailableError       the push backend cannot be reached (a 503)
     ├── HandlerOutputError         a handler sent something that is not JSON
@@ -50,6 +52,7 @@ class ErrorCode(enum.StrEnum):
     TOO_LARGE = "too_large"
     UNAVAILABLE = "unavailable"
     REFUSED = "refused"
+    DISCONNECTED = "disconnected"
 
     @property
     def status(self) -> int:
@@ -68,6 +71,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.BAD_HOST: 400,
     ErrorCode.BAD_REQUEST: 400,
     ErrorCode.TOKEN_EXPIRED: 403,
+    ErrorCode.DISCONNECTED: 410,
     ErrorCode.SESSION_MISMATCH: 403,
     ErrorCode.CSRF_FAILED: 403,
     ErrorCode.UNKNOWN_APPLICATION: 404,
@@ -114,6 +118,18 @@ class RejectedError(ThywillError):
 
 class UnknownApplicationError(ThywillError, LookupError):
     """No application of that name is configured in THYWILL_APPLICATIONS."""
+
+
+class UnknownClientError(ThywillError, LookupError):
+    """No client of that id was issued (or its record was purged)."""
+
+
+class PushNotSharedError(ThywillError):
+    """A server send from a process whose push backend reaches no client.
+
+    The in-memory backend keeps messages in the memory of one process, so a send from
+    a process that serves no clients (a worker, ``manage.py shell``) would reach nobody.
+    """
 
 
 class ClientGone(ThywillError):

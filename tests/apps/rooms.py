@@ -66,6 +66,15 @@ class RoomsApplication(BaseApplication):
     async def on_room_awho(self, ctx: Context, data: dict) -> None:
         ctx.reply({"members": await ctx.amembers(data["room"])})
 
+    def on_room_users(self, ctx: Context, data: dict) -> JSON:
+        return ctx.user_counts(data["room"])
+
+    def on_whoami(self, ctx: Context, data: dict) -> JSON:
+        return ctx.user.get_username()
+
+    async def on_awhoami(self, ctx: Context, data: dict) -> JSON:
+        return (await ctx.auser()).get_username()
+
     def on_shout(self, ctx: Context, data: dict) -> None:
         ctx.reply(data["text"])
 

@@ -24,6 +24,13 @@ class BaseDatabase:
         """
         raise NotImplementedError("subclasses of BaseDatabase must provide record_client()")
 
+    async def find_client(self, client_id: str) -> ClientIdentity | None:
+        """The identity of an issued client, or None when there is no such record.
+
+        For the server API (off the hot paths): which application a client belongs to.
+        """
+        raise NotImplementedError("subclasses of BaseDatabase must provide find_client()")
+
     def check(self) -> list[CheckMessage]:
         """Return system-check messages about this component's configuration."""
         return []

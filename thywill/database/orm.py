@@ -7,7 +7,7 @@ from django.core import checks
 from django.core.checks import CheckMessage
 
 from thywill.database.base import BaseDatabase
-from thywill.identity.tokens import ClientIdentity
+from thywill.identity.tokens import ClientIdentity, session_hash
 from thywill.models import Client
 
 
@@ -27,6 +27,17 @@ class OrmDatabase(BaseDatabase):
             application=identity.application,
             session_key=session_key,
             user_id=identity.user_id,
+        )
+
+    async def find_client(self, client_id: str) -> ClientIdentity | None:
+        client = await Client.objects.using(self.alias).filter(id=client_id).afirst()
+        if client is None:
+            return None
+        return ClientIdentity(
+            client_id=client.id,
+            application=client.application,
+            session_hash=session_hash(client.session_key),
+            user_id=None if client.user_id is None else str(client.user_id),
         )
 
     def check(self) -> list[CheckMessage]:

@@ -23,6 +23,7 @@ from thywill.handlers.calling import call_handler
 from thywill.handlers.outbox import Change
 from thywill.pipeline import PIPES_ATTRIBUTE, Event, Flow, Pipe
 from thywill.pipeline.flow import Core
+from thywill.types import JSON
 
 FlowKey = tuple[str, str, str]
 
@@ -89,6 +90,11 @@ class FlowRegistry:
                 core = self._handler_core(app, kind, handler)
             flow = self._flows[key] = Flow(self.pipes_for(app, handler), kind, core)
         return flow
+
+    def outbound(self, app: ApplicationSpec) -> Callable[[JSON], JSON]:
+        """The ``on_send`` transforms of the application's own pipes (global, the
+        application's, its hook scripts), for what the server sends outside any event."""
+        return self.flow(app, "group_message").send  # no handler: no handler pipes
 
     def _handler_core(
         self, app: ApplicationSpec, kind: str, handler: Callable[..., Any]

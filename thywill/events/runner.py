@@ -15,8 +15,15 @@ from thywill.application.spec import ApplicationSpec
 from thywill.events.flows import FlowRegistry
 from thywill.events.release import release
 from thywill.events.routing import message_type_of
-from thywill.exceptions import FlowFailedError, PushUnavailableError
-from thywill.feed.channels import group_name
+from thywill.exceptions import (
+    ErrorCode,
+    FlowFailedError,
+    PushUnavailableError,
+    RejectedError,
+)
+from thywill.feed.channels import group_name, is_group, user_channel
+from thywill.feed.control import end
+from thywill.feed.feed import DISCONNECTED_REASON
 from thywill.handlers.context import Context
 from thywill.handlers.outbox import Change, Outbox, encode
 from thywill.identity.tokens import ClientIdentity
@@ -26,6 +33,10 @@ from thywill.push.base import BasePushBackend
 from thywill.types import JSON
 from thywill.wire.inbound import InboundMessage
 from thywill.wire.results import Outcome, Result
+
+ENDED = 2**62
+"""The send sequence recorded for a client the server disconnected: any send of it is
+then at or below the record, and is refused."""
 
 
 class EventRunner:
@@ -100,8 +111,15 @@ class EventRunner:
     async def handle_connect(
         self, app: ApplicationSpec, identity: ClientIdentity
     ) -> Result:
-        """Run the connect event of a newly issued client; release what it sent."""
+        """Run the connect event of a newly issued client; release what it sent.
+
+        A logged-in user's client follows the user's channel (``send_to_user``) from
+        now on, whatever the connect event did.
+        """
         result, outbox = await self.run(app, identity, "connect")
+        if identity.user_id is not None:
+            channel = user_channel(app.name, identity.user_id)
+            outbox.changes.insert(0, Change("join", channel, identity.client_id, False))
         entries = await release(self.push, outbox)
         if entries:
             await self.push.publish_many(entries)
@@ -119,6 +137,9 @@ class EventRunner:
         """
         result, outbox = await self.run(app, identity, "disconnect")
         for channel in await self.push.memberships(identity.client_id):
+            if not is_group(channel):  # its user's channel: left without an event
+                outbox.changes.append(Change("leave", channel, identity.client_id, False))
+                continue
             name = group_name(channel)
             outbox.changes.append(
                 Change("leave", channel, identity.client_id, app.announces(name))
@@ -152,6 +173,8 @@ class EventRunner:
         results = []
         async with push.client_lock(identity.client_id):
             last = await push.last_sequence(identity.client_id)
+            if last >= ENDED:
+                raise RejectedError(ErrorCode.DISCONNECTED, DISCONNECTED_REASON)
             for message in messages:
                 if message.seq <= last:
                     results.append(Result(Outcome.DUPLICATE))
@@ -168,3 +191,31 @@ class EventRunner:
                 results.append(result)
                 last = message.seq
         return results
+
+    async def end_client(self, identity: ClientIdentity) -> None:
+        """Disconnect a client for good: its open streams end with ``disconnected``,
+        and so do its later reads and sends.
+
+        Its disconnect event then runs as for any client that left, once its presence
+        lease lapses (its streams no longer renew it).
+        """
+        async with self.push.client_lock(identity.client_id):
+            await self.push.publish_sequenced(
+                identity.client_id,
+                ENDED,
+                [(identity.channel, end(identity.channel).encode())],
+            )
+
+    async def is_ended(self, client_id: str) -> bool:
+        """Whether the server disconnected this client (``end_client``)."""
+        return await self.push.last_sequence(client_id) >= ENDED
+
+    def outbound(self, app: ApplicationSpec, data: JSON) -> str:
+        """Data the server sends to an application's clients, through the
+        application's ``on_send`` transforms (pipes and hook scripts), encoded.
+
+        Raises:
+            HandlerOutputError: the data cannot be sent as JSON.
+            FlowFailedError: an ``on_send`` transform refused it.
+        """
+        return encode(self.flows.outbound(app)(data))

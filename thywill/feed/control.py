@@ -2,7 +2,8 @@
 
 Membership lives in the push backend. When a client joins a group, a control entry on its
 private channel tells its feed, even one already waiting, to read the group channel from
-the position of the join on; when it leaves, another tells the feed to stop. Feeds never
+the position of the join on; when it leaves, another tells the feed to stop. An ``end``
+entry, written when the server disconnects the client, ends its streams. Feeds never
 deliver control entries.
 """
 
@@ -19,7 +20,8 @@ CONTROL_PREFIX = " "
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Control:
-    """A control entry: start reading ``channel`` after ``after``, or stop reading it."""
+    """A control entry: start reading ``channel`` after ``after``, stop reading it, or
+    (``end``) end the client's streams."""
 
     action: str
     channel: str
@@ -42,6 +44,12 @@ def subscribe(channel: str, after: str | None) -> Control:
 def unsubscribe(channel: str) -> Control:
     """Stop reading ``channel``."""
     return Control("unsubscribe", channel)
+
+
+def end(channel: str) -> Control:
+    """End the streams of the client whose private channel this is: the server
+    disconnected it."""
+    return Control("end", channel)
 
 
 def parse_control(payload: str) -> Control | None:

@@ -7,12 +7,15 @@ import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 
-from thywill.feed.channels import GROUP_CHANNEL_PREFIX
+from thywill.exceptions import ErrorCode, RejectedError
+from thywill.feed.channels import is_shared
 from thywill.feed.control import parse_control
 from thywill.feed.cursor import Cursor
 from thywill.feed.presence import Presence
 from thywill.identity.tokens import ClientIdentity, token_expired
 from thywill.push.base import BasePushBackend, StoredMessage
+
+DISCONNECTED_REASON = "The server ended this client; load the page again."
 
 FROM_START = ""
 """A cursor's position for a channel followed but not read yet: read from its oldest."""
@@ -69,7 +72,7 @@ class ClientFeed:
         self.limit = limit
         self.channels = [identity.channel]
         self.cursor = cursor.restricted(
-            [identity.channel, *(c for c in cursor if c.startswith(GROUP_CHANNEL_PREFIX))]
+            [identity.channel, *(c for c in cursor if is_shared(c))]
         )
         self._started = False
 
@@ -106,6 +109,9 @@ class ClientFeed:
             elif control.action == "unsubscribe" and control.channel in self.channels:
                 self.channels.remove(control.channel)
                 positions.pop(control.channel, None)
+            elif control.action == "end":
+                # The cursor never passes the end: a reconnect is refused the same way.
+                raise RejectedError(ErrorCode.DISCONNECTED, DISCONNECTED_REASON)
         _advance(positions, private, result.position)
         for channel in self.channels[1:]:
             result = await self.push.read(channel, _after(positions, channel), self.limit)
@@ -126,7 +132,8 @@ class ClientFeed:
         reading and while waiting, so a connected client's lease never lapses.
 
         Raises:
-            RejectedError: ``token_expired`` once the identity's token has expired.
+            RejectedError: ``token_expired`` once the identity's token has expired;
+                ``disconnected`` once the server ended the client.
             PushUnavailableError: the push backend cannot be reached.
         """
         expires_at = self.identity.expires_at

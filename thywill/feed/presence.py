@@ -67,6 +67,8 @@ class Presence:
         self.on_returned = on_returned
         self.on_lapsed = on_lapsed
         self._renewed: dict[str, float] = {}
+        self.served = False
+        """Whether any client has been present through this process."""
         self._next_prune = 0.0
         self._sweepers: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, asyncio.Task[None]
@@ -87,6 +89,7 @@ class Presence:
         if not force and last is not None and now - last < self.ttl / 3:
             return False
         self._renewed[identity.client_id] = now
+        self.served = True
         self._prune(now)
         data = json.dumps(identity_payload(identity), separators=(",", ":"))
         return await self.push.renew_presence(identity.client_id, data, self.ttl)

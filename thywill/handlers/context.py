@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from asgiref.sync import async_to_sync
+from typing import TYPE_CHECKING
+
+from asgiref.sync import async_to_sync, sync_to_async
+from django.contrib.auth import get_user_model
 
 from thywill.feed.channels import GROUP_CHANNEL_PREFIX, group_channel, group_name
+from thywill.feed.users import user_counts
 from thywill.handlers.outbox import Outbox, Request
-from thywill.identity.tokens import CLIENT_ID, ClientIdentity, private_channel
+from thywill.identity.tokens import ClientIdentity, check_client_id, private_channel
 from thywill.push.base import BasePushBackend
 from thywill.types import JSON
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
 
 
 class Context:
@@ -26,7 +34,7 @@ class Context:
         outbox: where what the event sends waits for its release.
     """
 
-    __slots__ = ("_push", "identity", "outbox")
+    __slots__ = ("_push", "_user", "identity", "outbox")
 
     def __init__(
         self,
@@ -38,6 +46,7 @@ class Context:
         self.identity = identity
         self.outbox = outbox if outbox is not None else Outbox()
         self._push = push
+        self._user: AbstractBaseUser | AnonymousUser | None = None
 
     @property
     def client_id(self) -> str:
@@ -48,6 +57,21 @@ class Context:
     def user_id(self) -> str | None:
         """The primary key of the logged-in user, as a string, or None."""
         return self.identity.user_id
+
+    @property
+    def user(self) -> AbstractBaseUser | AnonymousUser:
+        """The logged-in user the client belongs to, loaded on first use (one query),
+        or ``AnonymousUser`` (also for a user deleted since). In async handlers,
+        ``await ctx.auser()``."""
+        if self._user is None:
+            self._user = _load_user(self.user_id)
+        return self._user
+
+    async def auser(self) -> AbstractBaseUser | AnonymousUser:
+        """``ctx.user`` for async handlers."""
+        if self._user is None:
+            self._user = await sync_to_async(_load_user)(self.user_id)
+        return self._user
 
     @property
     def application(self) -> str:
@@ -64,7 +88,7 @@ class Context:
         Raises:
             ValueError: ``client_id`` is not a client id.
         """
-        self.outbox.add_message(private_channel(_checked_client(client_id)), data)
+        self.outbox.add_message(private_channel(check_client_id(client_id)), data)
 
     def join(self, group: str, client_id: str | None = None) -> None:
         """Make the client (or another client, by id) a member of one of this
@@ -78,7 +102,7 @@ class Context:
             ValueError: an invalid group name or client id.
         """
         group_channel(self.application, group)
-        member = self.client_id if client_id is None else _checked_client(client_id)
+        member = self.client_id if client_id is None else check_client_id(client_id)
         self.outbox.requests.append(Request("join", group, member))
 
     def leave(self, group: str, client_id: str | None = None) -> None:
@@ -89,7 +113,7 @@ class Context:
             ValueError: an invalid group name or client id.
         """
         group_channel(self.application, group)
-        member = self.client_id if client_id is None else _checked_client(client_id)
+        member = self.client_id if client_id is None else check_client_id(client_id)
         self.outbox.requests.append(Request("leave", group, member))
 
     def send_to_group(self, group: str, data: JSON) -> None:
@@ -119,8 +143,26 @@ class Context:
         """``agroups()`` for sync handlers."""
         return async_to_sync(self.agroups)()
 
+    async def auser_counts(self, group: str) -> dict[str, int]:
+        """The logged-in users in a group now, each with how many of its clients are
+        members (``thywill.auser_counts``)."""
+        channel = group_channel(self.application, group)
+        return await user_counts(self._push, self.application, channel)
 
-def _checked_client(client_id: str) -> str:
-    if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
-        raise ValueError(f"not a client id: {client_id!r}")
-    return client_id
+    def user_counts(self, group: str) -> dict[str, int]:
+        """``auser_counts()`` for sync handlers."""
+        return async_to_sync(self.auser_counts)(group)
+
+
+def _load_user(user_id: str | None) -> AbstractBaseUser | AnonymousUser:
+    # Imported here, as django.contrib.auth.get_user() does: auth's models cannot be
+    # imported while INSTALLED_APPS (thywill among them) is still being loaded.
+    from django.contrib.auth.models import AnonymousUser
+
+    if user_id is None:
+        return AnonymousUser()
+    model = get_user_model()
+    try:
+        return model._default_manager.get(pk=user_id)
+    except model.DoesNotExist:
+        return AnonymousUser()

@@ -42,6 +42,17 @@ def session_hash(session_key: str) -> str:
     return salted_hmac(SESSION_SALT, session_key).hexdigest()[:32]
 
 
+def check_client_id(client_id: str) -> str:
+    """``client_id``, when it is one.
+
+    Raises:
+        ValueError: it is not a client id.
+    """
+    if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
+        raise ValueError(f"not a client id: {client_id!r}")
+    return client_id
+
+
 def private_channel(client_id: str) -> str:
     """The name of a client's private channel."""
     return PRIVATE_CHANNEL_PREFIX + client_id

@@ -62,6 +62,10 @@ class BasePushBackend:
         max_age: how many seconds a message is kept at most.
     """
 
+    shared: bool = True
+    """Whether every process using the backend reaches the same channels (False for a
+    backend that keeps them in one process's memory)."""
+
     log: BaseLog
     """Where the backend reports what no request hears of, such as the end of an outage:
     the log component, once thywill has built the components (``use_log``)."""

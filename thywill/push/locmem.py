@@ -51,6 +51,8 @@ class LocMemPushBackend(BasePushBackend):
     client and ``async_to_sync`` create their own loops).
     """
 
+    shared = False
+
     def __init__(self, *, capacity: int = 1000, max_age: float = 3600.0) -> None:
         super().__init__(capacity=capacity, max_age=max_age)
         self._logs: dict[str, _Log] = {}

@@ -25,7 +25,7 @@ from thywill.events.flows import FlowRegistry
 from thywill.events.runner import EventRunner
 from thywill.exceptions import ErrorCode, RejectedError, UnknownApplicationError
 from thywill.feed.cursor import Cursor
-from thywill.feed.feed import ClientFeed
+from thywill.feed.feed import DISCONNECTED_REASON, ClientFeed
 from thywill.feed.presence import Presence
 from thywill.identity.tokens import ClientIdentity
 from thywill.log.base import BaseLog
@@ -151,8 +151,20 @@ class Runtime:
             limit=conf.get_limits().read_batch,
         )
 
+    @property
+    def reaches_clients(self) -> bool:
+        """Whether what this process publishes can reach clients: the push backend is
+        shared by every process, or this process serves clients itself (it built the
+        ASGI application, or a client was present through it)."""
+        if self.push.shared or _serving:
+            return True
+        return "presence" in self.__dict__ and self.presence.served
+
     async def _connect_again(self, identity: ClientIdentity) -> None:
-        # A connected client whose lease had lapsed is back: its connect event runs again.
+        # A connected client whose lease had lapsed is back: its connect event runs again,
+        # unless the server ended it.
+        if await self.events.is_ended(identity.client_id):
+            raise RejectedError(ErrorCode.DISCONNECTED, DISCONNECTED_REASON)
         await self.events.handle_connect(self.application(identity.application), identity)
 
     async def _disconnect(self, identity: ClientIdentity) -> None:
@@ -192,6 +204,13 @@ class Runtime:
 
 
 _runtime: Runtime | None = None
+_serving = False
+
+
+def serve_clients() -> None:
+    """Note that this process serves clients (``thywill.asgi`` calls it)."""
+    global _serving
+    _serving = True
 
 
 def get_runtime() -> Runtime:
