@@ -13,10 +13,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from tests.live import ROOT, LiveServer
 from tests.support.cluster import Cluster, start_cluster
-from tests.support.http_client import ThywillHttpClient, data_of, delivered
+from tests.support.http_client import (
+    ThywillHttpClient,
+    ThywillHttpError,
+    data_of,
+    delivered,
+)
 
 pytestmark = pytest.mark.live
 
@@ -155,3 +161,25 @@ def test_on_the_in_memory_backend_a_worker_is_told_to_share_the_push_backend(clu
     assert result.returncode == 1
     assert "serves no clients" in result.stderr
     assert "REDIS_URL" in result.stderr
+
+
+def test_a_disconnected_tab_is_told_on_every_transport_and_can_no_longer_send(cluster):
+    cluster.ensure_running()
+    a, b = cluster.servers
+    tab = in_lobby(a)
+    try:
+        with tab.websocket() as connection:
+            tab.ws_frames(connection, lambda fs: any(f["type"] == "open" for f in fs))
+            script = f"import thywill\nthywill.disconnect({tab.client_id!r})\n"
+            worker = manage(b, "shell", "-c", script)
+            assert worker.returncode == 0, worker.stderr
+            with pytest.raises(ConnectionClosed) as closed:
+                tab.ws_frames(connection, lambda fs: False)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4410
+        for answer in (lambda: tab.longpoll(wait=False), lambda: tab.send("more")):
+            with pytest.raises(ThywillHttpError) as refused:
+                answer()
+            assert (refused.value.status, refused.value.code) == (410, "disconnected")
+    finally:
+        tab.close()
