@@ -25,10 +25,13 @@ from thywill.application.base import Application, BaseApplication
 from thywill.application.spec import ApplicationSpec
 from thywill.exceptions import (
     FlowFailedError,
+    HandlerOutputError,
     PushNotSharedError,
+    PushUnavailableError,
     RateLimitedError,
     StaleModelError,
     ThywillError,
+    UnknownApplicationError,
     UnknownClientError,
 )
 from thywill.handlers.context import Context
@@ -49,11 +52,13 @@ __all__ = [
     "Context",
     "Event",
     "FlowFailedError",
+    "HandlerOutputError",
     "MessageSizePipe",
     "Model",
     "NextPipe",
     "Pipe",
     "PushNotSharedError",
+    "PushUnavailableError",
     "RateLimitPipe",
     "RateLimitedError",
     "SchemaPipe",
@@ -61,6 +66,7 @@ __all__ = [
     "StaleModelError",
     "ThywillError",
     "TracePipe",
+    "UnknownApplicationError",
     "UnknownClientError",
     "__version__",
     "adisconnect",
