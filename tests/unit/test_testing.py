@@ -78,6 +78,17 @@ async def test_a_client_logged_in_as_a_user_has_its_id():
     assert await anonymous.receive_one(timeout=0) == {"user": None}
 
 
+async def test_a_second_tab_of_one_browser_shares_its_session():
+    """connect(http=other.http) loads the page in the same browser: a new client, one
+    session (the session_hash hook scripts see); another browser has its own."""
+    first = await connect("testkit")
+    second = await connect("testkit", http=first.http)
+    elsewhere = await connect("testkit")
+    assert second.client_id != first.client_id
+    assert second.session_hash == first.session_hash != elsewhere.session_hash
+    assert await first.send("still here") == {"status": "ok"}
+
+
 async def test_receive_one_leaves_the_others_for_receive():
     """A filtered receive_one takes the first match; what came before it stays."""
     client = await connect("testkit")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from django.test import AsyncClient
 from django.urls import reverse
 
-from thywill.identity.tokens import identify
+from thywill.identity.tokens import ClientIdentity, identify
 from thywill.types import JSON
 from thywill.wiring.runtime import get_runtime
 
@@ -73,6 +73,12 @@ class TestClient:
         """The name of the client's application."""
         name: str = self.config["application"]
         return name
+
+    @property
+    def session_hash(self) -> str:
+        """The keyed hash of the client's browser session: ``model.session_hash`` in
+        hook scripts; tabs of one browser share it."""
+        return self._identity().session_hash
 
     async def send(self, data: JSON) -> dict[str, JSON]:
         """Send one message, as ``thywill.send(data)`` does; return its result.
@@ -163,8 +169,12 @@ class TestClient:
         """
         self._check_connected()
         self._disconnected = True
+        await get_runtime().presence.end(self._identity())
+
+    def _identity(self) -> ClientIdentity:
+        """The identity the client's token proves, checked as every endpoint checks it."""
         cookies = {name: morsel.value for name, morsel in self.http.cookies.items()}
-        await get_runtime().presence.end(identify(self.config["token"], cookies))
+        return identify(self.config["token"], cookies)
 
     async def _until(self, found: Callable[[], T | None], timeout: float) -> T | None:
         """Read what was delivered until ``found()`` is not None or ``timeout`` seconds
@@ -204,19 +214,25 @@ async def connect(
     application: str | None = None,
     *,
     user: AbstractBaseUser | None = None,
+    http: AsyncClient | None = None,
 ) -> TestClient:
     """Connect a new client to ``application`` (the default application when None), as a
     browser loading its page does: ``on_connect`` runs, and the client holds a presence
     lease.
 
-    Each client has a browser of its own (its own session), logged in as ``user`` when
-    given (a saved user; ``ctx.user_id`` is then its primary key).
+    The page loads in ``http``, a Django ``AsyncClient`` standing for the browser: by
+    default a new one (a browser of its own, so a session of its own); another
+    client's ``http`` opens a second tab of that browser (a reload, say), in its
+    session. ``user`` (a saved user) is logged in first, with ``force_login``:
+    ``ctx.user_id`` is then its primary key. Logging in changes the browser's session,
+    so the tabs it had open before are refused from then on, as in a browser.
 
     Raises:
         AssertionError: the page was refused (a ``fail()`` in the connect event answers
             ``403 refused``; an unknown application ``404``).
     """
-    http = AsyncClient(enforce_csrf_checks=True)  # the send endpoint checks, as served
+    if http is None:
+        http = AsyncClient(enforce_csrf_checks=True)  # the send endpoint checks CSRF
     if user is not None:
         # The stubs take the user model of the settings mypy reads; any one will do.
         await http.aforce_login(user)  # type: ignore[arg-type]

@@ -51,6 +51,11 @@ class SyncTestClient:
         """The name of the client's application."""
         return self.client.application
 
+    @property
+    def session_hash(self) -> str:
+        """The keyed hash of the client's browser session (``model.session_hash``)."""
+        return self.client.session_hash
+
     def send(self, data: JSON) -> dict[str, JSON]:
         """``TestClient.send()``: send one message, return its result without ``seq``."""
         return async_to_sync(self.client.send)(data)
@@ -69,7 +74,10 @@ class SyncTestClient:
 
 
 def connect_sync(
-    application: str | None = None, *, user: AbstractBaseUser | None = None
+    application: str | None = None,
+    *,
+    user: AbstractBaseUser | None = None,
+    http: AsyncClient | None = None,
 ) -> SyncTestClient:
     """``connect()`` for sync code: a new client of ``application``."""
-    return SyncTestClient(async_to_sync(connect)(application, user=user))
+    return SyncTestClient(async_to_sync(connect)(application, user=user, http=http))
