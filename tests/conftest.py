@@ -11,6 +11,9 @@ import pytest
 from tests.live import LiveServer
 from tests.support.databases import TEST_DATABASE_URL, LiveDatabase, LiveDatabases
 
+# thywill's fixtures for application tests, as a project opts in to them.
+pytest_plugins = ["thywill.testing.pytest"]
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SERVERS = os.environ.get("THYWILL_TEST_SERVERS", "daphne,uvicorn").split(",")
 DATABASE_FIXTURES = frozenset(

@@ -10,7 +10,8 @@ from thywill.types import JSON
 class TestkitApplication(BaseApplication):
     """Echoes data back.
 
-    ``{"raise": true}`` sends, then raises; ``{"to": client_id, "data": ...}`` forwards.
+    ``{"raise": true}`` sends, then raises; ``{"to": client_id, "data": ...}`` forwards;
+    ``{"whoami": true}`` answers ``{"user": ctx.user_id}``.
     """
 
     title = "Testkit"
@@ -28,6 +29,9 @@ class TestkitApplication(BaseApplication):
         if isinstance(data, dict) and data.get("raise"):
             ctx.reply({"never": "delivered"})
             raise RuntimeError("testkit handler asked to fail")
+        if isinstance(data, dict) and data.get("whoami"):
+            ctx.reply({"user": ctx.user_id})
+            return
         if isinstance(data, dict) and isinstance(data.get("to"), str):
             ctx.send(data["to"], {"from": ctx.client_id, "data": data.get("data")})
             return

@@ -680,6 +680,14 @@ class PushBackendContract:
         assert [d for c, d in claimed if c == client] == ['{"latest":true}']
         assert client not in dict(await push_backend.claim_lapsed(1000))
 
+    async def test_a_lease_renewed_for_no_time_lapses_at_once(self, push_backend):
+        """A ttl of 0 makes a live lease claimable at once (how a client ends now)."""
+        client = new_client()
+        await push_backend.renew_presence(client, "alive", 30)
+        assert await push_backend.renew_presence(client, "ended", 0) is False
+        claimed = await push_backend.claim_lapsed(1000)
+        assert [d for c, d in claimed if c == client] == ["ended"]
+
     async def test_renewal_keeps_a_lease_alive(self, push_backend):
         """A lease renewed before it lapses is not claimed."""
         client = new_client()

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 
-from tests.support.members import Member, data_read
+from thywill.testing import TestClient, connect
 from thywill.types import JSON
-from thywill.wire.results import Outcome
-from thywill.wiring.runtime import get_runtime
 from thywill_apps.chat.application import LOBBY, ChatApplication
 from thywill_apps.chat.models import Message, Nickname, Room
 
@@ -17,27 +13,18 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 class Page:
-    """One chat page: a client of the chat application and the feed it reads."""
+    """One chat page: a test client of the chat application."""
 
-    def __init__(self, session: str | None = None) -> None:
-        self.member = Member("chat", session or secrets.token_hex(16))
-        self.feed = self.member.feed()
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
 
     @property
     def id(self) -> str:
-        return self.member.id
-
-    async def connect(self) -> None:
-        result = await get_runtime().events.handle_connect(
-            self.member.app, self.member.identity
-        )
-        assert result.outcome is Outcome.OK
+        return self.client.client_id
 
     async def send(self, data: JSON) -> dict:
         """Send one message; its result, without the seq."""
-        result = await self.member.sent_one(data)
-        del result["seq"]
-        return result
+        return await self.client.send(data)
 
     async def ok(self, data: JSON) -> None:
         assert await self.send(data) == {"status": "ok"}
@@ -48,7 +35,7 @@ class Page:
         Every page is in the lobby group; like the real page, this one ignores the
         lobby's presence events (each page's arrival and departure).
         """
-        arrived = await data_read(self.feed)
+        arrived = await self.client.receive()
         return [
             d
             for d in arrived
@@ -60,10 +47,10 @@ class Page:
         return data
 
 
-async def page(nick: str | None = None, *, session: str | None = None) -> Page:
-    """A connected page, with its nickname set when given; its feed read up to now."""
-    new = Page(session)
-    await new.connect()
+async def page(nick: str | None = None, *, tab_of: Page | None = None) -> Page:
+    """A connected page (in the browser of ``tab_of`` when given), with its nickname set
+    when given; what it received read up to now."""
+    new = Page(await connect("chat", http=tab_of.client.http if tab_of else None))
     if nick is not None:
         await new.ok({"type": "chat.nick", "nick": nick})
     await new.read()
@@ -87,9 +74,8 @@ async def group_of(name: str) -> str:
 
 async def test_a_new_page_is_greeted_and_the_lobby_exists():
     """Connecting says hello; the configured room (Lobby) is made once, and listed."""
-    first, second = Page(), Page()
-    await first.connect()
-    await second.connect()
+    first = Page(await connect("chat"))
+    await connect("chat")
     assert await first.read() == [{"type": "chat.hello"}]
     await first.ok({"type": "chat.rooms"})
     assert await first.read() == [{"type": "chat.rooms", "rooms": ["Lobby"]}]
@@ -104,7 +90,7 @@ async def test_a_nickname_is_cleaned_confirmed_and_kept_per_client():
     nickname = await Nickname.objects.aget(client_id=alice.id)
     assert (nickname.name, nickname.session) == (
         "Alice Liddell",
-        alice.member.identity.session_hash,
+        alice.client.session_hash,
     )
 
 
@@ -265,8 +251,8 @@ async def test_a_new_nickname_is_told_to_the_room():
 async def test_a_person_with_two_pages_in_a_room_is_listed_once():
     """A reloaded page is a new client of the same session: its owner is one person.
     Someone else of the same name is another person."""
-    session = secrets.token_hex(16)
-    old, new = await page("alice", session=session), await page("alice", session=session)
+    old = await page("alice")
+    new = await page("alice", tab_of=old)
     namesake = await page("alice")
     await in_room("Lobby", old, new)
     await new.ok({"type": "chat.people"})
@@ -281,10 +267,7 @@ async def test_a_page_that_is_gone_leaves_its_room_and_its_nickname_is_forgotten
     alice, bob = await page("alice"), await page("bob")
     await in_room("Lobby", alice, bob)
 
-    assert (
-        await get_runtime().events.handle_disconnect(bob.member.app, bob.member.identity)
-        is Outcome.OK
-    )
+    await bob.client.disconnect()
 
     assert await alice.read() == [
         {"type": "thywill.leave", "group": await group_of("Lobby"), "clientId": bob.id}

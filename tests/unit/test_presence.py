@@ -56,6 +56,19 @@ async def test_a_lapsed_lease_runs_the_disconnect_event_once():
     assert await departures(identity) == 1
 
 
+async def test_ending_a_client_runs_its_disconnect_event_now_and_once():
+    """end() lapses the lease at once and sweeps: the event has run when it returns,
+    and the lease is gone, so no later sweep runs it again."""
+    identity = new_testkit_identity()
+    await get_runtime().presence.renew(identity, force=True)
+    await get_runtime().presence.stop()  # sweep by hand only
+    assert await get_runtime().presence.end(identity) == 1
+    assert await departures(identity) == 1
+    await asyncio.sleep(TTL + 0.1)
+    assert await get_runtime().presence.sweep() == 0
+    assert await departures(identity) == 1
+
+
 async def test_a_waiting_feed_keeps_its_client_present():
     """A feed that waits longer than the lease renews it while it waits."""
     identity = new_testkit_identity()

@@ -7,11 +7,11 @@ import asyncio
 import pytest
 from asgiref.sync import sync_to_async
 
-from tests.support.members import Member, data_read
 from thywill import Context, Model
 from thywill.exceptions import FlowFailedError
 from thywill.hooks.pipe import HookPipe
 from thywill.identity.tokens import ClientIdentity, new_client_id
+from thywill.testing import TestClient, connect
 from thywill.wiring.runtime import get_runtime
 from thywill_apps.tictactoe import board
 from thywill_apps.tictactoe.application import TicTacToeApplication
@@ -20,37 +20,39 @@ from thywill_apps.tictactoe.models import Game, player_of
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOM = "r1"
-X_SESSION, O_SESSION, WATCHER_SESSION = "x" * 32, "o" * 32, "w" * 32
+SEATLESS_SESSION = "w" * 32
+"""The session hash of a browser that has no seat."""
 
 
-def visitor(session_hash: str) -> Member:
-    """A new tab of the tictactoe application in the browser session ``session_hash``."""
-    return Member("tictactoe", session_hash=session_hash)
+async def visitor(tab_of: TestClient | None = None) -> TestClient:
+    """A new tab of the tictactoe application: in a browser of its own, or in the
+    browser (the session) of ``tab_of``."""
+    return await connect("tictactoe", http=tab_of.http if tab_of else None)
 
 
-async def sent(member: Member, kind: str, **fields) -> dict:
-    """The result of one ``ttt.<kind>`` message about ROOM."""
-    return await member.sent_one({"type": f"ttt.{kind}", "room": ROOM, **fields})
+async def sent(client: TestClient, kind: str, **fields) -> dict:
+    """The result of one ``ttt.<kind>`` message about ROOM, without its seq."""
+    return await client.send({"type": f"ttt.{kind}", "room": ROOM, **fields})
 
 
-async def states(feed) -> list[dict]:
-    """The ttt.state messages a feed has received since the last read."""
-    return [d for d in await data_read(feed) if d.get("type") == "ttt.state"]
+async def states(client: TestClient) -> list[dict]:
+    """The ttt.state messages the client received since it last received."""
+    return [d for d in await client.receive() if d.get("type") == "ttt.state"]
 
 
 async def game() -> Game:
     return await Game.objects.aget(room=ROOM)
 
 
-async def started() -> tuple[Member, Member]:
+async def started() -> tuple[TestClient, TestClient]:
     """X and O seated in ROOM; the game is on, X to play."""
-    x, o = visitor(X_SESSION), visitor(O_SESSION)
+    x, o = await visitor(), await visitor()
     assert (await sent(x, "join"))["status"] == "ok"
     assert (await sent(o, "join"))["status"] == "ok"
     return x, o
 
 
-async def play(x: Member, o: Member, cells: list[int]) -> None:
+async def play(x: TestClient, o: TestClient, cells: list[int]) -> None:
     """Play ``cells`` in turn, X first, each accepted."""
     for number, cell in enumerate(cells):
         mover = x if number % 2 == 0 else o
@@ -88,43 +90,41 @@ def test_a_full_board_and_the_other_mark():
 async def test_the_second_join_starts_the_game_and_tells_each_player_its_mark():
     """X waits alone; O's join starts the game: the room's state tells both that X
     starts, and O's own answer that it is O (X's told it X when it joined)."""
-    x, o = visitor(X_SESSION), visitor(O_SESSION)
-    x_feed, o_feed = x.feed(), o.feed()
+    x, o = await visitor(), await visitor()
     await sent(x, "join")
-    [waiting] = [s for s in await states(x_feed) if "you" in s]
+    [waiting] = [s for s in await states(x) if "you" in s]
     assert waiting["you"] == "X"
     assert (waiting["status"], waiting["seats"]) == ("waiting", {"X": True, "O": False})
 
     await sent(o, "join")
-    [x_sees] = await states(x_feed)
+    [x_sees] = await states(x)
     assert "you" not in x_sees  # the room's state
     assert (x_sees["status"], x_sees["turn"], x_sees["starter"]) == ("playing", "X", "X")
-    o_sees = await states(o_feed)
+    o_sees = await states(o)
     assert sorted(s.get("you", "-") for s in o_sees) == ["-", "O"]
     assert all(s["board"] == [""] * 9 and s["version"] == 2 for s in o_sees)
 
 
 async def test_a_third_visitor_is_refused_a_seat_and_watches_the_game():
     """room_full with its reason; ttt.watch then follows every move of the room."""
-    x, _ = await started()
-    watcher = visitor(WATCHER_SESSION)
-    feed = watcher.feed()
+    x, o = await started()
+    watcher = await visitor()
     refused = await sent(watcher, "join")
     assert (refused["code"], refused["reason"]) == (
         "room_full",
         "Room full: you are watching.",
     )
     assert (await sent(watcher, "watch"))["status"] == "ok"
-    [watching] = await states(feed)
+    [watching] = await states(watcher)
     assert (watching["you"], watching["status"]) == (None, "playing")
 
     await sent(x, "move", cell=4)
-    [seen] = await states(feed)
+    [seen] = await states(watcher)
     assert seen["board"][4] == "X" and seen["turn"] == "O"
     g = await game()
     assert (g.player_x, g.player_o) == (
-        player_of(None, X_SESSION),
-        player_of(None, O_SESSION),
+        player_of(None, x.session_hash),
+        player_of(None, o.session_hash),
     )
 
 
@@ -133,16 +133,14 @@ async def test_a_reloaded_tab_resumes_its_seat_and_the_board():
     room is not told anything new."""
     x, o = await started()
     await play(x, o, [0, 4])
-    o_feed = o.feed()
-    await data_read(o_feed)
-    reloaded = visitor(X_SESSION)
-    feed = reloaded.feed()
+    await o.receive()
+    reloaded = await visitor(tab_of=x)
     assert (await sent(reloaded, "join"))["status"] == "ok"
-    [resumed] = await states(feed)
+    [resumed] = await states(reloaded)
     assert resumed["you"] == "X"
     assert resumed["board"] == ["X", "", "", "", "O", "", "", "", ""]
     assert resumed["turn"] == "X"
-    assert await states(o_feed) == []
+    assert await states(o) == []
     assert (await sent(reloaded, "move", cell=8))["status"] == "ok"
 
 
@@ -163,10 +161,9 @@ async def test_an_illegal_move_is_refused_with_its_reason_and_changes_nothing(
     """After X 0, O 4: O out of turn, X on a taken cell, a watcher: each refused."""
     x, o = await started()
     await play(x, o, [0, 4])
-    watcher = visitor(WATCHER_SESSION)
+    watcher = await visitor()
     await sent(watcher, "watch")
-    feed = watcher.feed()
-    await data_read(feed)
+    await watcher.receive()
     before = await game()
 
     refused = await sent({"x": x, "o": o, "watcher": watcher}[who], "move", cell=cell)
@@ -178,12 +175,12 @@ async def test_an_illegal_move_is_refused_with_its_reason_and_changes_nothing(
     )
     after = await game()
     assert (after.board, after.turn, after.version) == (before.board, "X", before.version)
-    assert await states(feed) == []
+    assert await states(watcher) == []
 
 
 async def test_moves_need_a_game_a_second_player_and_a_game_still_on():
     """no_game before anyone joined, not_started with one player, game_over after a win."""
-    x, o = visitor(X_SESSION), visitor(O_SESSION)
+    x, o = await visitor(), await visitor()
     assert (await sent(x, "move", cell=0))["code"] == "no_game"
     await sent(x, "join")
     assert (await sent(x, "move", cell=0))["reason"] == "Waiting for a second player."
@@ -195,21 +192,19 @@ async def test_moves_need_a_game_a_second_player_and_a_game_still_on():
 async def test_a_line_wins_for_its_player_and_everyone_sees_the_end():
     """X completes the top row: won, winner X, the line, seen by both players."""
     x, o = await started()
-    feeds = [x.feed(), o.feed()]
-    for feed in feeds:
-        await data_read(feed)
+    for player in (x, o):
+        await player.receive()
     await play(x, o, [0, 3, 1, 4, 2])
-    for feed in feeds:
-        final = (await states(feed))[-1]
+    for player in (x, o):
+        final = (await states(player))[-1]
         assert (final["status"], final["winner"], final["line"]) == ("won", "X", [0, 1, 2])
         assert final["board"][:3] == ["X", "X", "X"]
 
 
 async def test_a_full_board_without_a_line_is_a_draw():
     x, o = await started()
-    feed = o.feed()
     await play(x, o, [0, 1, 2, 4, 3, 5, 7, 6, 8])
-    final = (await states(feed))[-1]
+    final = (await states(o))[-1]
     assert (final["status"], final["winner"], final["line"]) == ("draw", None, None)
     assert "".join(final["board"]) == "XOXXOOOXX"
 
@@ -217,15 +212,14 @@ async def test_a_full_board_without_a_line_is_a_draw():
 async def test_a_rematch_after_the_end_lets_the_other_player_start():
     """Not before the end, not by a watcher; then an empty board, round 2, O starts."""
     x, o = await started()
-    watcher = visitor(WATCHER_SESSION)
+    watcher = await visitor()
     await sent(watcher, "watch")
     assert (await sent(x, "rematch"))["code"] == "not_over"
     await play(x, o, [0, 3, 1, 4, 2])
     assert (await sent(watcher, "rematch"))["code"] == "watching"
-    feed = watcher.feed()
-    await data_read(feed)  # what came before
+    await watcher.receive()  # what came before
     assert (await sent(o, "rematch"))["status"] == "ok"
-    [fresh] = await states(feed)
+    [fresh] = await states(watcher)
     assert (fresh["round"], fresh["starter"], fresh["turn"]) == (2, "O", "O")
     assert (fresh["status"], fresh["board"], fresh["winner"]) == ("playing", [""] * 9, None)
     assert (await sent(x, "move", cell=0))["code"] == "not_your_turn"
@@ -247,7 +241,7 @@ async def test_a_rematch_after_the_end_lets_the_other_player_start():
     ],
 )
 async def test_malformed_messages_are_refused(data, code):
-    assert (await visitor(X_SESSION).sent_one(data))["code"] == code
+    assert (await (await visitor()).send(data))["code"] == code
 
 
 # --- the rules are hook scripts; the handlers check again under the lock -----------------
@@ -269,29 +263,30 @@ def hook_model(session_hash: str, data: dict) -> Model:
 
 async def test_the_hook_scripts_refuse_a_third_player_and_a_move_out_of_turn():
     """pre_ttt_join and pre_ttt_move refuse by themselves, with the reason."""
-    await started()
+    x, o = await started()
     rules = rules_module()
     with pytest.raises(FlowFailedError) as full:
         await sync_to_async(rules.pre_ttt_join)(
-            hook_model(WATCHER_SESSION, {"type": "ttt.join", "room": ROOM})
+            hook_model(SEATLESS_SESSION, {"type": "ttt.join", "room": ROOM})
         )
     with pytest.raises(FlowFailedError) as turn:
         await sync_to_async(rules.pre_ttt_move)(
-            hook_model(O_SESSION, {"type": "ttt.move", "room": ROOM, "cell": 0})
+            hook_model(o.session_hash, {"type": "ttt.move", "room": ROOM, "cell": 0})
         )
     assert (full.value.code, turn.value.code) == ("room_full", "not_your_turn")
     await sync_to_async(rules.pre_ttt_move)(
-        hook_model(X_SESSION, {"type": "ttt.move", "room": ROOM, "cell": 0})
+        hook_model(x.session_hash, {"type": "ttt.move", "room": ROOM, "cell": 0})
     )
 
 
 async def test_the_move_handler_checks_again_under_the_row_lock():
     """A move the hook let through is refused when the game changed before the handler
     took the lock (here: O's turn by then): nothing is written."""
-    await started()
+    x, _ = await started()
     await Game.objects.filter(room=ROOM).aupdate(turn="O")
     ctx = Context(
-        ClientIdentity(new_client_id(), "tictactoe", X_SESSION), push=get_runtime().push
+        ClientIdentity(new_client_id(), "tictactoe", x.session_hash),
+        push=get_runtime().push,
     )
     app = get_runtime().application("tictactoe").app
     assert isinstance(app, TicTacToeApplication)
@@ -311,7 +306,7 @@ async def test_the_move_handler_checks_again_under_the_row_lock():
 async def test_two_tabs_of_one_player_moving_at_once_play_one_move():
     """Two tabs of X send a move at the same time: one is played, the other refused."""
     x, _ = await started()
-    other_tab = visitor(X_SESSION)
+    other_tab = await visitor(tab_of=x)
     results = await asyncio.gather(sent(x, "move", cell=0), sent(other_tab, "move", cell=1))
     assert sorted(r["status"] for r in results) == ["failed", "ok"]
     assert [r["code"] for r in results if r["status"] == "failed"] == ["not_your_turn"]

@@ -103,6 +103,28 @@ class Presence:
         if await self.renew(identity):
             await self.on_returned(identity)
 
+    async def end(self, identity: ClientIdentity) -> int:
+        """End a connected client's presence now, as if its lease had lapsed.
+
+        The lease is made to lapse at once (renewed for no time) and this process
+        sweeps: the client's disconnect event runs through ``on_lapsed`` before this
+        returns, and its lease is gone, so it never lapses again. Only for a client that
+        holds a lease: one whose disconnect event already ran would be given a new lease
+        and disconnected again. Another process's sweeper may claim the lapsed lease
+        first, and run the event there; the in-memory backend leaves no room for that.
+
+        Returns:
+            How many disconnect events the sweep ran: this client's, and those of any
+            other lease that had lapsed meanwhile.
+
+        Raises:
+            PushUnavailableError: the push backend cannot be reached.
+        """
+        self._renewed.pop(identity.client_id, None)
+        data = json.dumps(identity_payload(identity), separators=(",", ":"))
+        await self.push.renew_presence(identity.client_id, data, 0.0)
+        return await self.sweep()
+
     def ensure_sweeper(self) -> None:
         """Start the running event loop's sweeper, unless it runs already."""
         loop = asyncio.get_running_loop()
