@@ -139,7 +139,7 @@
   // ---------------------------------------------------------------------------------------------
 
   const OPEN_TIMEOUT_MS = 5000;      // an SSE stream or a WebSocket must send `open` within this
-  const FALLBACK_AFTER = 3;          // failed attempts in a row before a connected page moves on
+  const FALLBACK_AFTER = 3;          // failed attempts in a row before a connected client moves on
   const UPGRADE_FIRST_MS = 60000;    // first try of a better transport after settling on a worse
   const UPGRADE_MAX_MS = 600000;     // ... and the cap of the doubling wait between tries
   const BACKOFF_BASE_MS = 250;       // first reconnection / resend delay (before jitter)
@@ -300,7 +300,7 @@
   //            when the server ended it normally, rejects with a ThywillError otherwise
   //   stop()   ends it for good; the client then ignores whatever the transport still reports
   // It reports to the client through ctx:
-  //   ctx.config            the page's configuration
+  //   ctx.config            the client's configuration
   //   ctx.cursor()          the cursor to resume from
   //   ctx.opened()          the connection is established (the client is 'connected')
   //   ctx.deliver(m, c)     one message object; c is the cursor after it, or null
@@ -1062,7 +1062,7 @@
     // --- The reconnection machine, shared by all transports ----------------------------------
     // Negotiation (documentation/transports.md): the candidates are tried in the server's order;
     // one that does not get through is left for the next. The one that connected is kept for the
-    // page's life, except that a better one is tried now and then on the side (an upgrade), and
+    // client's life, except that a better one is tried now and then on the side (an upgrade), and
     // that FALLBACK_AFTER failed attempts in a row move on to the next one.
     const reconnectBackoff = createBackoff((config ? config.limits.reconnectMaxDelay : 30) * 1000);
     let candidateIndex = 0;
@@ -1148,8 +1148,8 @@
      *    token_expired, ...) is final: trying again or elsewhere would get the same answer.
      *  - A 4xx that is not thywill's (a proxy's) means this transport does not get through.
      *  - So does any other failure (network, timeout, a socket closed at once, a stream that
-     *    never opens) until the page has connected once; after that, only FALLBACK_AFTER of
-     *    them in a row: a connected page first retries what worked.
+     *    never opens) until the client has connected once; after that, only FALLBACK_AFTER of
+     *    them in a row: a connected client first retries what worked.
      *  - Otherwise (network, 5xx, a connection ended by the server) the same transport reconnects.
      */
     function nextAction(error) {
