@@ -195,7 +195,7 @@ SEND_JS = """
 const texts = arguments[0];
 for (const text of texts) {
   thywill.send({text}).then(
-    (result) => e2e.sends.push(result),
+    (value) => e2e.sends.push(value === undefined ? null : value),
     (error) => e2e.errors.push({code: error.code, message: error.message}));
 }
 """

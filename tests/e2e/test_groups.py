@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.live]
 SEND_JS = """
 const done = arguments[arguments.length - 1];
 thywill.send(arguments[0]).then(
-  (result) => done({resolved: result}),
+  (value) => done({resolved: value === undefined ? null : value}),
   (error) => done({rejected: {
     code: error.code, message: error.message, name: error.name}}));
 """

@@ -293,7 +293,8 @@ test('send: queued while connecting, then one POST carrying them in order', asyn
   assert.equal(post.init.credentials, 'same-origin');
   assert.deepEqual(post.body, {token: 'tok', messages: [
     {seq: 1, data: {text: 'a'}}, {seq: 2, data: 'b'}, {seq: 3, data: 3}]});
-  assert.deepEqual(await Promise.all(results), [1, 2, 3].map((seq) => ({seq, status: 'ok'})));
+  assert.deepEqual(await Promise.all(results), [undefined, undefined, undefined],
+    'a handler that returns nothing: no value');
   assert.equal(page.thywill.stats.sent, 3);
 });
 
@@ -324,9 +325,10 @@ test('send: one POST at a time; a 5xx or network error resends the same batch', 
   assert.equal(server.posts[1].rawBody, server.posts[0].rawBody, 'same batch, same seqs');
   assert.equal(server.posts[2].rawBody, server.posts[0].rawBody);
   assert.deepEqual(server.posts[3].body.messages, [{seq: 3, data: 'c'}]);
-  assert.deepEqual(await first, {seq: 1, status: 'duplicate'});
-  assert.deepEqual(await second, {seq: 2, status: 'duplicate'});
-  assert.deepEqual(await third, {seq: 3, status: 'duplicate'});
+  assert.equal(await first, undefined);
+  assert.equal(await second, undefined);
+  assert.equal(await third, undefined);
+  assert.equal(thywill.stats.sent, 3);
 });
 
 test('send: a 4xx rejects the whole batch, then the queue goes on', async () => {
@@ -350,7 +352,7 @@ test('send: a 4xx rejects the whole batch, then the queue goes on', async () => 
   await settle();
   await first;
   await second;
-  assert.deepEqual(await third, {seq: 3, status: 'ok'});
+  assert.equal(await third, undefined);
   assert.deepEqual(server.posts.map((post) => post.body.messages.length), [2, 1]);
   assert.equal(thywill.state, 'connected');
 });
@@ -361,7 +363,7 @@ test('send: a handler error rejects only its message', async () => {
     {seq: 1, status: 'ok'}, {seq: 2, status: 'error', reason: 'The handler failed.'}]});
   const first = thywill.send('a');
   const second = thywill.send('b');
-  assert.deepEqual(await first, {seq: 1, status: 'ok'});
+  assert.equal(await first, undefined);
   await assert.rejects(second, {code: 'handler_error', message: 'The handler failed.'});
   assert.equal(thywill.stats.sent, 1);
 });
@@ -377,7 +379,7 @@ test('send: fail(reason) rejects its message with the code, reason and retryAfte
   const third = thywill.send('c');
   await assert.rejects(first, {code: 'failed', message: 'The room is full.', reason: 'The room is full.'});
   await assert.rejects(second, {code: 'rate_limited', message: 'Too fast.', retryAfter: 0.5});
-  assert.deepEqual(await third, {seq: 3, status: 'ok'});
+  assert.equal(await third, undefined);
   assert.equal(thywill.stats.sent, 1);
 });
 
@@ -471,4 +473,61 @@ test('backoff grows, capped at reconnectMaxDelay, and resets after a connection'
     times.push(page.clock.now - start);
   }
   assert.deepEqual(times, [250, 500, 1000, 2000, 2000, 2000]);
+});
+
+test('send: resolves with the value the handler returned; undefined without one or for a duplicate', async () => {
+  const {server, thywill} = await openedSsePage();
+  server.answerPost = () => jsonResponse(200, {results: [
+    {seq: 1, status: 'ok', value: {score: 3, names: ['a']}},
+    {seq: 2, status: 'ok', value: null},
+    {seq: 3, status: 'ok', value: 0},
+    {seq: 4, status: 'ok'},
+    {seq: 5, status: 'duplicate'}]});
+  const answers = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((text) => thywill.send(text)));
+  assert.deepEqual(plain(answers[0]), {score: 3, names: ['a']});
+  assert.deepEqual(answers.slice(1), [null, 0, undefined, undefined]);
+  assert.equal(thywill.stats.sent, 5);
+});
+
+test('send: {timeout} rejects when no answer came in time; the message still goes, with its seq', async () => {
+  const server = sseServer();
+  const page = createPage({route: server.route});
+  const {thywill} = page;
+  const late = thywill.send('a', {timeout: 1000});
+  const settled = [];
+  late.then((value) => settled.push(['resolved', value]), (error) => settled.push(['rejected', error]));
+  await page.clock.advance(999);
+  assert.deepEqual(settled, []);
+  await page.clock.advance(1);
+  assert.equal(settled.length, 1);
+  const [outcome, error] = settled[0];
+  assert.equal(outcome, 'rejected');
+  assert.equal(error.name, 'ThywillError');
+  assert.equal(error.code, 'timeout');
+  assert.equal(error.seq, 1);
+  assert.match(error.message, /^No answer within 1000 ms/);
+
+  const next = thywill.send('b', {timeout: 1000});
+  server.streams[0].write(sseEvent('open', {cursor: ''}, ''));
+  await settle();
+  assert.deepEqual(server.posts.map((post) => post.body.messages), [[{seq: 1, data: 'a'}, {seq: 2, data: 'b'}]],
+    'the timed-out message is sent all the same, with the seq it had: no gap');
+  assert.equal(await next, undefined);
+  assert.equal(thywill.stats.sent, 2);
+  assert.equal(settled.length, 1, 'the late answer settles nothing more');
+  await page.clock.advance(5000);
+  assert.equal(settled.length, 1);
+});
+
+test('send: a timeout that is not a positive finite number, or an unknown option, is a TypeError', async () => {
+  const {server, thywill} = await openedSsePage();
+  for (const timeout of [0, -1, NaN, Infinity, '100', null]) {
+    await assert.rejects(thywill.send('x', {timeout}), (error) => error.name === 'TypeError'
+      && /timeout of send\(\) must be a positive finite number/.test(error.message), String(timeout));
+  }
+  await assert.rejects(thywill.send('x', {timout: 10}), {name: 'TypeError', message: 'thywill: send() has no option "timout"'});
+  await assert.rejects(thywill.send('x', 10), {name: 'TypeError'});
+  assert.equal(await thywill.send('y', {timeout: 0.5}), undefined);
+  assert.deepEqual(server.posts.map((post) => post.body.messages), [[{seq: 1, data: 'y'}]],
+    'refused calls take no seq');
 });

@@ -1,17 +1,11 @@
-// Test harness for thywill/static/thywill/thywill.js: loads it in a fresh V8 context (node:vm), either
-// bare (Node: only the parser is exported) or inside a fake page with a scripted fetch() and a
-// fake clock, so that the client's behaviour can be checked without a server or a browser.
+// Test harness for thywill/static/thywill/thywill.js: loads it, as a page's classic script, in a
+// fresh V8 context (node:vm) with a fake page, a scripted fetch() and a fake clock, so that the
+// client's behaviour can be checked without a server or a browser. (Its ES module build,
+// thywill.mjs, is imported as it is by the tests that need no page.)
 import vm from 'node:vm';
 import {readFileSync} from 'node:fs';
 
 const SOURCE = readFileSync(new URL('../../thywill/static/thywill/thywill.js', import.meta.url), 'utf8');
-
-/** The event-stream parser, as Node sees the file (module.exports). */
-export function loadParser() {
-  const module = {exports: {}};
-  vm.runInNewContext(SOURCE, {module}, {filename: 'thywill.js'});
-  return module.exports.createSseParser;
-}
 
 export const BASE_CONFIG = {
   clientId: 'Qx3abcdefghijklmnopqrs',
@@ -176,13 +170,17 @@ export function sseEvent(type, data, id) {
 }
 
 /**
- * A page running thywill.js. `route(request)` answers each fetch: request is
+ * A page running thywill.js. `config` is the JSON of its #thywill-config element (none when
+ * null); `elements` maps the ids of more configuration elements (`thywill-config-<app>`) to
+ * their JSON. `route(request)` answers each fetch: request is
  * {url (URL), path, params, method, headers, body (parsed JSON or null), signal}; it returns
  * a Response, a streamedResponse() object, a Promise of either, or throws (network error).
  * Returns {thywill, requests, sockets, clock, window, document, banners, errors,
  * fire(target, type)}; `sockets` are the page's WebSockets (see webSocketClass).
  */
-export function createPage({config = BASE_CONFIG, route, readyState = 'complete', random = 0.5} = {}) {
+export function createPage({
+  config = BASE_CONFIG, elements = {}, route, readyState = 'complete', random = 0.5,
+} = {}) {
   const clock = new FakeClock();
   const requests = [];
   const listeners = {window: new Map(), document: new Map()};
@@ -197,10 +195,14 @@ export function createPage({config = BASE_CONFIG, route, readyState = 'complete'
     listeners[where].get(type).push(fn);
   };
 
-  const configElement = {textContent: config === null ? '' : JSON.stringify(config)};
+  const configElements = new Map(Object.entries(elements).map(
+    ([id, value]) => [id, {textContent: JSON.stringify(value)}]));
+  if (config !== null) {
+    configElements.set('thywill-config', {textContent: JSON.stringify(config)});
+  }
   const document = {
     readyState,
-    getElementById: (id) => (id === 'thywill-config' && config !== null ? configElement : null),
+    getElementById: (id) => configElements.get(id) || null,
     addEventListener: addListener('document'),
     querySelector: () => banners.find((banner) => !banner.removed) || null,
     createElement: (tag) => fakeElement(tag),

@@ -1,10 +1,9 @@
-// Unit tests of the event-stream parser in thywill/static/thywill/thywill.js.
+// Unit tests of the event-stream parser in thywill/static/thywill/thywill.js, imported from its
+// ES module build (thywill.mjs: the same text, see scripts/build-client-module.mjs).
 // Run with: node --test tests/js/
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
-import {loadParser} from './harness.mjs';
-
-const createSseParser = loadParser();
+import {createSseParser} from '../../thywill/static/thywill/thywill.mjs';
 
 /** Parses `chunks` (strings) and returns the events, as plain objects. */
 function parse(chunks) {

@@ -54,6 +54,8 @@ TRANSPORTS = ("websocket", "sse", "longpoll")
 WHEEL_FILES = (
     "thywill/templates/thywill/bootstrap.html",
     "thywill/static/thywill/thywill.js",
+    "thywill/static/thywill/thywill.mjs",
+    "thywill/static/thywill/thywill.d.ts",
     "thywill/migrations/0001_initial.py",
     "thywill/hooks/examples/reference.py",
 )

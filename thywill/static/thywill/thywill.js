@@ -2,19 +2,33 @@
  * thywill.js: the browser client of thywill.
  *
  * The wire contract is documentation/protocol.md; this file follows it and adds nothing to it.
- * The page's public API is `window.thywill` (see the end of this file); nothing else is global.
+ *
+ * One source, two ways in:
+ *   - as a classic <script> (Django's staticfiles serve this file), its only global is
+ *     `window.thywill`: connect(), and the page's default client (section 6, the end of this file);
+ *   - as an ES module, thywill.mjs beside it, for bundlers: the text between the two "module
+ *     body" markers below, followed by named exports (connect, defaultClient, ThywillError,
+ *     createSseParser). scripts/build-client-module.mjs writes it; a test checks that the
+ *     committed thywill.mjs is what it writes. A generated copy rather than one file for both,
+ *     because a classic script cannot `export`, and an ES module that imported this script
+ *     could only get its functions back through a global: the module would then be neither
+ *     global-free nor usable by a browser without a bundler.
  *
  * Layout of the file:
- *   1. the event-stream parser (pure, also exported to Node for the unit tests)
+ *   1. the event-stream parser (pure)
  *   2. small helpers: errors, URLs, HTTP, backoff
  *   3. transports: one small object per transport ({name, start(), stop()}), all feeding the
  *      client through one context (opened / deliver / reset / setCursor)
  *   4. the client: configuration, dispatch to the application's handlers, the reconnection
  *      machine with the transport negotiation (documentation/transports.md), the send queue,
- *      and the public API
+ *      and the client object
+ *   5. connect() and defaultClient(): the clients of a page, one per application
+ *   6. the classic script's global, window.thywill (not in the module)
  */
 (function () {
   'use strict';
+
+  // === module body: from here to its end marker, this text is also thywill.mjs ===
 
   // ---------------------------------------------------------------------------------------------
   // 1. Event-stream parser
@@ -120,19 +134,12 @@
     return {push, end};
   }
 
-  if (typeof module !== 'undefined' && module.exports) {
-    module.exports = {createSseParser};
-  }
-  if (typeof window === 'undefined' || typeof document === 'undefined') {
-    return;  // loaded by Node for the tests: there is no page to serve
-  }
-
   // ---------------------------------------------------------------------------------------------
   // 2. Helpers
   // ---------------------------------------------------------------------------------------------
 
   const OPEN_TIMEOUT_MS = 5000;      // an SSE stream or a WebSocket must send `open` within this
-  const FALLBACK_AFTER = 3;          // failed attempts in a row before a connected page moves on
+  const FALLBACK_AFTER = 3;          // failed attempts in a row before a connected client moves on
   const UPGRADE_FIRST_MS = 60000;    // first try of a better transport after settling on a worse
   const UPGRADE_MAX_MS = 600000;     // ... and the cap of the doubling wait between tries
   const BACKOFF_BASE_MS = 250;       // first reconnection / resend delay (before jitter)
@@ -144,11 +151,19 @@
 
   /**
    * Every error the client produces. `code` is the protocol's error code (or one of the client's
-   * own: network_error, timeout, bad_response, too_large, ...), `reason` the same as `message`.
+   * own: network_error, timeout, bad_response, bad_config, bad_message, too_large,
+   * handler_error, ...; thywill.d.ts lists them), `reason` the same as `message`.
    * `status` is the HTTP status when there was one; `fromServer` is true when the answer carried
    * thywill's JSON error body, i.e. the server itself refused (not a proxy or the network).
+   * A send's error also has `seq`, and `result` (the server's result entry) or `retryAfter`
+   * when the server gave them.
    */
   class ThywillError extends Error {
+    /**
+     * @param {string} code the error code
+     * @param {string} message what happened, for people
+     * @param {object} [extra] more fields: status, fromServer, seq, result, retryAfter, cause...
+     */
     constructor(code, message, extra) {
       super(message);
       this.name = 'ThywillError';
@@ -285,7 +300,7 @@
   //            when the server ended it normally, rejects with a ThywillError otherwise
   //   stop()   ends it for good; the client then ignores whatever the transport still reports
   // It reports to the client through ctx:
-  //   ctx.config            the page's configuration
+  //   ctx.config            the client's configuration
   //   ctx.cursor()          the cursor to resume from
   //   ctx.opened()          the connection is established (the client is 'connected')
   //   ctx.deliver(m, c)     one message object; c is the cursor after it, or null
@@ -579,19 +594,35 @@
   // 4. The client
   // ---------------------------------------------------------------------------------------------
 
-  function readConfig() {
-    const element = document.getElementById('thywill-config');
+  /** The configuration in the page's element #id, checked (see checkConfig). */
+  function readConfigElement(id) {
+    const element = document.getElementById(id);
     if (!element) {
-      throw new ThywillError('bad_config', 'The page has no thywill configuration.');
+      throw new ThywillError('bad_config', 'The page has no thywill configuration: no element #' + id + '.');
     }
+    let value;
+    try {
+      value = JSON.parse(element.textContent);
+    } catch (error) {
+      throw new ThywillError('bad_config', 'The thywill configuration in #' + id + ' is not valid JSON.');
+    }
+    return checkConfig(value, 'in #' + id);
+  }
+
+  /**
+   * A copy of a configuration the server made (the JSON of the page's element, or the object an
+   * application fetched and gave to connect()), checked and completed with the defaults; `where`
+   * says where it came from, for the error. Throws ThywillError bad_config.
+   */
+  function checkConfig(value, where) {
     let config;
     try {
-      config = JSON.parse(element.textContent);
+      config = JSON.parse(JSON.stringify(value));  // a copy the caller cannot change under us
     } catch (error) {
-      throw new ThywillError('bad_config', 'The thywill configuration is not valid JSON.');
+      config = undefined;  // a cycle, a BigInt...
     }
     if (!isObject(config) || typeof config.token !== 'string' || !isObject(config.endpoints)) {
-      throw new ThywillError('bad_config', 'The thywill configuration is incomplete.');
+      throw new ThywillError('bad_config', 'The thywill configuration ' + where + ' is incomplete.');
     }
     config.limits = Object.assign({}, DEFAULT_LIMITS, config.limits);
     config.transports = Array.isArray(config.transports) ? config.transports
@@ -666,7 +697,7 @@
   /**
    * Sending: an ordered queue, at most one POST in flight.
    *
-   * Each message is numbered once (seq, from 1 per page load) and keeps its number through
+   * Each message is numbered once (seq, from 1 for each client) and keeps its number through
    * retries, so that the server recognises a resent batch (status 'duplicate') and never
    * handles a message twice. canPost() says whether the client is connected: sends made while
    * it is not wait, then go in order. socket() is the open transport that carries sends itself
@@ -691,7 +722,12 @@
       return new ThywillError(failure.code, failure.message, {status: failure.status});
     }
 
-    function send(data) {
+    /**
+     * Queues data; the Promise settles with the server's result for it. After timeoutMs (when
+     * given) without one, it rejects with 'timeout', but the message stays in the queue with its
+     * seq: the numbering keeps no gap, and the server may still handle it.
+     */
+    function send(data, timeoutMs) {
       return new Promise((resolve, reject) => {
         if (failure) {
           reject(failed());
@@ -715,7 +751,20 @@
           return;
         }
         nextSeq += 1;
-        queue.push({seq, json, bytes, resolve, reject});
+        const item = {seq, json, bytes, resolve, reject};
+        if (timeoutMs !== undefined) {
+          const timer = setTimeout(() => reject(new ThywillError('timeout',
+            'No answer within ' + timeoutMs + ' ms; the message may still be handled.', {seq})), timeoutMs);
+          item.resolve = (value) => {
+            clearTimeout(timer);
+            resolve(value);
+          };
+          item.reject = (error) => {
+            clearTimeout(timer);
+            reject(error);
+          };
+        }
+        queue.push(item);
         schedulePump();
       });
     }
@@ -853,7 +902,9 @@
         const result = bySeq.get(item.seq);
         if (result && (result.status === 'ok' || result.status === 'duplicate')) {
           stats.sent += 1;
-          item.resolve(result);
+          // The handler's return value, when it returned one. A duplicate has none: the answer
+          // that carried it was lost, and the server does not keep it.
+          item.resolve(result.status === 'ok' ? result.value : undefined);
         } else if (result && result.status === 'error') {
           const reason = result.reason || 'The server could not handle the message.';
           item.reject(new ThywillError('handler_error', reason, {seq: item.seq, result}));
@@ -882,17 +933,13 @@
     };
   }
 
-  function createClient() {
-    let config = null;
-    let candidates = [];
-    let closeError = null;
-    try {
-      config = readConfig();
-      candidates = chooseCandidates(config);
-    } catch (error) {
-      closeError = error;
-    }
-
+  /**
+   * One client: a connection to the server for one configuration, with its own send queue and
+   * handlers. `config` is checked (checkConfig) and `candidates` are its transports
+   * (chooseCandidates); or `config` is null and `closeError` says why: the client is then
+   * closed from the start and reports that error.
+   */
+  function createClient(config, candidates, closeError) {
     const handlers = {ready: [], message: [], error: [], reset: [], state: []};
     const stats = {received: 0, resets: 0, sent: 0};
     let state = 'connecting';
@@ -1015,7 +1062,7 @@
     // --- The reconnection machine, shared by all transports ----------------------------------
     // Negotiation (documentation/transports.md): the candidates are tried in the server's order;
     // one that does not get through is left for the next. The one that connected is kept for the
-    // page's life, except that a better one is tried now and then on the side (an upgrade), and
+    // client's life, except that a better one is tried now and then on the side (an upgrade), and
     // that FALLBACK_AFTER failed attempts in a row move on to the next one.
     const reconnectBackoff = createBackoff((config ? config.limits.reconnectMaxDelay : 30) * 1000);
     let candidateIndex = 0;
@@ -1041,7 +1088,7 @@
       };
     }
 
-    function connect() {
+    function openConnection() {
       const name = candidates[candidateIndex];
       tried.add(name);
       connectionId += 1;
@@ -1087,7 +1134,7 @@
         candidateIndex = (candidateIndex + 1) % candidates.length;
         failures = 0;
         if (!tried.has(candidates[candidateIndex])) {
-          connect();  // a transport not tried yet: no reason to wait
+          openConnection();  // a transport not tried yet: no reason to wait
           return;
         }
       }
@@ -1101,8 +1148,8 @@
      *    token_expired, ...) is final: trying again or elsewhere would get the same answer.
      *  - A 4xx that is not thywill's (a proxy's) means this transport does not get through.
      *  - So does any other failure (network, timeout, a socket closed at once, a stream that
-     *    never opens) until the page has connected once; after that, only FALLBACK_AFTER of
-     *    them in a row: a connected page first retries what worked.
+     *    never opens) until the client has connected once; after that, only FALLBACK_AFTER of
+     *    them in a row: a connected client first retries what worked.
      *  - Otherwise (network, 5xx, a connection ended by the server) the same transport reconnects.
      */
     function nextAction(error) {
@@ -1164,7 +1211,7 @@
           current.transport.stop();
           candidateIndex = index;
           failures = 0;
-          connect();
+          openConnection();
         } else {
           probe(index + 1);
         }
@@ -1176,7 +1223,7 @@
       setState(bootstrapped ? 'reconnecting' : 'connecting');
       reconnectTimer = setTimeout(() => {
         reconnectTimer = null;
-        connect();
+        openConnection();
       }, reconnectBackoff.next());
     }
 
@@ -1197,11 +1244,17 @@
       }
     }
 
-    function send(data) {
+    function send(data, options) {
+      let timeout;
+      try {
+        timeout = sendTimeout(options);
+      } catch (error) {
+        return Promise.reject(error);
+      }
       if (!sender) {
         return Promise.reject(new ThywillError(closeError.code, closeError.message));
       }
-      return sender.send(data);
+      return sender.send(data, timeout);
     }
 
     // The browser knows when the network comes back: no need to sit out the backoff.
@@ -1209,14 +1262,14 @@
       if (reconnectTimer !== null) {
         clearTimeout(reconnectTimer);
         reconnectTimer = null;
-        connect();
+        openConnection();
       }
       if (sender) {
         sender.retryNow();
       }
     });
 
-    // --- Public API ---------------------------------------------------------------------------
+    // --- The client object -------------------------------------------------------------------
     function subscribe(kind) {
       return (fn) => {
         if (typeof fn !== 'function') {
@@ -1245,6 +1298,25 @@
 
     const publicConfig = frozenCopy(config);
 
+    /**
+     * The client, as the application sees it (thywill.d.ts types it: ThywillClient).
+     *
+     * ready(fn)            fn() once the client has connected for the first time (at once,
+     *                      asynchronously, when it already has)
+     * send(data, options?) a Promise of the handler's return value (undefined when it returned
+     *                      nothing, and for a duplicate); rejects with a ThywillError.
+     *                      options.timeout: stop waiting after that many ms (ThywillError
+     *                      'timeout'); the message stays queued and may still be handled
+     * onMessage(fn)        fn(data, {channel, id}) for each message delivered to the client
+     * onError(fn)          fn({code, message}) for errors not tied to a send (without any
+     *                      onError handler, they show in a banner at the top of the page)
+     * onReset(fn)          fn({channels, reason}) when history was lost (without any onReset
+     *                      handler, it goes to onError as 'history_lost')
+     * onStateChange(fn)    fn(state) when state changes
+     * Each on*(fn) returns a function that removes fn. The properties: clientId, application,
+     * transport (in use or being tried), state ('connecting', 'connected', 'reconnecting',
+     * 'closed'), cursor, config (frozen), stats ({received, resets, sent}).
+     */
     const api = Object.freeze({
       ready,
       send,
@@ -1267,7 +1339,7 @@
       get cursor() {
         return cursor;
       },
-      // The page's configuration as the server gave it; config.app holds the application's own
+      // The configuration as the server gave it; config.app holds the application's own
       // settings (its client_config()).
       config: publicConfig,
       stats,
@@ -1277,10 +1349,140 @@
     if (closeError) {
       close(closeError);
     } else {
-      connect();
+      openConnection();
     }
     return api;
   }
 
-  window.thywill = createClient();
+  /** The options object of `what`, or {} for none; any name not in `names` is a TypeError. */
+  function optionsOf(options, names, what) {
+    if (options === undefined) {
+      return {};
+    }
+    if (!isObject(options)) {
+      throw new TypeError('thywill: the options of ' + what + ' must be an object');
+    }
+    for (const name of Object.keys(options)) {
+      if (!names.includes(name)) {
+        throw new TypeError('thywill: ' + what + ' has no option "' + name + '"');
+      }
+    }
+    return options;
+  }
+
+  /** send()'s `timeout` option: undefined, or a positive finite number of milliseconds. */
+  function sendTimeout(options) {
+    const {timeout} = optionsOf(options, ['timeout'], 'send()');
+    if (timeout !== undefined && !(typeof timeout === 'number' && Number.isFinite(timeout) && timeout > 0)) {
+      throw new TypeError('thywill: the timeout of send() must be a positive finite number of'
+        + ' milliseconds, not ' + String(timeout));
+    }
+    return timeout;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // 5. The clients of a page
+  // ---------------------------------------------------------------------------------------------
+
+  const clients = new Map();  // application name -> the client connect() made for it
+  let pageDefault = null;     // defaultClient()'s client, once made
+
+  /**
+   * The client of an application: made on the first call, then the same object for every call,
+   * until it is closed (after a final refusal, a later call makes a new one).
+   *
+   * Its configuration is `options.config` when given (the object an application fetched from
+   * `POST <prefix><application>/session/`), or else the JSON of the page's element
+   * #thywill-config-<application> (what `{% thywill_client "<application>" %}` puts in the
+   * page). Each client has its own connection, send queue and handlers. A config given while
+   * the application's client is open is ignored: the page keeps the client it has.
+   *
+   * @param {string} application the application's name, as in its configuration
+   * @param {{config?: object}} [options]
+   * @returns {object} the client (see createClient)
+   * @throws {ThywillError} bad_config: no such element, or a configuration that is not valid
+   *   or is for another application; bad_transport: none of its transports is usable here
+   * @throws {TypeError} an application that is not a non-empty string, or an unknown option
+   */
+  function connect(application, options) {
+    if (typeof application !== 'string' || application === '') {
+      throw new TypeError('thywill: connect() takes the name of an application');
+    }
+    const given = optionsOf(options, ['config'], 'connect()');
+    const existing = clients.get(application);
+    if (existing !== undefined && existing.state !== 'closed') {
+      return existing;
+    }
+    const id = 'thywill-config-' + application;
+    const where = given.config !== undefined ? 'given to connect()' : 'in #' + id;
+    const config = given.config !== undefined ? checkConfig(given.config, where) : readConfigElement(id);
+    if (config.application !== application) {
+      throw new ThywillError('bad_config', 'The thywill configuration ' + where
+        + ' is for the application "' + config.application + '", not "' + application + '".');
+    }
+    const client = createClient(config, chooseCandidates(config), null);
+    clients.set(application, client);
+    return client;
+  }
+
+  /**
+   * The page's default client: the one of the configuration in #thywill-config, as the
+   * bootstrap page (`<prefix>init/`) has it. Made on the first call, the same object after.
+   * A missing or broken configuration does not throw: the client is closed from the start and
+   * reports the error as any client does (onError, or the banner), and its sends reject.
+   *
+   * @returns {object} the client (see createClient)
+   */
+  function defaultClient() {
+    if (pageDefault === null) {
+      let config = null;
+      let candidates = [];
+      let error = null;
+      try {
+        config = readConfigElement('thywill-config');
+        candidates = chooseCandidates(config);
+      } catch (problem) {
+        if (!(problem instanceof ThywillError)) {
+          throw problem;
+        }
+        error = problem;
+      }
+      pageDefault = createClient(config, candidates, error);
+    }
+    return pageDefault;
+  }
+
+  // === end of module body ===
+
+  // ---------------------------------------------------------------------------------------------
+  // 6. The classic script's global
+  // ---------------------------------------------------------------------------------------------
+
+  const CLIENT_METHODS = ['ready', 'send', 'onMessage', 'onError', 'onReset', 'onStateChange'];
+  const CLIENT_PROPERTIES = ['clientId', 'application', 'transport', 'state', 'cursor', 'config', 'stats'];
+
+  /**
+   * `window.thywill`: connect(), and every member of the page's default client, forwarded to
+   * defaultClient(). The default client is made at once when #thywill-config is in the page as
+   * this script runs (the bootstrap page: the client connects while the application's scripts
+   * load, as it always did); otherwise on first use of one of its members. So a page that only
+   * embeds `{% thywill_client %}` configurations, and uses connect(), opens nothing and reports
+   * nothing for a default client it never uses.
+   */
+  function pageGlobal() {
+    const global = {connect};
+    for (const name of CLIENT_METHODS) {
+      global[name] = (...args) => defaultClient()[name](...args);
+    }
+    for (const name of CLIENT_PROPERTIES) {
+      Object.defineProperty(global, name, {enumerable: true, get: () => defaultClient()[name]});
+    }
+    if (document.getElementById('thywill-config')) {
+      defaultClient();
+    }
+    return Object.freeze(global);
+  }
+
+  window.thywill = pageGlobal();
 })();
+
