@@ -120,3 +120,9 @@ class HookedRoomsApplication(RoomsApplication):
     def __init__(self, *, name: str, hooks: str) -> None:
         super().__init__(name=name)
         self.hooks = Path(hooks)
+
+
+class UserRoomsApplication(RoomsApplication):
+    """Rooms whose groups announce users, not clients (per-user presence)."""
+
+    presence = "user"

@@ -15,6 +15,7 @@ from django.db.models.signals import post_save
 import thywill
 from tests.apps.models import Departure
 from tests.support.members import Member, data_read
+from thywill import ApplicationSpec
 from thywill.exceptions import ErrorCode, RejectedError
 from thywill.feed.cursor import Cursor
 from thywill.identity.tokens import ClientIdentity, new_client_id
@@ -290,3 +291,76 @@ def test_the_send_command_sends_to_a_group_a_client_and_a_user(member_in_lobby):
 def test_the_send_command_explains_what_is_wrong(args, message):
     with pytest.raises(CommandError, match=message):
         call_command("thywill_send", *args)
+
+
+# --- per-user presence -------------------------------------------------------------
+
+
+@pytest.fixture
+def user_rooms(settings) -> str:
+    """An application like rooms whose presence is per user."""
+    settings.THYWILL_APPLICATIONS = {
+        **settings.THYWILL_APPLICATIONS,
+        "userrooms": {"BACKEND": "tests.apps.rooms.UserRoomsApplication", "OPTIONS": {}},
+    }
+    return "userrooms"
+
+
+async def presence_events(feed) -> list:
+    return [d for d in await data_read(feed) if isinstance(d, dict) and "group" in d]
+
+
+async def test_per_user_presence_announces_a_users_first_join_and_last_leave(user_rooms):
+    watcher = await issued(user_rooms, user_id="1")
+    await in_group("lobby", watcher)
+    feed = watcher.feed()
+    await feed.read()
+    tab1, tab2 = (
+        await issued(user_rooms, user_id="7"),
+        await issued(user_rooms, user_id="7"),
+    )
+    await in_group("lobby", tab1, tab2)
+    joined = {"type": "thywill.join", "group": "lobby", "userId": "7"}
+    assert await presence_events(feed) == [joined]
+    await tab1.sent_one({"type": "room.leave", "room": "lobby"})
+    assert await presence_events(feed) == []  # tab2 is still there
+    assert await thywill.auser_counts(user_rooms, "lobby") == {"1": 1, "7": 1}
+    await get_runtime().events.handle_disconnect(tab2.app, tab2.identity)  # it lapsed
+    left = {"type": "thywill.leave", "group": "lobby", "userId": "7"}
+    assert await presence_events(feed) == [left]
+    await in_group("lobby", tab1)  # the user is back
+    assert await presence_events(feed) == [joined]
+
+
+async def test_per_user_presence_announces_anonymous_clients_as_clients(user_rooms):
+    watcher, anonymous = await issued(user_rooms), await issued(user_rooms)
+    await in_group("lobby", watcher)
+    feed = watcher.feed()
+    await feed.read()
+    await in_group("lobby", anonymous)
+    assert await presence_events(feed) == [
+        {"type": "thywill.join", "group": "lobby", "clientId": anonymous.id}
+    ]
+
+
+async def test_per_user_presence_leaves_no_sets_behind(user_rooms):
+    tab1, tab2 = (
+        await issued(user_rooms, user_id="7"),
+        await issued(user_rooms, user_id="7"),
+    )
+    await in_group("lobby", tab1, tab2)
+    runtime = get_runtime()
+    for tab in (tab1, tab2):
+        await runtime.events.handle_disconnect(tab.app, tab.identity)
+        assert await runtime.push.memberships(tab.id) == []
+    assert await runtime.push.memberships("7") == []
+
+
+def test_presence_is_client_or_user(settings):
+    settings.THYWILL_APPLICATIONS = {
+        "odd": {"BACKEND": "tests.apps.rooms.UserRoomsApplication", "OPTIONS": {}}
+    }
+    app = get_runtime().application("odd").app
+    app.presence = "tab"
+    with pytest.raises(ValueError, match="presence must be one of client, user"):
+        ApplicationSpec.of(app)

@@ -28,8 +28,10 @@ class Application(Protocol):
     ``pipeline`` (a sequence of ``Pipe`` around every event of the application),
     ``hooks`` (a folder of hook scripts that run for this application's events only),
     ``quiet_groups`` (names of groups whose joins and leaves are not announced to their
-    members) and ``transaction_alias`` (the database whose transaction wraps sync handlers,
-    ``None`` for none; default ``"default"``).
+    members), ``presence`` (``"client"``: members hear of each client that joins or
+    leaves; ``"user"``: of each logged-in user, when the user's first client joins and
+    when the last one leaves) and ``transaction_alias`` (the database whose transaction
+    wraps sync handlers, ``None`` for none; default ``"default"``).
     """
 
     name: str
@@ -87,6 +89,7 @@ class BaseApplication:
     pipeline: Sequence[Pipe] = ()
     hooks: Path | None = None
     quiet_groups: Collection[str] = frozenset()
+    presence: str = "client"
     transaction_alias: str | None = "default"
 
     def __init__(self, *, name: str) -> None:

@@ -11,6 +11,9 @@ from thywill.application.base import Application
 from thywill.pipeline import Pipe
 from thywill.types import JSON
 
+PRESENCE_KINDS = ("client", "user")
+"""What a group's join and leave events are about: each client, or each logged-in user."""
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ApplicationSpec:
@@ -26,12 +29,19 @@ class ApplicationSpec:
     pipeline: tuple[Pipe, ...]
     hooks: Path | None
     quiet_groups: frozenset[str]
+    per_user_presence: bool
     transaction_alias: str | None
 
     @classmethod
     def of(cls, app: Application) -> ApplicationSpec:
         """Resolve ``app``'s attributes, optional ones included."""
         hooks = getattr(app, "hooks", None)
+        presence = getattr(app, "presence", "client")
+        if presence not in PRESENCE_KINDS:
+            raise ValueError(
+                f"{app.name}: presence must be one of {', '.join(PRESENCE_KINDS)}, "
+                f"not {presence!r}"
+            )
         return cls(
             app=app,
             name=app.name,
@@ -42,6 +52,7 @@ class ApplicationSpec:
             pipeline=tuple(getattr(app, "pipeline", ())),
             hooks=None if hooks is None else Path(hooks),
             quiet_groups=_names(getattr(app, "quiet_groups", ())),
+            per_user_presence=presence == "user",
             transaction_alias=getattr(app, "transaction_alias", "default"),
         )
 

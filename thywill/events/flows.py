@@ -124,7 +124,9 @@ class FlowRegistry:
             else:
                 assert event.member is not None
                 announce = app.announces(event.group)
-                outbox.changes.append(Change(kind, channel, event.member, announce))
+                outbox.changes.append(
+                    Change(kind, channel, event.member, announce, app.per_user_presence)
+                )
 
         return core
 

@@ -21,7 +21,7 @@ from thywill.exceptions import (
     PushUnavailableError,
     RejectedError,
 )
-from thywill.feed.channels import group_name, is_group, user_channel
+from thywill.feed.channels import group_name, is_group, is_shared, user_channel
 from thywill.feed.control import end
 from thywill.feed.feed import DISCONNECTED_REASON
 from thywill.handlers.context import Context
@@ -136,13 +136,24 @@ class EventRunner:
         the leave event. Called once per lapsed presence lease.
         """
         result, outbox = await self.run(app, identity, "disconnect")
+        # Its user's channel is left last, without an event: per-user presence finds
+        # the client's user by it while the group leaves are announced.
+        last: list[Change] = []
         for channel in await self.push.memberships(identity.client_id):
-            if not is_group(channel):  # its user's channel: left without an event
-                outbox.changes.append(Change("leave", channel, identity.client_id, False))
+            if not is_shared(channel):
+                continue  # a set of per-user presence: the group's leave cleans it up
+            if not is_group(channel):
+                last.append(Change("leave", channel, identity.client_id, False))
                 continue
             name = group_name(channel)
             outbox.changes.append(
-                Change("leave", channel, identity.client_id, app.announces(name))
+                Change(
+                    "leave",
+                    channel,
+                    identity.client_id,
+                    app.announces(name),
+                    app.per_user_presence,
+                )
             )
             # The leave flow runs for pipes and hooks to see; the client leaves whatever
             # it did, and what it sent goes out with the disconnect's own sends.
@@ -150,6 +161,7 @@ class EventRunner:
                 app, identity, "leave", group=name, member=identity.client_id
             )
             outbox.messages.extend(left.messages)
+        outbox.changes.extend(last)
         entries = await release(self.push, outbox)
         if entries:
             await self.push.publish_many(entries)

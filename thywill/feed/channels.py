@@ -30,6 +30,11 @@ def group_channel(application: str, group: str) -> str:
     return f"{GROUP_CHANNEL_PREFIX}{application}:{group}"
 
 
+def group_application(channel: str) -> str:
+    """The application of a group channel."""
+    return channel.split(":", 2)[1]
+
+
 def group_name(channel: str) -> str:
     """The group name of a group channel (the part after the application)."""
     return channel.split(":", 2)[2]

@@ -94,7 +94,8 @@ class ClientFeed:
         if result.reset:
             resets.append(private)
             for channel in await self.push.memberships(self.identity.client_id):
-                if channel not in self.channels:
+                # (a client is also a member of per-user presence's sets: not channels)
+                if is_shared(channel) and channel not in self.channels:
                     self.channels.append(channel)
                     positions.pop(channel, None)
                     resets.append(channel)

@@ -27,6 +27,10 @@ class Change:
     client_id: str
     announce: bool = True
     """Whether members get a ``thywill.join``/``thywill.leave`` message."""
+    per_user: bool = False
+    """Whether that message is about the client's user (joined with the user's first
+    client, left with the last) rather than the client; clients of no user are
+    announced as clients."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

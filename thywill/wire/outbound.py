@@ -46,3 +46,12 @@ def presence_event(kind: str, group: str, client_id: str) -> str:
         {"type": f"thywill.{kind}", "group": group, "clientId": client_id},
         separators=(",", ":"),
     )
+
+
+def user_presence_event(kind: str, group: str, user_id: str) -> str:
+    """The message members get when a user's first client joins or its last one
+    leaves, in an application whose presence is per user."""
+    return json.dumps(
+        {"type": f"thywill.{kind}", "group": group, "userId": user_id},
+        separators=(",", ":"),
+    )
