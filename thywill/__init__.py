@@ -5,7 +5,7 @@ the public API (documentation/server-api.md): everything under ``thywill.*`` tha
 re-exported here may change between releases.
 """
 
-from thywill.api import get_applications, get_transports
+from thywill.api import get_applications, get_transports, issue_client
 from thywill.application.base import Application, BaseApplication
 from thywill.application.spec import ApplicationSpec
 from thywill.exceptions import (
@@ -47,6 +47,7 @@ __all__ = [
     "fail",
     "get_applications",
     "get_transports",
+    "issue_client",
     "shared",
     "use_pipes",
 ]

@@ -18,10 +18,12 @@ async def init(request: HttpRequest, app_name: str | None = None) -> HttpRespons
     """Serve ``/thywill/init/`` or ``/thywill/<app>/init/`` for a new client."""
     app = find_application(app_name)
     config = await issue_client(request, app, forced_transport=request.GET.get("transport"))
+    # The page is built by the {% thywill_client %} tag, which takes this config instead
+    # of issuing a client itself: it cannot, rendered here in the event loop.
     response = render(
         request,
         "thywill/bootstrap.html",
-        {"app": app, "thywill_config": config},
+        {"app": app, "thywill_clients": {app.name: config}},
     )
     response["Cache-Control"] = "no-store"
     return response
