@@ -234,3 +234,14 @@ def test_the_bootstrap_page_is_built_by_the_tag(client: test.Client):
     assert [row.id for row in Client.objects.all()] == [config["clientId"]]
     assert html.count(CLIENT_SCRIPT) == 1
     assert html.index(CLIENT_SCRIPT) < html.index("/static/echo/echo.js")
+
+
+def test_the_bootstrap_page_needs_no_request_context_processor(
+    client: test.Client, settings
+):
+    """Its view issues the client, so a project without the ``request`` context
+    processor still serves the bootstrap page."""
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "OPTIONS": {"context_processors": []}}]
+    response = client.get("/thywill/testkit/init/")
+    assert response.status_code == 200
+    assert list(configs(response.content.decode())) == ["thywill-config"]

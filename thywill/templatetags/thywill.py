@@ -69,7 +69,9 @@ def thywill_client(
     thywill.issue_client(request, name)``.
 
     Args:
-        context: the template context; it must hold the ``request``.
+        context: the template context; it must hold the ``request`` (the
+            ``request`` context processor puts it there), unless the client was
+            issued already.
         application: the application's name; the default application when omitted.
         transport: the one transport the client must use (``"websocket"``, ``"sse"``
             or ``"longpoll"``); the client chooses when omitted.
@@ -78,20 +80,14 @@ def thywill_client(
             reads ``#thywill-config``.
 
     Raises:
-        ImproperlyConfigured: the context has no ``request``.
+        ImproperlyConfigured: the tag must issue a client, and the context has no
+            ``request``.
         TemplateSyntaxError: no application has that name, the transport is not
             enabled, the page already has this configuration element, or no client
             was issued and the template renders in an event loop.
         PermissionDenied: the application's connect event refused the client (Django
             answers 403).
     """
-    request = context.get("request")
-    if not isinstance(request, HttpRequest):
-        raise ImproperlyConfigured(
-            "{% thywill_client %} needs the request in the template context: add "
-            "'django.template.context_processors.request' to the context_processors "
-            "of TEMPLATES, and render with the request (render(request, ...))."
-        )
     try:
         app = find_application(application)
     except RejectedError as error:
@@ -103,7 +99,9 @@ def thywill_client(
             f"thywill_client: this page already has a client in #{element_id}; a page "
             "has one client per application (and one default client)."
         )
-    config = _issued(context, app) or _issue(request, app, transport)
+    config = _issued(context, app)
+    if config is None:
+        config = _issue(_request(context), app, transport)
     page.element_ids.add(element_id)
     parts = [json_script(config, element_id)]
     if not page.client_loaded:
@@ -132,6 +130,18 @@ def _page(context: template.Context) -> _Page:
     if not isinstance(page, _Page):
         page = state[_Page] = _Page()
     return page
+
+
+def _request(context: template.Context) -> HttpRequest:
+    """The request the page answers, which a client is issued for."""
+    request = context.get("request")
+    if not isinstance(request, HttpRequest):
+        raise ImproperlyConfigured(
+            "{% thywill_client %} needs the request in the template context: add "
+            "'django.template.context_processors.request' to the context_processors "
+            "of TEMPLATES, and render with the request (render(request, ...))."
+        )
+    return request
 
 
 def _issued(context: template.Context, app: ApplicationSpec) -> dict[str, JSON] | None:
