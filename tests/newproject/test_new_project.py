@@ -53,6 +53,7 @@ PREFIXES = ("thywill/", "rt/")
 TRANSPORTS = ("websocket", "sse", "longpoll")
 WHEEL_FILES = (
     "thywill/templates/thywill/bootstrap.html",
+    "thywill/templatetags/thywill.py",
     "thywill/static/thywill/thywill.js",
     "thywill/migrations/0001_initial.py",
     "thywill/hooks/examples/reference.py",
