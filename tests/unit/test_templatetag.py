@@ -245,3 +245,14 @@ def test_the_bootstrap_page_needs_no_request_context_processor(
     response = client.get("/thywill/testkit/init/")
     assert response.status_code == 200
     assert list(configs(response.content.decode())) == ["thywill-config"]
+
+
+def test_an_issued_client_is_rendered_once():
+    """The client a view issued cannot be written to a second element of the page."""
+    issued = {"testkit": {"clientId": "c" * 22, "token": "t"}}
+    with pytest.raises(TemplateSyntaxError, match="is on this page already"):
+        render(
+            '{% load thywill %}{% thywill_client "testkit" %}'
+            '{% thywill_client "testkit" as_default=True %}',
+            {"thywill_clients": issued},
+        )

@@ -43,6 +43,7 @@ class _Page:
     """What the tags of one page have rendered so far."""
 
     element_ids: set[str] = field(default_factory=set)
+    client_ids: set[str] = field(default_factory=set)
     client_loaded: bool = False
 
 
@@ -83,8 +84,8 @@ def thywill_client(
         ImproperlyConfigured: the tag must issue a client, and the context has no
             ``request``.
         TemplateSyntaxError: no application has that name, the transport is not
-            enabled, the page already has this configuration element, or no client
-            was issued and the template renders in an event loop.
+            enabled, the page already has this configuration element or this issued
+            client, or no client was issued and the template renders in an event loop.
         PermissionDenied: the application's connect event refused the client (Django
             answers 403).
     """
@@ -102,7 +103,13 @@ def thywill_client(
     config = _issued(context, app)
     if config is None:
         config = _issue(_request(context), app, transport)
+    elif config["clientId"] in page.client_ids:
+        raise template.TemplateSyntaxError(
+            f"thywill_client: the client issued for {app.name!r} is on this page already; "
+            "two elements would make two connections with one client id."
+        )
     page.element_ids.add(element_id)
+    page.client_ids.add(str(config["clientId"]))
     parts = [json_script(config, element_id)]
     if not page.client_loaded:
         page.client_loaded = True
