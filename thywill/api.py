@@ -18,9 +18,11 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import DEFAULT_DB_ALIAS, transaction
+from django.http import HttpRequest
 
 from thywill import conf
 from thywill.application.spec import ApplicationSpec
+from thywill.edge import issuing
 from thywill.exceptions import PushNotSharedError, UnknownClientError
 from thywill.feed import users
 from thywill.feed.channels import group_channel, user_channel
@@ -80,6 +82,28 @@ async def auser_counts(app: str, group: str) -> dict[str, int]:
 def user_counts(app: str, group: str) -> dict[str, int]:
     """``auser_counts()`` for sync code."""
     return async_to_sync(auser_counts)(app, group)
+
+
+# --- clients on the project's own pages ----------------------------------------------
+
+
+async def issue_client(
+    request: HttpRequest, application: str | None = None, *, transport: str | None = None
+) -> dict[str, JSON]:
+    """Issue a client of ``application`` (the default one when omitted) for the request,
+    as its bootstrap page does, and return the configuration it connects with.
+
+    For an ``async def`` view whose template has ``{% thywill_client %}``: the tag cannot
+    issue a client while the template renders in the event loop, so the view issues it
+    and passes it in the context, ``{"thywill_clients": {application: config}}``. The
+    response must set the CSRF cookie (``CsrfViewMiddleware`` does).
+
+    Raises:
+        ThywillError: no application has that name, the transport is not enabled, or
+            the application's connect event refused the client.
+    """
+    app = issuing.find_application(application)
+    return await issuing.issue_client(request, app, forced_transport=transport)
 
 
 # --- sends ---------------------------------------------------------------------------

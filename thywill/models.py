@@ -7,7 +7,8 @@ from django.db import models
 
 
 class Client(models.Model):
-    """One browser tab's identity, issued by the bootstrap page."""
+    """One browser tab's identity in one application, issued by the bootstrap page, the
+    session endpoint or the {% thywill_client %} tag."""
 
     id = models.CharField(primary_key=True, max_length=32, editable=False)
     application = models.CharField(max_length=50)

@@ -13,6 +13,7 @@ from thywill.edge.views.bootstrap import init
 from thywill.edge.views.health import health
 from thywill.edge.views.longpoll import longpoll
 from thywill.edge.views.send import send
+from thywill.edge.views.session import session
 from thywill.edge.views.sse import sse
 
 app_name = "thywill"
@@ -20,6 +21,7 @@ app_name = "thywill"
 urlpatterns = [
     path("init/", init, name="init"),
     path("<str:app_name>/init/", init, name="app-init"),
+    path("<str:app_name>/session/", session, name="app-session"),
     path("send/", send, name="send"),
     path("longpoll/", longpoll, name="longpoll"),
     path("sse/", sse, name="sse"),

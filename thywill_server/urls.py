@@ -1,12 +1,14 @@
-"""The site's URLs: the start page at the root, thywill under /thywill/."""
+"""The site's URLs: the start page at the root, two applications on one page at
+/together/, thywill under /thywill/."""
 
 from __future__ import annotations
 
 from django.urls import include, path
 
-from thywill_server.views import start
+from thywill_server.views import start, together
 
 urlpatterns = [
     path("", start, name="start"),
+    path("together/", together, name="together"),
     path("thywill/", include("thywill.urls")),
 ]

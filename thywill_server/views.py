@@ -1,4 +1,5 @@
-"""The site's start page: every application, linked to its bootstrap page."""
+"""The site's own pages: the start page, every application linked to its bootstrap page,
+and a page of the site with two applications on it."""
 
 from __future__ import annotations
 
@@ -22,3 +23,14 @@ async def start(request: HttpRequest) -> HttpResponse:
     ]
     context = {"applications": entries, "transports": thywill.get_transports()}
     return render(request, "thywill_server/start.html", context)
+
+
+def together(request: HttpRequest) -> HttpResponse:
+    """Serve ``/together/``: a page of the site, not a bootstrap page, with a client of
+    echo and one of chat on it (``{% thywill_client %}``), which its script talks to.
+
+    A sync view on purpose: the tags issue their clients while the template renders,
+    which they can do outside the event loop only (an ``async def`` view issues them
+    first with ``thywill.issue_client``).
+    """
+    return render(request, "thywill_server/together.html")

@@ -53,6 +53,7 @@ PREFIXES = ("thywill/", "rt/")
 TRANSPORTS = ("websocket", "sse", "longpoll")
 WHEEL_FILES = (
     "thywill/templates/thywill/bootstrap.html",
+    "thywill/templatetags/thywill.py",
     "thywill/static/thywill/thywill.js",
     "thywill/static/thywill/thywill.mjs",
     "thywill/static/thywill/thywill.d.ts",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from django.test import AsyncClient
+import pytest
+from django.test import AsyncClient, Client
 
 from thywill_apps.chat.application import ChatApplication
 from thywill_apps.echo.application import EchoApplication
@@ -27,6 +28,7 @@ async def test_the_start_page_lists_every_application_in_settings_order():
     assert EchoApplication.description in html
     assert ChatApplication.description in html
     assert '<a href="/thywill/chat/init/?transport=longpoll">longpoll</a>' in html
+    assert '<a href="/together/">' in html
 
 
 async def test_an_application_added_to_settings_appears(settings):
@@ -37,3 +39,17 @@ async def test_an_application_added_to_settings_appears(settings):
     html = (await AsyncClient().get("/")).content.decode()
     assert LINK.findall(html) == [("/thywill/lobby/init/", "Rooms")]
     assert "<p></p>" not in html  # the rooms application has no description
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_together_page_has_a_client_of_echo_and_one_of_chat():
+    """/together/ is a page of the site with two clients on it, and its own script."""
+    response = Client().get("/together/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert re.findall(r'<script id="(thywill-config[\w-]*)"', html) == [
+        "thywill-config-echo",
+        "thywill-config-chat",
+    ]
+    assert html.count("/static/thywill/thywill.js") == 1
+    assert '<script src="/static/thywill_server/together.js" defer></script>' in html
