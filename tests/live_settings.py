@@ -50,3 +50,6 @@ THYWILL_TRANSPORTS = os.environ.get(
     "THYWILL_TEST_TRANSPORTS", "websocket,sse,longpoll"
 ).split(",")
 THYWILL_HOOKS = {"PATH": str(Path(__file__).parent / "apps" / "hooks"), "RELOAD": False}
+
+# The site's URLs and a view that pushes (tests/apps/live_urls.py).
+ROOT_URLCONF = "tests.apps.live_urls"
