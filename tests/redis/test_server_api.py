@@ -36,17 +36,28 @@ def cluster(live_factory: Callable[..., LiveServer], redis_url: str) -> Cluster:
     return start_cluster(live_factory, redis_url, THYWILL_TEST_PRESENCE_TTL="60")
 
 
-def manage(server: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``manage.py`` in a process of its own, configured as ``server`` is."""
+def manage(
+    server: LiveServer, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``manage.py`` in a process of its own, configured as ``server`` is (or with
+    ``env``)."""
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env=server.env,
+        env=server.env if env is None else env,
         capture_output=True,
         text=True,
         timeout=COMMAND_TIMEOUT,
         check=False,
     )
+
+
+def worker(server: LiveServer, script: str) -> str:
+    """Run Python in a worker process of its own (``manage.py shell -c``), configured as
+    ``server`` is; return what it printed."""
+    done = manage(server, "shell", "-c", script)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def pushed(messages: list[Any]) -> list[Any]:
@@ -77,8 +88,7 @@ def test_a_worker_reaches_every_tab_of_a_group_on_every_transport(cluster):
                 "for n in range(20):\n"
                 "    thywill.send_to_group('rooms', 'lobby', {'n': n})\n"
             )
-            worker = manage(a, "shell", "-c", script)
-            assert worker.returncode == 0, worker.stderr
+            worker(a, script)
             command = manage(b, "thywill_send", "--group", "rooms", "lobby", '{"n": 20}')
             assert command.returncode == 0, command.stderr
             assert "Sent to group 'lobby' of 'rooms'." in command.stdout
@@ -114,9 +124,7 @@ def login_cookies(server: LiveServer, username: str) -> dict[str, str]:
         "session.create()\n"
         "print(user.pk, session.session_key)\n"
     )
-    made = manage(server, "shell", "-c", script)
-    assert made.returncode == 0, made.stderr
-    _, key = made.stdout.splitlines()[-1].split()
+    _, key = worker(server, script).splitlines()[-1].split()
     return {"sessionid": key}
 
 
@@ -133,8 +141,7 @@ def test_a_user_send_reaches_every_tab_of_that_user_on_both_servers_and_no_other
             "from django.contrib.auth import get_user_model\n"
             "thywill.send_to_user(get_user_model().objects.get(username='ada'), 'hi ada')\n"
         )
-        worker = manage(b, "shell", "-c", script)
-        assert worker.returncode == 0, worker.stderr
+        worker(b, script)
         for tab in tabs[:2]:
             # The rooms application's Upper pipe ran in the worker.
             assert data_of(tab.receive(1)) == ["HI ADA"]
@@ -149,15 +156,7 @@ def test_a_user_send_reaches_every_tab_of_that_user_on_both_servers_and_no_other
 def test_on_the_in_memory_backend_a_worker_is_told_to_share_the_push_backend(cluster):
     server = cluster.servers[0]
     env = {k: v for k, v in server.env.items() if not k.startswith("THYWILL_TEST_REDIS")}
-    result = subprocess.run(
-        [sys.executable, "manage.py", "thywill_send", "--group", "rooms", "lobby", "1"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-        check=False,
-    )
+    result = manage(server, "thywill_send", "--group", "rooms", "lobby", "1", env=env)
     assert result.returncode == 1
     assert "serves no clients" in result.stderr
     assert "REDIS_URL" in result.stderr
@@ -171,8 +170,7 @@ def test_a_disconnected_tab_is_told_on_every_transport_and_can_no_longer_send(cl
         with tab.websocket() as connection:
             tab.ws_frames(connection, lambda fs: any(f["type"] == "open" for f in fs))
             script = f"import thywill\nthywill.disconnect({tab.client_id!r})\n"
-            worker = manage(b, "shell", "-c", script)
-            assert worker.returncode == 0, worker.stderr
+            worker(b, script)
             with pytest.raises(ConnectionClosed) as closed:
                 tab.ws_frames(connection, lambda fs: False)
         assert closed.value.rcvd is not None

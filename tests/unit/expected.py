@@ -1,4 +1,7 @@
-"""Check messages that several unit test modules expect, written once."""
+"""What several unit test modules expect, written once: check messages, a client's
+configuration."""
+
+from typing import Any
 
 from django.core import checks
 
@@ -8,3 +11,31 @@ W001 = checks.Warning(
     hint="Run one server process, or a push backend shared by all of them.",
     id="thywill.W001",
 )
+
+
+def client_config(config: dict[str, Any], application: str) -> dict[str, Any]:
+    """The configuration a new client of ``application`` gets with the test settings;
+    its random parts (id, token, CSRF token) taken from ``config``."""
+    return {
+        "clientId": config["clientId"],
+        "token": config["token"],
+        "application": application,
+        "cursor": "",
+        "transports": ["websocket", "sse", "longpoll"],
+        "forcedTransport": None,
+        "csrfToken": config["csrfToken"],
+        "endpoints": {
+            "send": "/thywill/send/",
+            "sse": "/thywill/sse/",
+            "longpoll": "/thywill/longpoll/",
+            "websocket": "/thywill/websocket/",
+        },
+        "limits": {
+            "maxMessageBytes": 65536,
+            "maxBatch": 100,
+            "longpollTimeout": 25.0,
+            "sseKeepalive": 15.0,
+            "reconnectMaxDelay": 30.0,
+        },
+        "app": {},
+    }

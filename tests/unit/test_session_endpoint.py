@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.test import AsyncClient
 
 from tests.support.members import channel_data
+from tests.unit.expected import client_config
 from thywill.identity.tokens import verify_token
 from thywill.models import Client
 
@@ -39,29 +40,7 @@ async def test_a_post_issues_a_client_and_answers_its_config():
     assert response["Content-Type"] == "application/json"
     assert response["Cache-Control"] == "no-store"
     config = response.json()
-    assert config == {
-        "clientId": config["clientId"],
-        "token": config["token"],
-        "application": "testkit",
-        "cursor": "",
-        "transports": ["websocket", "sse", "longpoll"],
-        "forcedTransport": None,
-        "csrfToken": config["csrfToken"],
-        "endpoints": {
-            "send": "/thywill/send/",
-            "sse": "/thywill/sse/",
-            "longpoll": "/thywill/longpoll/",
-            "websocket": "/thywill/websocket/",
-        },
-        "limits": {
-            "maxMessageBytes": 65536,
-            "maxBatch": 100,
-            "longpollTimeout": 25.0,
-            "sseKeepalive": 15.0,
-            "reconnectMaxDelay": 30.0,
-        },
-        "app": {},
-    }
+    assert config == client_config(config, "testkit")
     session_key = client.cookies[django_settings.SESSION_COOKIE_NAME].value
     identity = verify_token(config["token"], session_key, max_age=60)
     assert identity.user_id is None

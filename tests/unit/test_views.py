@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core import signing
 from django.test import AsyncClient
 
+from tests.unit.expected import client_config
 from thywill.feed.cursor import Cursor
 from thywill.identity.tokens import (
     CLIENT_ID,
@@ -147,29 +148,7 @@ async def test_bootstrap_page_hands_out_its_config():
     assert response["Cache-Control"] == "no-store"
     [raw] = CONFIG_SCRIPT.findall(response.content.decode())
     config = json.loads(raw)
-    assert config == {
-        "clientId": config["clientId"],
-        "token": config["token"],
-        "application": "echo",
-        "cursor": "",
-        "transports": ["websocket", "sse", "longpoll"],
-        "forcedTransport": None,
-        "csrfToken": config["csrfToken"],
-        "endpoints": {
-            "send": "/thywill/send/",
-            "sse": "/thywill/sse/",
-            "longpoll": "/thywill/longpoll/",
-            "websocket": "/thywill/websocket/",
-        },
-        "limits": {
-            "maxMessageBytes": 65536,
-            "maxBatch": 100,
-            "longpollTimeout": 25.0,
-            "sseKeepalive": 15.0,
-            "reconnectMaxDelay": 30.0,
-        },
-        "app": {},
-    }
+    assert config == client_config(config, "echo")
     assert CLIENT_ID.fullmatch(config["clientId"])
     assert config["csrfToken"]
 
