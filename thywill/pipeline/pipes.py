@@ -52,6 +52,8 @@ class TracePipe(Pipe):
         return result
 
     def _log(self, event: Event, started: float, outcome: str) -> None:
+        if not self.logger.isEnabledFor(self.level):
+            return  # a line nobody keeps: build none of it
         elapsed = (time.perf_counter() - started) * 1000
         timings = {name: round(ms, 3) for name, ms in event.timings.items()}
         self.logger.log(
