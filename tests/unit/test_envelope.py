@@ -88,7 +88,6 @@ def test_body_over_the_size_limit_is_too_large():
         pytest.param(b"", id="empty"),
         pytest.param(b"{", id="truncated"),
         pytest.param(b"{'token': 'single quotes'}", id="python-literal"),
-        pytest.param(b"\xff\xfe\xfa", id="not-utf8"),
         pytest.param(b'{"seq": 1} trailing', id="trailing-garbage"),
     ],
 )
@@ -122,6 +121,24 @@ def test_text_that_cannot_be_encoded_is_bad_json(data):
     code, message = rejection(body)
     assert code == ErrorCode.BAD_JSON
     assert "cannot be encoded" in message
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b'"\xed\xa0\x80"', id="utf8-encoded-surrogate"),
+        pytest.param(b'"\xff"', id="not-utf8"),
+        pytest.param(b'\xff\xfe"\x00a\x00"\x00', id="utf16-with-bom"),
+    ],
+)
+def test_a_body_that_is_not_utf8_is_bad_json(raw):
+    """JSON over HTTP is UTF-8: bytes that are not (a surrogate encoded as if it were a
+    character, another encoding) are refused, not decoded leniently into text that could
+    never be delivered."""
+    body = b'{"token":"t","messages":[{"seq":1,"data":' + raw + b"}]}"
+    code, message = rejection(body)
+    assert code == ErrorCode.BAD_JSON
+    assert "UTF-8" in message
 
 
 def test_a_surrogate_pair_is_fine():

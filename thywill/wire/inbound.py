@@ -51,7 +51,16 @@ def parse_json(body: bytes | str, *, max_bytes: int, what: str = "body") -> Any:
             f"The {what} is {len(raw)} bytes; the limit is {max_bytes}.",
         )
     try:
-        parsed = json.loads(body, parse_constant=_reject_constant, parse_float=_finite)
+        text = body if isinstance(body, str) else raw.decode()
+    except UnicodeDecodeError as exc:
+        # Strictly: json.loads() would take UTF-16 and 32, and bytes of a surrogate
+        # ("surrogatepass"), which decode to text that can never be encoded again.
+        raise RejectedError(
+            ErrorCode.BAD_JSON,
+            f"The {what} is not UTF-8: {exc.reason} at byte {exc.start}.",
+        ) from exc
+    try:
+        parsed = _DECODER.decode(text)
     except ValueError as exc:
         raise RejectedError(ErrorCode.BAD_JSON, f"The {what} is not JSON: {exc}") from exc
     except RecursionError as exc:
@@ -134,3 +143,7 @@ def _reject_constant(name: str) -> None:
 
 def _bad(message: str) -> RejectedError:
     return RejectedError(ErrorCode.BAD_MESSAGE, message)
+
+
+# Built once: json.loads() with these options builds a new decoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite)
