@@ -44,6 +44,7 @@ class ErrorCode(enum.StrEnum):
     BAD_REQUEST = "bad_request"
     TOKEN_EXPIRED = "token_expired"
     SESSION_MISMATCH = "session_mismatch"
+    SESSION_ENDED = "session_ended"
     CSRF_FAILED = "csrf_failed"
     UNKNOWN_APPLICATION = "unknown_application"
     NOT_FOUND = "not_found"
@@ -73,6 +74,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.TOKEN_EXPIRED: 403,
     ErrorCode.DISCONNECTED: 410,
     ErrorCode.SESSION_MISMATCH: 403,
+    ErrorCode.SESSION_ENDED: 403,
     ErrorCode.CSRF_FAILED: 403,
     ErrorCode.UNKNOWN_APPLICATION: 404,
     ErrorCode.NOT_FOUND: 404,

@@ -66,6 +66,12 @@ class UnreachablePushBackend(BasePushBackend):
     async def memberships(self, client_id: str) -> list[str]:
         raise self._down()
 
+    async def revoke_session(self, session: str, ttl: float) -> None:
+        raise self._down()
+
+    async def session_revoked(self, session: str) -> bool:
+        raise self._down()
+
     async def ping(self) -> None:
         raise self._down()
 

@@ -5,12 +5,16 @@
 ``atomic`` inside one, ``rollback`` inside one that rolls back, ``signal`` from a
 ``post_save`` handler of a row saved inside a transaction. (The rooms application's
 ``on_send`` pipe capitalises text: what arrives shows that it ran.)
+
+``POST /logout/`` logs the request's session out with ``django.contrib.auth.logout``, as
+a project's logout view does.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import logout
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.http import HttpRequest, HttpResponse
@@ -61,4 +65,16 @@ def push(request: HttpRequest, mode: str, n: int) -> HttpResponse:
     return HttpResponse("pushed")
 
 
-urlpatterns = [path("push/<str:mode>/<int:n>/", push), *site_urlpatterns]
+@csrf_exempt
+def log_out(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return HttpResponse(status=405)
+    logout(request)
+    return HttpResponse("logged out")
+
+
+urlpatterns = [
+    path("push/<str:mode>/<int:n>/", push),
+    path("logout/", log_out),
+    *site_urlpatterns,
+]

@@ -42,6 +42,11 @@ def new_client() -> str:
     return secrets.token_urlsafe(16)
 
 
+def new_session() -> str:
+    """A session hash no other test uses (32 hex digits, as thywill's are)."""
+    return secrets.token_hex(16)
+
+
 def flat(result: ReadResult) -> tuple[list[StoredMessage], str | None, bool]:
     """A read result as a plain tuple, to compare it whole."""
     return list(result.messages), result.position, result.reset
@@ -850,6 +855,42 @@ class PushBackendContract:
             await push_backend.remove_member(group, client)
         with pytest.raises(ValueError):
             await push_backend.members(group)
+
+    # --- session revocations ----------------------------------------------------------
+
+    async def test_a_session_never_revoked_is_not_revoked(self, push_backend):
+        """session_revoked is False for a session nobody revoked."""
+        assert await push_backend.session_revoked(new_session()) is False
+
+    async def test_a_revoked_session_is_revoked_and_no_other(self, push_backend):
+        """After revoke_session, that session is revoked at once; others are not."""
+        session, other = new_session(), new_session()
+        await push_backend.revoke_session(session, 30)
+        assert await push_backend.session_revoked(session) is True
+        assert await push_backend.session_revoked(other) is False
+
+    async def test_a_revocation_lapses_after_its_ttl(self, push_backend):
+        """A revocation lasts its ttl, then the record is gone."""
+        session = new_session()
+        await push_backend.revoke_session(session, 0.2)
+        assert await push_backend.session_revoked(session) is True
+        await asyncio.sleep(0.4)
+        assert await push_backend.session_revoked(session) is False
+
+    async def test_revoking_again_restarts_the_ttl(self, push_backend):
+        """A second revoke_session of one session lasts its own ttl from then."""
+        session = new_session()
+        await push_backend.revoke_session(session, 0.2)
+        await push_backend.revoke_session(session, 30)
+        await asyncio.sleep(0.4)
+        assert await push_backend.session_revoked(session) is True
+
+    async def test_revocations_do_not_touch_channels_or_leases(self, push_backend):
+        """A revocation publishes nothing and claims no lease."""
+        channel, session = new_channel(), new_session()
+        await push_backend.revoke_session(session, 30)
+        assert flat(await push_backend.read(channel, None)) == ([], None, False)
+        assert session not in dict(await push_backend.claim_lapsed(1000))
 
     # --- lifecycle --------------------------------------------------------------------
 

@@ -253,3 +253,26 @@ def test_a_room_over_websockets_on_two_processes(room_members):
 def any_sent_frame(frames: list[dict[str, Any]]) -> bool:
     """A ``sent`` frame (a send's answer) is among the frames."""
     return any(frame["type"] == "sent" for frame in frames)
+
+
+def test_a_logout_on_one_process_ends_the_session_on_the_other(pair):
+    """Logged out through A, the session's clients are refused by B at once, and a
+    stream open on B ends within PRESENCE_TTL / 3: the revocation is in Redis."""
+    a, b = pair
+    with ThywillHttpClient(b.url) as tab:
+        tab.bootstrap()
+        reader = tab.another_connection()
+        with reader.sse_stream(timeout=10) as stream:
+            events = stream.events()
+            assert next(events).event == "open"
+            browser = tab.another_connection(a.url)
+            assert browser.http.post("/logout/").status_code == 200
+            ended = time.monotonic()
+            with pytest.raises(ThywillHttpError) as caught:
+                tab.send("after")
+            assert (caught.value.status, caught.value.code) == (403, "session_ended")
+            assert [e.event for e in events] == []
+            assert stream.ended_by == "server"
+            assert time.monotonic() - ended < PRESENCE_TTL / 3 + 1.0
+        browser.close()
+        reader.close()

@@ -18,6 +18,7 @@ from tests.contracts.push import (
     PushBackendContract,
     new_channel,
     new_client,
+    new_session,
 )
 from thywill.exceptions import PushUnavailableError
 from thywill.push.redis import RedisPushBackend
@@ -61,6 +62,16 @@ async def test_publish_sequenced_is_atomic_across_processes(make_push_backend):
     )
     assert sum(r is not None for r in results) == 1
     assert len((await first.read(channel, None)).messages) == 1
+
+
+async def test_a_revocation_is_seen_by_another_process_at_once(make_push_backend):
+    """A session revoked through one instance is revoked through another, at once."""
+    first = make_push_backend()
+    second = make_push_backend(key_prefix=first.key_prefix)
+    session = new_session()
+    assert await second.session_revoked(session) is False
+    await first.revoke_session(session, 30)
+    assert await second.session_revoked(session) is True
 
 
 async def test_client_lock_excludes_across_processes(make_push_backend):
@@ -178,6 +189,7 @@ async def test_every_key_of_a_site_shares_one_cluster_slot(push_backend, redis_u
     await push_backend.publish_many([(f"client:{client}", "1"), ("group.room", "2")])
     await push_backend.publish_sequenced(client, 1, [(f"client:{client}", "3")])
     await push_backend.renew_presence(client, "", 30)
+    await push_backend.revoke_session(new_session(), 30)
     async with push_backend.client_lock(client):
         redis = aioredis.Redis.from_url(redis_url)
         try:
@@ -186,7 +198,7 @@ async def test_every_key_of_a_site_shares_one_cluster_slot(push_backend, redis_u
         finally:
             await redis.aclose()
     kinds = {key.split(b":")[1] for key in keys}
-    assert {b"m", b"s", b"q", b"k", b"presence"} <= kinds
+    assert {b"m", b"s", b"q", b"k", b"presence", b"r"} <= kinds
     assert len({key_slot(key) for key in keys}) == 1
 
 

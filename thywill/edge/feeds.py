@@ -5,10 +5,11 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from thywill import conf
+from thywill.edge.sessions import authenticate
 from thywill.exceptions import ErrorCode, RejectedError
 from thywill.feed.cursor import Cursor
 from thywill.feed.feed import ClientFeed
-from thywill.identity.tokens import ClientIdentity, identify
+from thywill.identity.tokens import ClientIdentity
 from thywill.wiring.runtime import get_runtime
 
 
@@ -33,11 +34,16 @@ def new_feed(identity: ClientIdentity, cursor: str | None) -> ClientFeed:
     return get_runtime().feed(identity, Cursor.decode(cursor))
 
 
-def open_feed(request: HttpRequest, transport: str, cursor: str | None) -> ClientFeed:
-    """Check the transport is enabled and the token valid; build the client's feed.
+async def open_feed(request: HttpRequest, transport: str, cursor: str | None) -> ClientFeed:
+    """Check the transport is enabled, the token valid and its session not ended; build
+    the client's feed.
 
     Raises:
-        RejectedError: a disabled transport, a bad token or a bad cursor.
+        RejectedError: a disabled transport, a bad token, an ended session or a bad
+            cursor.
+        PushUnavailableError: the push backend cannot be reached.
     """
     require_enabled(transport)
-    return new_feed(identify(request.GET.get("token"), request.COOKIES), cursor)
+    feed = new_feed(await authenticate(request.GET.get("token"), request.COOKIES), cursor)
+    await feed.check_session()
+    return feed

@@ -27,13 +27,15 @@ from django.utils.http import is_same_domain
 from thywill import conf
 from thywill.edge.direct import route_path
 from thywill.edge.feeds import new_feed, require_enabled
+from thywill.edge.sessions import authenticate
 from thywill.exceptions import (
     ErrorCode,
     PushUnavailableError,
     RejectedError,
 )
 from thywill.feed.feed import ClientFeed
-from thywill.identity.tokens import ClientIdentity, identify
+from thywill.feed.sessions import check_session
+from thywill.identity.tokens import ClientIdentity
 from thywill.log.base import BaseLog
 from thywill.types import ASGIApp, Receive, Scope, Send
 from thywill.wire.frames import (
@@ -127,10 +129,16 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         try:
             require_enabled("websocket")
             check_origin(headers, str(self.scope.get("scheme", "ws")))
-            identity = identify(query.get("token"), parse_cookie(headers.get("cookie", "")))
+            cookies = parse_cookie(headers.get("cookie", ""))
+            identity = await authenticate(query.get("token"), cookies)
             feed = new_feed(identity, query.get("cursor"))
+            await feed.check_session()
         except RejectedError as error:
             await self.refuse(error)
+            return
+        except PushUnavailableError as exc:
+            self.log.unavailable(exc, path=self.path)
+            await self.close_with(RejectedError.unavailable())
             return
         self.identity = identity
         self.feed_task = asyncio.create_task(self.stream(feed))
@@ -155,7 +163,8 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             self.log.unavailable(exc, path=self.path)
             await self.close_with(RejectedError.unavailable())
         except RejectedError as error:
-            await self.refuse(error)  # the token expired while the socket was open
+            # The token expired, the session ended or the server ended the client.
+            await self.refuse(error)
         except OSError:
             return  # the client went away: websocket.disconnect follows
         except Exception:
@@ -188,10 +197,17 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
                     f"Unknown frame type {str(kind)[:50]!r}: a client sends only "
                     "JSON objects of type 'send'.",
                 )
+            # Every send is checked as a POST to the send endpoint is: a socket of a
+            # session that ended closes now, not only when its feed next checks.
+            await check_session(get_runtime().push, self.identity)
         except RejectedError as error:
             await self.refuse(error)
             return
-        answer = await self.handle_send(self.identity, frame)
+        except PushUnavailableError as exc:
+            self.log.unavailable(exc, path=self.path)
+            answer = refused_send_frame(RejectedError.unavailable())
+        else:
+            answer = await self.handle_send(self.identity, frame)
         try:
             await self.send_frame(answer)
         except OSError:

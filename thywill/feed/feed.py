@@ -12,6 +12,7 @@ from thywill.feed.channels import is_shared
 from thywill.feed.control import parse_control
 from thywill.feed.cursor import Cursor
 from thywill.feed.presence import Presence
+from thywill.feed.sessions import check_session
 from thywill.identity.tokens import ClientIdentity, token_expired
 from thywill.push.base import BasePushBackend, StoredMessage
 
@@ -39,7 +40,9 @@ class ClientFeed:
     Transports create one per request (long-poll) or per connection (SSE, WebSocket),
     call ``next()`` and write what it returns; they never touch the push backend. The
     feed runs no application code: a client whose presence lease had lapsed is reported
-    back through ``presence``.
+    back through ``presence``. With its lease renewals, every ``presence.ttl / 3``, it
+    checks that the client's browser session has not ended (a logout): a stream of a
+    logged-out session ends within that time.
 
     The feed reads the client's private channel and the channels of its groups. On the
     first read it keeps the group positions of the cursor for the groups the client is
@@ -75,6 +78,24 @@ class ClientFeed:
             [identity.channel, *(c for c in cursor if is_shared(c))]
         )
         self._started = False
+        self._session_due = 0.0
+        """When (``time.monotonic()``) the session is to be checked again."""
+
+    async def check_session(self) -> None:
+        """Check now that the client's browser session has not ended.
+
+        Raises:
+            RejectedError: ``session_ended``.
+            PushUnavailableError: the push backend cannot be reached.
+        """
+        await check_session(self.push, self.identity)
+        self._session_due = time.monotonic() + self.presence.ttl / 3
+
+    async def _keep_alive(self) -> None:
+        """Check the session when due, then renew the client's lease when due."""
+        if time.monotonic() >= self._session_due:
+            await self.check_session()
+        await self.presence.keep_alive(self.identity)
 
     async def _start(self) -> None:
         memberships = set(await self.push.memberships(self.identity.client_id))
@@ -130,11 +151,13 @@ class ClientFeed:
         """Read after the cursor; when nothing is there, wait up to ``timeout`` seconds.
 
         Also keeps the client's presence lease alive, renewing it (when due) before
-        reading and while waiting, so a connected client's lease never lapses.
+        reading and while waiting, so a connected client's lease never lapses; and
+        checks, as often, that the client's browser session has not ended.
 
         Raises:
             RejectedError: ``token_expired`` once the identity's token has expired;
-                ``disconnected`` once the server ended the client.
+                ``disconnected`` once the server ended the client; ``session_ended``
+                once its browser session ended.
             PushUnavailableError: the push backend cannot be reached.
         """
         expires_at = self.identity.expires_at
@@ -144,7 +167,7 @@ class ClientFeed:
             if left <= 0:
                 raise token_expired()
             timeout = min(timeout, left)
-        await self.presence.keep_alive(self.identity)
+        await self._keep_alive()
         batch = await self.read()
         if batch:
             return batch
@@ -153,13 +176,16 @@ class ClientFeed:
         renew_every = self.presence.ttl / 3
         while (remaining := deadline - loop.time()) > 0:
             positions = {channel: _after(self.cursor, channel) for channel in self.channels}
-            if await self.push.wait(positions, min(remaining, renew_every)):
+            # Wake up when the session check is due, so a stream ends within ttl / 3 of
+            # its session's end (the lease renewals are due no sooner).
+            until_check = max(self._session_due - time.monotonic(), 0.0)
+            if await self.push.wait(positions, min(remaining, renew_every, until_check)):
                 # A wake-up may bring only control entries (a group joined): then the
                 # batch is empty and waiting goes on, on the new channels too.
                 batch = await self.read()
                 if batch:
                     return batch
-            await self.presence.keep_alive(self.identity)
+            await self._keep_alive()
         return batch
 
 

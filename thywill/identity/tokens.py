@@ -97,6 +97,23 @@ def verify_token(token: object, session_key: str | None, *, max_age: int) -> Cli
     Raises:
         RejectedError: ``bad_token``, ``token_expired`` or ``session_mismatch``.
     """
+    identity = signed_identity(token, max_age=max_age)
+    if session_key is None or not hmac.compare_digest(
+        identity.session_hash, session_hash(session_key)
+    ):
+        raise RejectedError(
+            ErrorCode.SESSION_MISMATCH, "The token belongs to another session."
+        )
+    return identity
+
+
+def signed_identity(token: object, *, max_age: int) -> ClientIdentity:
+    """The identity a token carries once its signature and age hold, whichever session
+    cookie comes with it (``verify_token()`` also checks that).
+
+    Raises:
+        RejectedError: ``bad_token`` or ``token_expired``.
+    """
     if not isinstance(token, str) or not token or len(token) > 1024:
         raise RejectedError(ErrorCode.BAD_TOKEN, "A token is required.")
     try:
@@ -107,12 +124,6 @@ def verify_token(token: object, session_key: str | None, *, max_age: int) -> Cli
         ) from exc
     if time.time() - issued_at > max_age:  # as signing.loads(max_age=...) decides
         raise token_expired()
-    if session_key is None or not hmac.compare_digest(
-        identity.session_hash, session_hash(session_key)
-    ):
-        raise RejectedError(
-            ErrorCode.SESSION_MISMATCH, "The token belongs to another session."
-        )
     return dataclasses.replace(identity, expires_at=issued_at + max_age)
 
 

@@ -54,8 +54,9 @@ class BasePushBackend:
     Subclasses take their OPTIONS as keyword-only constructor arguments and must provide
     ``publish_many``, ``read``, ``newest_position``, ``wait``, ``last_sequence``,
     ``publish_sequenced``, ``client_lock``, the presence leases ``renew_presence``,
-    ``claim_lapsed`` and ``ack_lapsed``, and the group membership methods ``add_member``,
-    ``remove_member``, ``members`` and ``memberships``.
+    ``claim_lapsed`` and ``ack_lapsed``, the group membership methods ``add_member``,
+    ``remove_member``, ``members`` and ``memberships``, and the session revocations
+    ``revoke_session`` and ``session_revoked``.
 
     Args:
         capacity: how many messages a channel keeps at most; older ones are trimmed.
@@ -322,6 +323,38 @@ class BasePushBackend:
         """
         raise NotImplementedError(
             "subclasses of BasePushBackend must provide memberships()"
+        )
+
+    async def revoke_session(self, session: str, ttl: float) -> None:
+        """Record that a browser session ended (a logout), for ``ttl`` seconds.
+
+        Every process must see the record at once: from then on thywill refuses the
+        requests of the session's clients and ends their open streams. ``ttl`` is
+        TOKEN_MAX_AGE: a token older than that is refused anyway, so the record may go.
+
+        Args:
+            session: the session's keyed hash (``thywill.identity.tokens.session_hash``:
+                32 hex digits), never the session key itself.
+            ttl: how many seconds the record lasts; revoking again restarts it.
+
+        Raises:
+            PushUnavailableError: the backend cannot be reached.
+        """
+        raise NotImplementedError(
+            "subclasses of BasePushBackend must provide revoke_session()"
+        )
+
+    async def session_revoked(self, session: str) -> bool:
+        """Whether ``revoke_session(session, ...)`` was called and its ttl has not passed.
+
+        thywill calls it at the start of every request and with the lease renewals of open
+        streams, so it must be one cheap read.
+
+        Raises:
+            PushUnavailableError: the backend cannot be reached.
+        """
+        raise NotImplementedError(
+            "subclasses of BasePushBackend must provide session_revoked()"
         )
 
     async def ping(self) -> None:

@@ -62,6 +62,8 @@ class LocMemPushBackend(BasePushBackend):
         self._claims: dict[str, tuple[float, str]] = {}
         self._members: dict[str, set[str]] = {}
         self._memberships: dict[str, set[str]] = {}
+        self._revoked: dict[str, float] = {}
+        self._next_revoked_sweep = 0.0
         self._lock = threading.Lock()
         self._next_sweep = 0.0
 
@@ -149,6 +151,20 @@ class LocMemPushBackend(BasePushBackend):
     async def memberships(self, client_id: str) -> list[str]:
         with self._lock:
             return sorted(self._memberships.get(client_id, ()))
+
+    async def revoke_session(self, session: str, ttl: float) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._revoked[session] = now + ttl
+            if now >= self._next_revoked_sweep:  # at most once a minute, forget lapsed ones
+                self._next_revoked_sweep = now + 60.0
+                for lapsed in [s for s, until in self._revoked.items() if until <= now]:
+                    del self._revoked[lapsed]
+
+    async def session_revoked(self, session: str) -> bool:
+        with self._lock:
+            until = self._revoked.get(session)
+        return until is not None and until > time.monotonic()
 
     def _append(self, entries: Sequence[tuple[str, str]]) -> tuple[list[str], set[_Waiter]]:
         """Append entries (the caller holds the lock); return positions and waiters."""

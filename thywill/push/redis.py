@@ -181,6 +181,9 @@ class RedisPushBackend(BasePushBackend):
     def _lock_key(self, client_id: str) -> str:
         return f"{self._tag}:k:{client_id}"
 
+    def _revoked_key(self, session: str) -> str:
+        return f"{self._tag}:r:{session}"
+
     # --- connections -------------------------------------------------------------------
 
     def _state(self) -> _LoopState:
@@ -493,6 +496,18 @@ class RedisPushBackend(BasePushBackend):
         client = self._state().client
         found = await self._call(lambda: client.smembers(f"{self._tag}:cg:{client_id}"))
         return sorted(_text(group) for group in found)
+
+    # --- sessions ----------------------------------------------------------------------
+
+    async def revoke_session(self, session: str, ttl: float) -> None:
+        client = self._state().client
+        ttl_ms = max(1, int(ttl * 1000))
+        await self._call(lambda: client.set(self._revoked_key(session), 1, px=ttl_ms))
+
+    async def session_revoked(self, session: str) -> bool:
+        client = self._state().client
+        found = await self._call(lambda: client.exists(self._revoked_key(session)))
+        return bool(found)
 
     # --- service -----------------------------------------------------------------------
 

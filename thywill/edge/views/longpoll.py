@@ -13,7 +13,7 @@ from thywill.wire.outbound import encode_batch
 @json_errors(methods=("GET",))
 async def longpoll(request: HttpRequest) -> HttpResponse:
     """Answer with the client's messages after its cursor, waiting for some if needed."""
-    feed = open_feed(request, "longpoll", request.GET.get("cursor"))
+    feed = await open_feed(request, "longpoll", request.GET.get("cursor"))
     if request.GET.get("wait") == "0":
         batch = await feed.read()
     else:

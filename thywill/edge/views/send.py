@@ -8,8 +8,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, RawPostDataExce
 from thywill import conf
 from thywill.edge.csrf import csrf_protect
 from thywill.edge.errors import json_errors
+from thywill.edge.sessions import authenticate
 from thywill.exceptions import ErrorCode, RejectedError
-from thywill.identity.tokens import identify
+from thywill.feed.sessions import check_session
 from thywill.wire.inbound import parse_send_body
 from thywill.wire.results import send_results
 from thywill.wiring.runtime import get_runtime
@@ -46,8 +47,9 @@ async def send(request: HttpRequest) -> HttpResponse:
     body = parse_send_body(
         raw, max_bytes=limits.max_message_bytes, max_batch=limits.max_batch
     )
-    identity = identify(body.token, request.COOKIES)
+    identity = await authenticate(body.token, request.COOKIES)
     runtime = get_runtime()
+    await check_session(runtime.push, identity)
     app = runtime.application_of(identity)
     results = await runtime.events.handle_messages(app, identity, body.messages)
     return JsonResponse({"results": send_results(body.messages, results)})

@@ -21,7 +21,7 @@ from thywill.wiring.runtime import get_runtime
 async def sse(request: HttpRequest) -> HttpResponseBase:
     """Stream the client's messages after its cursor (``Last-Event-ID`` wins)."""
     cursor = request.headers.get("Last-Event-ID") or request.GET.get("cursor")
-    feed = open_feed(request, "sse", cursor)
+    feed = await open_feed(request, "sse", cursor)
     start = feed.cursor
     # Read once before answering: while the push backend is down the client gets a 503
     # (and backs off) instead of a stream that opens and ends at once.

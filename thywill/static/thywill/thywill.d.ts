@@ -64,6 +64,7 @@ export type ServerErrorCode =
   | 'bad_token'
   | 'token_expired'
   | 'session_mismatch'
+  | 'session_ended'
   | 'bad_origin'
   | 'bad_request'
   | 'bad_host'
