@@ -65,6 +65,7 @@ export type ServerErrorCode =
   | 'token_expired'
   | 'session_mismatch'
   | 'session_ended'
+  | 'disconnected'
   | 'bad_origin'
   | 'bad_request'
   | 'bad_host'
