@@ -6,6 +6,7 @@ from django.http import HttpRequest
 
 from thywill import conf
 from thywill.exceptions import ErrorCode, RejectedError
+from thywill.feed.connections import Connection
 from thywill.feed.cursor import Cursor
 from thywill.feed.feed import ClientFeed
 from thywill.identity.tokens import ClientIdentity, identify
@@ -41,3 +42,13 @@ def open_feed(request: HttpRequest, transport: str, cursor: str | None) -> Clien
     """
     require_enabled(transport)
     return new_feed(identify(request.GET.get("token"), request.COOKIES), cursor)
+
+
+def open_connection(identity: ClientIdentity) -> Connection:
+    """Count a transport connection of the client; close it when the connection ends.
+
+    Raises:
+        RejectedError: ``too_many_connections``, over
+            THYWILL_LIMITS["MAX_CONNECTIONS_PER_CLIENT"] in this process.
+    """
+    return get_runtime().connections.open(identity.client_id)

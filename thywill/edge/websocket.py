@@ -26,12 +26,13 @@ from django.utils.http import is_same_domain
 
 from thywill import conf
 from thywill.edge.direct import route_path
-from thywill.edge.feeds import new_feed, require_enabled
+from thywill.edge.feeds import new_feed, open_connection, require_enabled
 from thywill.exceptions import (
     ErrorCode,
     PushUnavailableError,
     RejectedError,
 )
+from thywill.feed.connections import Connection
 from thywill.feed.feed import ClientFeed
 from thywill.identity.tokens import ClientIdentity, identify
 from thywill.log.base import BaseLog
@@ -86,6 +87,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     identity: ClientIdentity | None = None
     feed_task: asyncio.Task[None] | None = None
+    connection: Connection | None = None
     closing = False
     closed = False
 
@@ -129,6 +131,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             check_origin(headers, str(self.scope.get("scheme", "ws")))
             identity = identify(query.get("token"), parse_cookie(headers.get("cookie", "")))
             feed = new_feed(identity, query.get("cursor"))
+            self.connection = open_connection(identity)
         except RejectedError as error:
             await self.refuse(error)
             return
@@ -246,6 +249,8 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def disconnect(self, code: int) -> None:
         """Stop the feed when the connection is gone."""
         self.closed = True
+        if self.connection is not None:
+            self.connection.close()
         task = self.feed_task
         if task is not None:
             task.cancel()

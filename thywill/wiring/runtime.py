@@ -24,6 +24,7 @@ from thywill.database.base import BaseDatabase
 from thywill.events.flows import FlowRegistry
 from thywill.events.runner import EventRunner
 from thywill.exceptions import ErrorCode, RejectedError, UnknownApplicationError
+from thywill.feed.connections import ConnectionLimiter
 from thywill.feed.cursor import Cursor
 from thywill.feed.feed import DISCONNECTED_REASON, ClientFeed
 from thywill.feed.presence import Presence
@@ -42,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-WIRED = ("flows", "events", "presence")
+WIRED = ("flows", "events", "presence", "connections")
 """The parts wired from the components, dropped with them."""
 
 
@@ -140,6 +141,12 @@ class Runtime:
             on_returned=self._connect_again,
             on_lapsed=self._disconnect,
         )
+
+    @functools.cached_property
+    def connections(self) -> ConnectionLimiter:
+        """The open transport connections of each client, capped at
+        THYWILL_LIMITS["MAX_CONNECTIONS_PER_CLIENT"]."""
+        return ConnectionLimiter(conf.get_limits().max_connections_per_client)
 
     def feed(self, identity: ClientIdentity, cursor: Cursor) -> ClientFeed:
         """A feed of the client's messages after ``cursor``."""
