@@ -4,12 +4,19 @@ that left still holds, buffered bytes, and Client rows that expire."""
 from __future__ import annotations
 
 import asyncio
+import datetime
+import io
+import json
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.core.management import call_command
 from django.test import override_settings
+from django.utils import timezone
 
 from tests.unit.test_views import Tab
 from tests.unit.test_websocket import frame, opened, refusal, refused, socket_for
+from thywill.models import Client
 from thywill.wiring.runtime import get_runtime
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,3 +90,43 @@ async def test_a_long_poll_holds_its_place_while_it_waits(tab: Tab) -> None:
     await tab.send("wake")
     assert (await asyncio.wait_for(poll, 5)).status_code == 200
     assert get_runtime().connections.count(tab.client_id) == 0
+
+
+@override_settings(THYWILL_LIMITS={"MAX_CLIENTS_PER_SESSION": 2})
+async def test_a_session_keeps_its_newest_clients_and_ends_the_oldest() -> None:
+    """Three page loads in one session with a limit of 2: the first client is ended
+    (its reads answer 410 disconnected), the two newest work; another session is not
+    touched."""
+    first = Tab()
+    await first.bootstrap()
+    second, third = Tab(first.client), Tab(first.client)
+    await second.bootstrap()
+    other = Tab()
+    await other.bootstrap()
+    assert (await first.poll_response()).status_code == 200
+    await third.bootstrap()
+    answer = await first.poll_response()
+    assert answer.status_code == 410
+    assert answer.json()["error"]["code"] == "disconnected"
+    for tab in (second, third, other):
+        assert (await tab.poll_response()).status_code == 200
+
+
+async def test_purge_deletes_the_client_rows_older_than_token_max_age() -> None:
+    """Rows issued more than TOKEN_MAX_AGE ago go, younger ones stay; --json counts."""
+    tabs = [Tab() for _ in range(3)]
+    for tab in tabs:
+        await tab.bootstrap()
+    old = timezone.now() - datetime.timedelta(days=8)
+    await Client.objects.filter(id__in=[tabs[0].client_id, tabs[1].client_id]).aupdate(
+        created_at=old
+    )
+    out = io.StringIO()
+    await sync_to_async(call_command)("thywill_purge", "--json", stdout=out)
+    report = json.loads(out.getvalue())
+    assert report["deleted_clients"] == 2
+    assert report["token_max_age"] == 7 * 24 * 3600
+    assert [c.id async for c in Client.objects.all()] == [tabs[2].client_id]
+    out = io.StringIO()
+    await sync_to_async(call_command)("thywill_purge", stdout=out)
+    assert out.getvalue().startswith("Deleted 0 client record(s) issued before ")
