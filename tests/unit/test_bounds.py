@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import gc
 import io
 import json
+import tracemalloc
+from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -14,9 +17,13 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from tests.unit.test_views import Tab
+import thywill
+from tests.unit.test_views import LOCMEM, Tab
 from tests.unit.test_websocket import frame, opened, refusal, refused, socket_for
+from thywill.identity.tokens import forget_verified, identify, verified_count
 from thywill.models import Client
+from thywill.push.locmem import LocMemPushBackend
+from thywill.wiring.checks import check_components
 from thywill.wiring.runtime import get_runtime
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -130,3 +137,103 @@ async def test_purge_deletes_the_client_rows_older_than_token_max_age() -> None:
     out = io.StringIO()
     await sync_to_async(call_command)("thywill_purge", stdout=out)
     assert out.getvalue().startswith("Deleted 0 client record(s) issued before ")
+
+
+def held_per_client(runtime) -> dict[str, int]:
+    """The size of every per-process structure keyed by client, in this process."""
+    push = runtime.push
+    private = [c for c in push._logs if c.startswith("client:")]
+    return {
+        "presence renewals": len(runtime.presence._renewed),
+        "verified tokens": verified_count(),
+        "leases": len(push._leases),
+        "claims": len(push._claims),
+        "memberships": len(push._memberships),
+        "private channel logs": len(private),
+        "client locks": len(push._client_locks),
+        "connections": len(runtime.connections),
+    }
+
+
+async def cycle(count: int) -> list[Tab]:
+    """``count`` clients each load a page, read over long-poll and WebSocket, send a
+    message, then leave (their disconnect event runs)."""
+    runtime = get_runtime()
+    tabs = []
+    for _ in range(count):
+        tab = Tab()
+        await tab.bootstrap()
+        await tab.poll()
+        socket = await opened(tab)
+        await tab.send("hello")
+        await socket.disconnect()
+        tabs.append(tab)
+    for tab in tabs:
+        await runtime.presence.end(identify(tab.token, {"sessionid": tab.session_key}))
+    return tabs
+
+
+async def test_clients_that_left_leave_nothing_behind() -> None:
+    """After 30 clients came, read, sent and left, nothing keyed by client remains in
+    the process but their send sequences (kept for max_age)."""
+    runtime = get_runtime()
+    forget_verified()  # the tokens of other tests' clients, which never left
+    tabs = await cycle(30)
+    assert held_per_client(runtime) == dict.fromkeys(held_per_client(runtime), 0)
+    assert {c for c in runtime.push._sequences} == {t.client_id for t in tabs}
+
+
+async def test_memory_returns_to_baseline_when_clients_leave() -> None:
+    """tracemalloc: 100 more clients that come and go leave under 600 bytes each in
+    thywill's structures: their send sequences (kept for max_age) and the session hashes
+    of their new sessions (a cache of 1024), not the kilobytes each held before."""
+    await cycle(20)  # warm-up: caches, flows, first-use imports
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        await cycle(100)
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    # Only what thywill's own code allocated: the test client's requests leave Django
+    # signal receivers and weakref finalizers behind, which a browser does not.
+    package = [tracemalloc.Filter(True, str(Path(thywill.__file__).parent / "*"))]
+    grown = after.filter_traces(package).compare_to(before.filter_traces(package), "lineno")
+    assert sum(stat.size_diff for stat in grown) < 100 * 600, grown[:8]
+
+
+async def test_a_channel_holds_at_most_max_bytes_and_a_reader_behind_gets_a_reset() -> None:
+    """Ten messages of 100 characters into a channel of 350: the three newest stay; a
+    reader from the start is told it lost history. The newest always stays."""
+    push = LocMemPushBackend(max_bytes=350)
+    first = await push.publish("group:a:b", json.dumps("x" * 98))
+    for _ in range(9):
+        await push.publish("group:a:b", json.dumps("y" * 98))
+    result = await push.read("group:a:b", first, 100)
+    assert result.reset and len(result.messages) == 3
+    await push.publish("group:a:b", json.dumps("z" * 1000))
+    assert len((await push.read("group:a:b", None, 100)).messages) == 1
+    assert push._size == 1002
+
+
+async def test_the_process_holds_at_most_max_total_bytes() -> None:
+    """Over max_total_bytes, the least recently written channels lose their oldest
+    messages until the process holds under nine tenths of it."""
+    push = LocMemPushBackend(max_total_bytes=10_000)
+    for channel in range(30):
+        for _ in range(5):
+            await push.publish(f"group:a:{channel}", json.dumps("x" * 98))
+    assert push._size <= 10_000
+    assert sum(log.size for log in push._logs.values()) == push._size
+    assert len((await push.read("group:a:29", None, 100)).messages) == 5
+    assert len((await push.read("group:a:0", None, 100)).messages) == 1
+
+
+@override_settings(
+    THYWILL_COMPONENTS={"push": {"BACKEND": LOCMEM, "OPTIONS": {"max_bytes": 0}}}
+)
+def test_a_max_bytes_that_is_not_positive_is_reported() -> None:
+    messages = check_components()
+    assert [m.id for m in messages] == ["thywill.E004"]

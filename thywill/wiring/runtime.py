@@ -28,7 +28,7 @@ from thywill.feed.connections import ConnectionLimiter
 from thywill.feed.cursor import Cursor
 from thywill.feed.feed import DISCONNECTED_REASON, ClientFeed
 from thywill.feed.presence import Presence
-from thywill.identity.tokens import ClientIdentity
+from thywill.identity.tokens import ClientIdentity, forget_client
 from thywill.log.base import BaseLog
 from thywill.push.base import BasePushBackend
 from thywill.wiring.loading import (
@@ -175,6 +175,9 @@ class Runtime:
         await self.events.handle_connect(self.application(identity.application), identity)
 
     async def _disconnect(self, identity: ClientIdentity) -> None:
+        # The client is gone: this process forgets its token (the push backend forgets
+        # what it held when the sweeper settles the claim, ack_lapsed).
+        forget_client(identity.client_id)
         await self.events.handle_disconnect(
             self.application(identity.application), identity
         )
