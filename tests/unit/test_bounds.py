@@ -23,7 +23,7 @@ from tests.unit.test_websocket import frame, opened, refusal, refused, socket_fo
 from thywill.identity.tokens import forget_verified, identify, verified_count
 from thywill.models import Client
 from thywill.push.locmem import LocMemPushBackend
-from thywill.wiring.checks import check_components
+from thywill.wiring.checks import check_bounds, check_components, check_settings
 from thywill.wiring.runtime import get_runtime
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -237,3 +237,14 @@ async def test_the_process_holds_at_most_max_total_bytes() -> None:
 def test_a_max_bytes_that_is_not_positive_is_reported() -> None:
     messages = check_components()
     assert [m.id for m in messages] == ["thywill.E004"]
+
+
+@override_settings(THYWILL_LIMITS={"MAX_CONNECTIONS_PER_CLIENT": 1})
+def test_one_connection_per_client_is_warned_about() -> None:
+    assert [m.id for m in check_bounds()] == ["thywill.W006"]
+
+
+@override_settings(THYWILL_LIMITS={"MAX_CLIENTS_PER_SESSION": 0})
+def test_the_new_limits_are_checked_as_every_limit() -> None:
+    assert [m.id for m in check_settings()] == ["thywill.E008"]
+    assert check_bounds() == []
