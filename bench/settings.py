@@ -10,6 +10,8 @@ default pipeline).
 
 from __future__ import annotations
 
+import os
+
 from thywill_server.settings import *  # noqa: F403
 from thywill_server.settings import INSTALLED_APPS, THYWILL_APPLICATIONS
 
@@ -27,3 +29,18 @@ THYWILL_PIPELINE = [
         "OPTIONS": {"rate": 1_000_000, "per": 1.0, "burst": 1_000_000},
     },
 ]
+
+if os.environ.get("THYWILL_TRACEMALLOC_DUMP"):
+    # Opt-in, for bench/soak.py: trace allocations, and dump a snapshot to
+    # $THYWILL_TRACEMALLOC_DUMP.<unix time> on every SIGUSR1.
+    import signal
+    import time
+    import tracemalloc
+
+    tracemalloc.start(10)
+
+    def _dump_allocations(signum: int, frame: object) -> None:
+        path = f"{os.environ['THYWILL_TRACEMALLOC_DUMP']}.{time.time():.0f}"
+        tracemalloc.take_snapshot().dump(path)
+
+    signal.signal(signal.SIGUSR1, _dump_allocations)

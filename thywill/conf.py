@@ -44,6 +44,8 @@ class Limits:
     reconnect_max_delay: float = 30.0
     read_batch: int = 100
     presence_ttl: float = 60.0
+    max_clients_per_session: int = 100
+    max_connections_per_client: int = 8
 
     def as_client_config(self) -> dict[str, float | int]:
         """The limits the browser client needs, with the protocol's camelCase names."""

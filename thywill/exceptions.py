@@ -54,6 +54,7 @@ class ErrorCode(enum.StrEnum):
     UNAVAILABLE = "unavailable"
     REFUSED = "refused"
     DISCONNECTED = "disconnected"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
 
     @property
     def status(self) -> int:
@@ -83,6 +84,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.REFUSED: 403,
+    ErrorCode.TOO_MANY_CONNECTIONS: 429,
 }
 
 

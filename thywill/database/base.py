@@ -31,6 +31,24 @@ class BaseDatabase:
         """
         raise NotImplementedError("subclasses of BaseDatabase must provide find_client()")
 
+    async def clients_beyond(self, session_key: str, keep: int) -> list[ClientIdentity]:
+        """The clients of a session beyond its ``keep`` newest, oldest last.
+
+        Called when a client is issued, to end what THYWILL_LIMITS
+        ["MAX_CLIENTS_PER_SESSION"] leaves out. The default finds none: a component that
+        cannot list a session's clients does not bound them.
+        """
+        return []
+
+    async def purge_clients(self, issued_before: float) -> int:
+        """Delete the records of clients issued before ``issued_before`` (a
+        ``time.time()`` value); return how many there were.
+
+        ``manage.py thywill_purge`` calls it with TOKEN_MAX_AGE ago: those clients'
+        tokens no longer work, so nothing reads their records.
+        """
+        raise NotImplementedError("subclasses of BaseDatabase must provide purge_clients()")
+
     def check(self) -> list[CheckMessage]:
         """Return system-check messages about this component's configuration."""
         return []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.conf import settings
 from django.core import checks
 from django.core.checks import CheckMessage
@@ -9,6 +11,10 @@ from django.core.checks import CheckMessage
 from thywill.database.base import BaseDatabase
 from thywill.identity.tokens import ClientIdentity, session_hash
 from thywill.models import Client
+
+ENDED_AT_ONCE = 10
+"""The most clients beyond the limit one issue finds: the one it pushed out, and a few
+more when page loads of one session raced."""
 
 
 class OrmDatabase(BaseDatabase):
@@ -39,6 +45,31 @@ class OrmDatabase(BaseDatabase):
             session_hash=session_hash(client.session_key),
             user_id=None if client.user_id is None else str(client.user_id),
         )
+
+    async def clients_beyond(self, session_key: str, keep: int) -> list[ClientIdentity]:
+        rows = (
+            Client.objects.using(self.alias)
+            .filter(session_key=session_key)
+            .order_by("-created_at", "-id")[keep : keep + ENDED_AT_ONCE]
+        )
+        return [
+            ClientIdentity(
+                client_id=client.id,
+                application=client.application,
+                session_hash=session_hash(client.session_key),
+                user_id=None if client.user_id is None else str(client.user_id),
+            )
+            async for client in rows
+        ]
+
+    async def purge_clients(self, issued_before: float) -> int:
+        before = datetime.datetime.fromtimestamp(issued_before, tz=datetime.UTC)
+        if not settings.USE_TZ:
+            before = before.astimezone().replace(tzinfo=None)  # naive local time
+        deleted, _ = (
+            await Client.objects.using(self.alias).filter(created_at__lt=before).adelete()
+        )
+        return deleted
 
     def check(self) -> list[CheckMessage]:
         if self.alias not in settings.DATABASES:

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from thywill import conf
 from thywill.edge.sessions import authenticate
 from thywill.exceptions import ErrorCode, RejectedError
+from thywill.feed.connections import Connection
 from thywill.feed.cursor import Cursor
 from thywill.feed.feed import ClientFeed
 from thywill.identity.tokens import ClientIdentity
@@ -47,3 +48,13 @@ async def open_feed(request: HttpRequest, transport: str, cursor: str | None) ->
     feed = new_feed(await authenticate(request.GET.get("token"), request.COOKIES), cursor)
     await feed.check_session()
     return feed
+
+
+def open_connection(identity: ClientIdentity) -> Connection:
+    """Count a transport connection of the client; close it when the connection ends.
+
+    Raises:
+        RejectedError: ``too_many_connections``, over
+            THYWILL_LIMITS["MAX_CONNECTIONS_PER_CLIENT"] in this process.
+    """
+    return get_runtime().connections.open(identity.client_id)

@@ -83,6 +83,11 @@ async def issue_client(
         user_id=str(user.pk) if user.is_authenticated else None,
     )
     await runtime.database.record_client(identity, session_key)
+    # The session's oldest clients beyond MAX_CLIENTS_PER_SESSION end, as if the server
+    # disconnected them: a page reloaded without end holds a bounded number of clients.
+    limit = conf.get_limits().max_clients_per_session
+    for old in await runtime.database.clients_beyond(session_key, limit):
+        await runtime.events.end_client(old)
     result = await runtime.events.handle_connect(app, identity)
     if result.outcome is Outcome.FAILED:
         assert result.failure is not None

@@ -26,13 +26,14 @@ from django.utils.http import is_same_domain
 
 from thywill import conf
 from thywill.edge.direct import route_path
-from thywill.edge.feeds import new_feed, require_enabled
+from thywill.edge.feeds import new_feed, open_connection, require_enabled
 from thywill.edge.sessions import authenticate
 from thywill.exceptions import (
     ErrorCode,
     PushUnavailableError,
     RejectedError,
 )
+from thywill.feed.connections import Connection
 from thywill.feed.feed import ClientFeed
 from thywill.feed.sessions import check_session
 from thywill.identity.tokens import ClientIdentity
@@ -88,6 +89,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     identity: ClientIdentity | None = None
     feed_task: asyncio.Task[None] | None = None
+    connection: Connection | None = None
     closing = False
     closed = False
 
@@ -133,6 +135,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             identity = await authenticate(query.get("token"), cookies)
             feed = new_feed(identity, query.get("cursor"))
             await feed.check_session()
+            self.connection = open_connection(identity)
         except RejectedError as error:
             await self.refuse(error)
             return
@@ -262,6 +265,8 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def disconnect(self, code: int) -> None:
         """Stop the feed when the connection is gone."""
         self.closed = True
+        if self.connection is not None:
+            self.connection.close()
         task = self.feed_task
         if task is not None:
             task.cancel()

@@ -7,11 +7,13 @@ session cookie, without touching the database: the hot paths stay free of querie
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import hmac
 import re
 import secrets
+import threading
 import time
 from collections.abc import Mapping
 
@@ -26,8 +28,11 @@ TOKEN_SALT = "thywill.client"
 SESSION_SALT = "thywill.session"
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 VERIFIED_CACHE_SIZE = 16384
-"""How many verified tokens (and session hashes) each process remembers (about 0.5 KB
-each): a process with more clients than this verifies some signatures again."""
+"""How many verified tokens each process remembers (about 0.5 KB each): a process with
+more clients than this verifies some signatures again. A client that left is forgotten
+at once (``forget_client``)."""
+SESSION_CACHE_SIZE = 1024
+"""How many session hashes each process remembers (one HMAC each to compute again)."""
 PRIVATE_CHANNEL_PREFIX = "client:"
 
 
@@ -36,7 +41,7 @@ def new_client_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-@functools.lru_cache(maxsize=VERIFIED_CACHE_SIZE)
+@functools.lru_cache(maxsize=SESSION_CACHE_SIZE)
 def session_hash(session_key: str) -> str:
     """A keyed hash of a session key, so the token never carries the key itself."""
     return salted_hmac(SESSION_SALT, session_key).hexdigest()[:32]
@@ -127,7 +132,51 @@ def signed_identity(token: object, *, max_age: int) -> ClientIdentity:
     return dataclasses.replace(identity, expires_at=issued_at + max_age)
 
 
-@functools.lru_cache(maxsize=VERIFIED_CACHE_SIZE)
+class _Verified:
+    """The tokens whose signature held, least recently used first, bounded, and
+    indexed by client id so that a client that left can be forgotten."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.tokens: collections.OrderedDict[str, tuple[ClientIdentity, int]]
+        self.tokens = collections.OrderedDict()
+        self.by_client: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def get(self, token: str) -> tuple[ClientIdentity, int] | None:
+        with self.lock:
+            found = self.tokens.get(token)
+            if found is not None:
+                self.tokens.move_to_end(token)
+            return found
+
+    def put(self, token: str, found: tuple[ClientIdentity, int]) -> None:
+        with self.lock:
+            self.tokens[token] = found
+            self.by_client[found[0].client_id] = token
+            while len(self.tokens) > self.size:
+                evicted, (old, _) = self.tokens.popitem(last=False)
+                if self.by_client.get(old.client_id) == evicted:
+                    del self.by_client[old.client_id]
+
+    def forget(self, client_id: str) -> None:
+        with self.lock:
+            token = self.by_client.pop(client_id, None)
+            if token is not None:
+                self.tokens.pop(token, None)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.tokens.clear()
+            self.by_client.clear()
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+_verified = _Verified(VERIFIED_CACHE_SIZE)
+
+
 def _signed(token: str) -> tuple[ClientIdentity, int]:
     """The identity a token carries and when it was issued, once its signature holds.
 
@@ -139,17 +188,32 @@ def _signed(token: str) -> tuple[ClientIdentity, int]:
         signing.BadSignature: a forged or malformed token.
         RejectedError: ``bad_token``, a signed payload of the wrong shape.
     """
+    found = _verified.get(token)
+    if found is not None:
+        return found
     payload = signing.loads(token, salt=TOKEN_SALT)
     identity = identity_from_payload(payload)
     # The signature held, so the token is "payload:timestamp:signature" as dumps() wrote.
-    issued_at = signing.b62_decode(token.rsplit(":", 2)[1])
-    return identity, issued_at
+    found = identity, signing.b62_decode(token.rsplit(":", 2)[1])
+    _verified.put(token, found)
+    return found
 
 
 def forget_verified() -> None:
     """Forget every verified token and session hash (the secret key changed)."""
-    _signed.cache_clear()
+    _verified.clear()
     session_hash.cache_clear()
+
+
+def forget_client(client_id: str) -> None:
+    """Forget the verified token of a client that left; its next request, if it comes
+    back, verifies the signature again."""
+    _verified.forget(client_id)
+
+
+def verified_count() -> int:
+    """How many verified tokens this process remembers."""
+    return len(_verified)
 
 
 def token_expired() -> RejectedError:

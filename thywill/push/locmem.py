@@ -26,6 +26,10 @@ from thywill.push.locks import KeyedLocks
 
 _Waiter = asyncio.Future[None]
 
+PRIVATE_CHANNEL_PREFIX = "client:"
+"""A client's private channel (``thywill.identity.tokens.private_channel``; the push
+layer does not import identity)."""
+
 
 @dataclasses.dataclass(slots=True)
 class _Entry:
@@ -42,6 +46,8 @@ class _Log:
     """The sequence number of the newest message ever appended (0: none yet)."""
     waiters: set[_Waiter] = dataclasses.field(default_factory=set)
     touched: float = 0.0
+    size: int = 0
+    """The characters of JSON text its entries hold."""
 
 
 class LocMemPushBackend(BasePushBackend):
@@ -49,12 +55,40 @@ class LocMemPushBackend(BasePushBackend):
 
     Safe to call from several event loops and threads of one process (Django's test
     client and ``async_to_sync`` create their own loops).
+
+    Besides ``capacity`` messages and ``max_age`` seconds, two sizes bound what it holds,
+    counted in characters of JSON text (bytes, for ASCII): ``max_bytes`` per channel
+    and ``max_total_bytes`` for the whole process. A channel over its bound drops its
+    oldest messages; a process over its bound drops the oldest messages of the channels
+    written least recently, until it is under nine tenths of it. A reader whose
+    position was dropped gets a reset, never a silent gap. The newest message of a
+    channel is always kept, however large. When a client's disconnect event has run
+    (``ack_lapsed``) and it holds no lease again, its private channel is dropped: a
+    client that comes back after that gets a reset.
+
+    Args:
+        capacity, max_age: as for every push backend.
+        max_bytes: the most a channel holds (default 4 MiB).
+        max_total_bytes: the most every channel together holds (default 256 MiB).
     """
 
     shared = False
 
-    def __init__(self, *, capacity: int = 1000, max_age: float = 3600.0) -> None:
+    def __init__(
+        self,
+        *,
+        capacity: int = 1000,
+        max_age: float = 3600.0,
+        max_bytes: int = 4 * 1024 * 1024,
+        max_total_bytes: int = 256 * 1024 * 1024,
+    ) -> None:
         super().__init__(capacity=capacity, max_age=max_age)
+        for name, value in (("max_bytes", max_bytes), ("max_total_bytes", max_total_bytes)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        self.max_bytes = max_bytes
+        self.max_total_bytes = max_total_bytes
+        self._size = 0
         self._logs: dict[str, _Log] = {}
         self._sequences: dict[str, tuple[int, float]] = {}
         self._client_locks = KeyedLocks()
@@ -117,6 +151,13 @@ class LocMemPushBackend(BasePushBackend):
     async def ack_lapsed(self, client_id: str) -> None:
         with self._lock:
             self._claims.pop(client_id, None)
+            if client_id in self._leases:
+                return  # it came back meanwhile
+            # Gone: what it alone held goes too. Its send sequence stays (max_age), so a
+            # send it retries after coming back is still answered "duplicate".
+            log = self._logs.get(PRIVATE_CHANNEL_PREFIX + client_id)
+            if log is not None and not log.waiters:
+                self._drop(PRIVATE_CHANNEL_PREFIX + client_id)
 
     async def add_member(self, group: str, client_id: str) -> bool:
         self.validate_channel(group)
@@ -178,13 +219,39 @@ class LocMemPushBackend(BasePushBackend):
             log.entries.append(
                 _Entry(log.head, now, StoredMessage(channel, position, payload))
             )
-            if len(log.entries) > self.capacity:
-                log.entries.popleft()
+            log.size += len(payload)
+            self._size += len(payload)
+            while len(log.entries) > 1 and (
+                len(log.entries) > self.capacity or log.size > self.max_bytes
+            ):
+                self._pop_oldest(log)
             waiters |= log.waiters
             log.waiters = set()
             positions.append(position)
+        if self._size > self.max_total_bytes:
+            self._shrink()
         self._sweep(now)
         return positions, waiters
+
+    def _pop_oldest(self, log: _Log) -> None:
+        size = len(log.entries.popleft().message.payload)
+        log.size -= size
+        self._size -= size
+
+    def _drop(self, channel: str) -> None:
+        """Forget a channel log (the caller holds the lock)."""
+        log = self._logs.pop(channel)
+        self._size -= log.size
+
+    def _shrink(self) -> None:
+        """Drop the oldest messages of the least recently written channels until the
+        process holds under nine tenths of ``max_total_bytes``."""
+        target = self.max_total_bytes * 9 // 10
+        for log in sorted(self._logs.values(), key=lambda log: log.touched):
+            while len(log.entries) > 1 and self._size > target:
+                self._pop_oldest(log)
+            if self._size <= target:
+                return
 
     async def read(self, channel: str, after: str | None, limit: int = 100) -> ReadResult:
         self.validate_channel(channel)
@@ -258,7 +325,7 @@ class LocMemPushBackend(BasePushBackend):
     def _trim(self, log: _Log, now: float) -> None:
         horizon = now - self.max_age
         while log.entries and log.entries[0].time < horizon:
-            log.entries.popleft()
+            self._pop_oldest(log)
 
     def _start(self, log: _Log, after: str | None) -> tuple[int, bool]:
         """The first sequence to return after ``after``, and whether history was lost."""
@@ -293,7 +360,7 @@ class LocMemPushBackend(BasePushBackend):
         for channel in [
             c for c, log in self._logs.items() if log.touched < horizon and not log.waiters
         ]:
-            del self._logs[channel]
+            self._drop(channel)
         for client_id in [c for c, (_, t) in self._sequences.items() if t < horizon]:
             del self._sequences[client_id]
 

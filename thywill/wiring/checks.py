@@ -1,4 +1,4 @@
-"""System checks for the THYWILL_* settings (ids thywill.E001 to E014, W001 to W005).
+"""System checks for the THYWILL_* settings (ids thywill.E001 to E014, W001 to W006).
 
 Each check builds what the settings name, exactly as the running site would, and turns
 a configuration error into a check message naming the setting. See
@@ -62,6 +62,24 @@ def _collect(*steps: Callable[[], object]) -> list[CheckMessage]:
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """THYWILL_LIMITS and THYWILL_TRANSPORTS are valid."""
     return _collect(conf.get_limits, conf.get_transports)
+
+
+def check_bounds(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The bounds of THYWILL_LIMITS leave room for what clients do (thywill.W006)."""
+    try:
+        limits = conf.get_limits()
+    except ConfigurationError:
+        return []  # reported by check_settings
+    if limits.max_connections_per_client >= 2:
+        return []
+    return [
+        checks.Warning(
+            "THYWILL_LIMITS['MAX_CONNECTIONS_PER_CLIENT'] is 1: a client that reconnects "
+            "before the server noticed its old connection is gone is refused until then.",
+            hint="Allow at least 2 (the default is 8).",
+            id="thywill.W006",
+        )
+    ]
 
 
 def check_components(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
@@ -231,6 +249,7 @@ def register() -> None:
     """Register every check of this module with Django (from ``AppConfig.ready``)."""
     for check in (
         check_settings,
+        check_bounds,
         check_components,
         check_applications,
         check_pipeline,

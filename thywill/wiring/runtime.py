@@ -24,10 +24,11 @@ from thywill.database.base import BaseDatabase
 from thywill.events.flows import FlowRegistry
 from thywill.events.runner import EventRunner
 from thywill.exceptions import ErrorCode, RejectedError, UnknownApplicationError
+from thywill.feed.connections import ConnectionLimiter
 from thywill.feed.cursor import Cursor
 from thywill.feed.feed import DISCONNECTED_REASON, ClientFeed
 from thywill.feed.presence import Presence
-from thywill.identity.tokens import ClientIdentity
+from thywill.identity.tokens import ClientIdentity, forget_client
 from thywill.log.base import BaseLog
 from thywill.push.base import BasePushBackend
 from thywill.wiring.loading import (
@@ -42,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-WIRED = ("flows", "events", "presence")
+WIRED = ("flows", "events", "presence", "connections")
 """The parts wired from the components, dropped with them."""
 
 
@@ -141,6 +142,12 @@ class Runtime:
             on_lapsed=self._disconnect,
         )
 
+    @functools.cached_property
+    def connections(self) -> ConnectionLimiter:
+        """The open transport connections of each client, capped at
+        THYWILL_LIMITS["MAX_CONNECTIONS_PER_CLIENT"]."""
+        return ConnectionLimiter(conf.get_limits().max_connections_per_client)
+
     def feed(self, identity: ClientIdentity, cursor: Cursor) -> ClientFeed:
         """A feed of the client's messages after ``cursor``."""
         return ClientFeed(
@@ -168,6 +175,9 @@ class Runtime:
         await self.events.handle_connect(self.application(identity.application), identity)
 
     async def _disconnect(self, identity: ClientIdentity) -> None:
+        # The client is gone: this process forgets its token (the push backend forgets
+        # what it held when the sweeper settles the claim, ack_lapsed).
+        forget_client(identity.client_id)
         await self.events.handle_disconnect(
             self.application(identity.application), identity
         )

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 
 from thywill import conf
 from thywill.edge.errors import json_errors
-from thywill.edge.feeds import open_feed
+from thywill.edge.feeds import open_connection, open_feed
 from thywill.wire.outbound import encode_batch
 
 
@@ -14,10 +14,14 @@ from thywill.wire.outbound import encode_batch
 async def longpoll(request: HttpRequest) -> HttpResponse:
     """Answer with the client's messages after its cursor, waiting for some if needed."""
     feed = await open_feed(request, "longpoll", request.GET.get("cursor"))
-    if request.GET.get("wait") == "0":
-        batch = await feed.read()
-    else:
-        batch = await feed.next(conf.get_limits().longpoll_timeout)
+    connection = open_connection(feed.identity)
+    try:
+        if request.GET.get("wait") == "0":
+            batch = await feed.read()
+        else:
+            batch = await feed.next(conf.get_limits().longpoll_timeout)
+    finally:
+        connection.close()
     response = HttpResponse(encode_batch(batch), content_type="application/json")
     response["Cache-Control"] = "no-store"
     return response

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncIterator
 
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
 from thywill import conf
 from thywill.edge.errors import json_errors
-from thywill.edge.feeds import open_feed
+from thywill.edge.feeds import open_connection, open_feed
 from thywill.exceptions import PushUnavailableError, RejectedError
+from thywill.feed.connections import Connection
 from thywill.feed.cursor import Cursor
 from thywill.feed.feed import Batch, ClientFeed
 from thywill.log.base import BaseLog
@@ -23,17 +25,26 @@ async def sse(request: HttpRequest) -> HttpResponseBase:
     cursor = request.headers.get("Last-Event-ID") or request.GET.get("cursor")
     feed = await open_feed(request, "sse", cursor)
     start = feed.cursor
-    # Read once before answering: while the push backend is down the client gets a 503
-    # (and backs off) instead of a stream that opens and ends at once.
-    first = await feed.next(0)
+    connection = open_connection(feed.identity)
+    try:
+        # Read once before answering: while the push backend is down the client gets a
+        # 503 (and backs off) instead of a stream that opens and ends at once.
+        first = await feed.next(0)
+    except BaseException:
+        connection.close()
+        raise
     stream = _stream(
         feed,
+        connection,
         start,
         first,
         keepalive=conf.get_limits().sse_keepalive,
         log=get_runtime().log,
         path=request.path,
     )
+    # A stream that never starts (its client left first) never runs its ``finally``:
+    # its connection is closed when it is dropped.
+    weakref.finalize(stream, connection.close)
     response = StreamingHttpResponse(stream, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
@@ -42,6 +53,7 @@ async def sse(request: HttpRequest) -> HttpResponseBase:
 
 async def _stream(
     feed: ClientFeed,
+    connection: Connection,
     start: Cursor,
     first: Batch,
     *,
@@ -49,24 +61,27 @@ async def _stream(
     log: BaseLog,
     path: str,
 ) -> AsyncIterator[str]:
-    yield open_event(start)
-    if first:
-        yield batch_events(first, start)
-    cursor = feed.cursor
-    while True:
-        try:
-            batch = await feed.next(keepalive)
-        except PushUnavailableError as exc:
-            # The status line is long gone: end the stream; the client reconnects with
-            # its cursor and gets a 503 until the backend is back.
-            log.unavailable(exc, path=path)
-            return
-        except RejectedError as error:
-            # The token expired: end the stream; reconnecting shows the client why.
-            log.rejected(error, path=path, client_id=feed.identity.client_id)
-            return
-        if not batch:
-            yield KEEPALIVE
-            continue
-        yield batch_events(batch, cursor)
-        cursor = batch.cursor
+    try:
+        yield open_event(start)
+        if first:
+            yield batch_events(first, start)
+        cursor = feed.cursor
+        while True:
+            try:
+                batch = await feed.next(keepalive)
+            except PushUnavailableError as exc:
+                # The status line is long gone: end the stream; the client reconnects
+                # with its cursor and gets a 503 until the backend is back.
+                log.unavailable(exc, path=path)
+                return
+            except RejectedError as error:
+                # The token expired: end the stream; reconnecting shows the client why.
+                log.rejected(error, path=path, client_id=feed.identity.client_id)
+                return
+            if not batch:
+                yield KEEPALIVE
+                continue
+            yield batch_events(batch, cursor)
+            cursor = batch.cursor
+    finally:
+        connection.close()

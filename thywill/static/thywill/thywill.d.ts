@@ -76,6 +76,7 @@ export type ServerErrorCode =
   | 'method_not_allowed'
   | 'upgrade_required'
   | 'too_large'
+  | 'too_many_connections'
   | 'unavailable';
 
 /**
@@ -93,6 +94,7 @@ export type ClientErrorCode =
   | 'bad_config'
   | 'bad_message'
   | 'too_large'
+  | 'too_many_connections'
   | 'handler_error'
   | 'failed'
   | 'history_lost';
