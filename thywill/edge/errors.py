@@ -9,6 +9,7 @@ from typing import Any, TypeAlias
 from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.views.decorators.csrf import csrf_exempt
 
 from thywill.exceptions import (
     ErrorCode,
@@ -46,6 +47,10 @@ def json_errors(*, methods: Collection[str]) -> Callable[[AsyncView], AsyncView]
     Only ``methods`` are allowed; ``RejectedError`` and ``PushUnavailableError`` raised
     by the view become 4xx / 503 answers, and so do the exceptions Django raises for a
     request it cannot parse (``SuspiciousOperation`` and the like), as its handler would.
+
+    The view is exempt from the project's CSRF middleware, whose refusal is an HTML page:
+    a view that takes POSTs checks CSRF itself (``thywill.edge.csrf.csrf_protect``, a
+    JSON 403), and any other answers a POST with its JSON 405.
     """
 
     def decorate(view: AsyncView) -> AsyncView:
@@ -73,7 +78,7 @@ def json_errors(*, methods: Collection[str]) -> Callable[[AsyncView], AsyncView]
                 # multipart body), reached through request.GET or CSRF's request.POST.
                 return error_response(request, django_refusal(exc))
 
-        return wrapper
+        return csrf_exempt(wrapper)
 
     return decorate
 
@@ -85,12 +90,14 @@ def django_refusal(exc: Exception) -> RejectedError:
     return RejectedError(ErrorCode.BAD_REQUEST, f"The request is malformed: {exc}")
 
 
+@csrf_exempt  # a POST is answered the JSON 404 too, not the CSRF middleware's HTML 403
 async def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
     """Any other URL under thywill's prefix: a JSON 404, like every answer of thywill."""
     error = RejectedError(ErrorCode.NOT_FOUND, f"Nothing is at {request.path}.")
     return error_response(request, error)
 
 
+@csrf_exempt  # as not_found
 async def upgrade_required(request: HttpRequest) -> HttpResponse:
     """The WebSocket transport's URL asked for over plain HTTP: a JSON 426."""
     error = RejectedError(
