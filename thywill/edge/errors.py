@@ -11,6 +11,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
+from thywill import conf
+from thywill.edge import csp
 from thywill.exceptions import (
     ErrorCode,
     PushUnavailableError,
@@ -26,9 +28,16 @@ def error_response(
 ) -> JsonResponse:
     """Log a rejection once and answer it with ``{"error": {"code", "message"}}``."""
     get_runtime().log.rejected(error, path=request.path, client_id=client_id)
-    response = JsonResponse({"error": error.as_json()}, status=error.status)
+    response = _json_error(error)
     # We just logged it: stop django.request from logging the 4xx a second time.
     response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
+def _json_error(error: RejectedError) -> JsonResponse:
+    response = JsonResponse({"error": error.as_json()}, status=error.status)
+    if conf.get_csp() is not None:
+        response[csp.HEADER] = csp.NO_CONTENT  # data: nothing in it may load or run
     return response
 
 
@@ -36,7 +45,7 @@ def unavailable_response(request: HttpRequest, exc: PushUnavailableError) -> Jso
     """Answer 503 when the push backend cannot be reached."""
     get_runtime().log.unavailable(exc, path=request.path)
     error = RejectedError.unavailable()
-    response = JsonResponse({"error": error.as_json()}, status=error.status)
+    response = _json_error(error)
     response._has_been_logged = True  # type: ignore[attr-defined]
     return response
 
