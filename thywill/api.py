@@ -23,6 +23,9 @@ from django.http import HttpRequest
 from thywill import conf
 from thywill.application.spec import ApplicationSpec
 from thywill.edge import issuing
+from thywill.edge.csp import (  # a view decorator: thywill.content_security_policy
+    content_security_policy as content_security_policy,
+)
 from thywill.exceptions import PushNotSharedError, UnknownClientError
 from thywill.feed import users
 from thywill.feed.channels import group_channel, user_channel

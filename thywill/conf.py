@@ -250,6 +250,59 @@ def get_pipeline() -> tuple[dict[str, Any], ...]:
     return tuple(entries)
 
 
+CSP_NONCE = "'nonce'"
+"""In a THYWILL_CSP source list: this response's nonce, written ``'nonce-<value>'``."""
+
+DEFAULT_CSP: dict[str, tuple[str, ...]] = {
+    "default-src": ("'self'",),
+    "script-src": ("'self'", CSP_NONCE),
+    "style-src": ("'self'",),
+    # 'self' covers ws: and wss: of the page's own host (CSP Level 3).
+    "connect-src": ("'self'",),
+    "img-src": ("'self'", "data:"),
+    "frame-ancestors": ("'none'",),
+    "base-uri": ("'none'",),
+    "object-src": ("'none'",),
+    "form-action": ("'self'",),
+}
+
+_CSP_DIRECTIVE = re.compile(r"[a-z][a-z-]*")
+_CSP_SOURCE = re.compile(r"[^\s;,]+")
+
+
+@functools.cache
+def get_csp() -> dict[str, tuple[str, ...]] | None:
+    """THYWILL_CSP: the Content-Security-Policy of thywill's pages, directive -> sources,
+    or ``None`` (no policy). Default: ``DEFAULT_CSP`` (thywill.E015)."""
+    raw = getattr(settings, "THYWILL_CSP", DEFAULT_CSP)
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or not raw:
+        raise ConfigurationError(
+            "THYWILL_CSP must be None or a non-empty dict of directive -> list of sources.",
+            check_id="thywill.E015",
+        )
+    policy: dict[str, tuple[str, ...]] = {}
+    for directive, sources in raw.items():
+        if not isinstance(directive, str) or not _CSP_DIRECTIVE.fullmatch(directive):
+            raise ConfigurationError(
+                f"THYWILL_CSP has an invalid directive name {directive!r}.",
+                check_id="thywill.E015",
+            )
+        if isinstance(sources, str):
+            sources = sources.split()
+        if not isinstance(sources, list | tuple) or not all(
+            isinstance(source, str) and _CSP_SOURCE.fullmatch(source) for source in sources
+        ):
+            raise ConfigurationError(
+                f"THYWILL_CSP[{directive!r}] must be a list of sources, each without "
+                f"spaces, ';' or ',', not {sources!r}.",
+                check_id="thywill.E015",
+            )
+        policy[directive] = tuple(sources)
+    return policy
+
+
 def serve_static() -> bool:
     """THYWILL_SERVE_STATIC: whether the ASGI application serves /static/ itself
     (default: DEBUG, as ``runserver`` does)."""
@@ -266,5 +319,6 @@ def reset() -> None:
         get_default_application,
         get_hooks,
         get_pipeline,
+        get_csp,
     ):
         cached.cache_clear()

@@ -10,6 +10,7 @@ from django.urls import reverse
 import thywill
 
 
+@thywill.content_security_policy  # THYWILL_CSP, as on thywill's own pages
 async def start(request: HttpRequest) -> HttpResponse:
     """Serve ``/``: the applications of THYWILL_APPLICATIONS, in order, with their
     titles, descriptions and links (plus one link per transport, to force it)."""
@@ -25,6 +26,7 @@ async def start(request: HttpRequest) -> HttpResponse:
     return render(request, "thywill_server/start.html", context)
 
 
+@thywill.content_security_policy  # the tags put the nonce on their scripts
 def together(request: HttpRequest) -> HttpResponse:
     """Serve ``/together/``: a page of the site, not a bootstrap page, with a client of
     echo and one of chat on it (``{% thywill_client %}``), which its script talks to.

@@ -44,3 +44,14 @@ async def test_the_client_is_served():
 async def test_a_path_out_of_the_static_folders_is_a_400_not_a_500(path):
     """A path climbing out with .. is refused 400, as Django refuses suspicious requests."""
     assert await get(path) == 400
+
+
+async def test_a_path_out_of_the_static_folders_is_logged_in_one_line(caplog):
+    """The refusal is one record on django.security, without a traceback (found by
+    tests/fuzz: Django's own handler logs the exception's traceback with it)."""
+    with caplog.at_level("ERROR", logger="django.security"):
+        assert await get("/static/../../thywill_server/settings.py") == 400
+    [record] = caplog.records
+    assert record.name == "django.security.SuspiciousFileOperation"
+    assert record.exc_info is None
+    assert "outside of the base path" in record.getMessage()

@@ -228,12 +228,16 @@ def test_an_unknown_option_is_a_syntax_error():
 def test_the_bootstrap_page_is_built_by_the_tag(client: test.Client):
     """The bootstrap page has one client, in #thywill-config, issued once by its view,
     then thywill.js and the application's assets."""
-    html = client.get("/thywill/testkit/init/").content.decode()
+    response = client.get("/thywill/testkit/init/")
+    html = response.content.decode()
     [(element_id, config)] = configs(html).items()
     assert element_id == "thywill-config"
     assert [row.id for row in Client.objects.all()] == [config["clientId"]]
-    assert html.count(CLIENT_SCRIPT) == 1
-    assert html.index(CLIENT_SCRIPT) < html.index("/static/echo/echo.js")
+    # Its scripts carry the nonce of the page's Content-Security-Policy.
+    [nonce] = re.findall(r"'nonce-([\w-]+)'", response["Content-Security-Policy"])
+    script = f'<script src="/static/thywill/thywill.js" nonce="{nonce}" defer></script>'
+    assert html.count(script) == 1
+    assert html.index(script) < html.index(f'"/static/echo/echo.js" nonce="{nonce}"')
 
 
 def test_the_bootstrap_page_needs_no_request_context_processor(

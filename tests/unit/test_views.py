@@ -269,6 +269,25 @@ async def test_post_to_the_bootstrap_page_is_405():
     )
 
 
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/thywill/init/", 405, "method_not_allowed"),
+        ("/thywill/echo/init/", 405, "method_not_allowed"),
+        ("/thywill/health/", 405, "method_not_allowed"),
+        ("/thywill/longpoll/", 405, "method_not_allowed"),
+        ("/thywill/websocket/", 426, "upgrade_required"),
+        ("/thywill/no/such/path/", 404, "not_found"),
+    ],
+)
+async def test_post_without_csrf_token_gets_the_json_answer(path, status, code):
+    """A POST with no CSRF token to an endpoint that takes no POSTs gets the protocol's
+    JSON answer, not the CSRF middleware's HTML 403 (found by tests/fuzz)."""
+    response = await AsyncClient(enforce_csrf_checks=True).post(path)
+    assert (response.status_code, response["Content-Type"]) == (status, "application/json")
+    assert response.json()["error"]["code"] == code
+
+
 # --- send -------------------------------------------------------------------------------
 
 

@@ -9,7 +9,10 @@ from typing import Any, TypeAlias
 from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.views.decorators.csrf import csrf_exempt
 
+from thywill import conf
+from thywill.edge import csp
 from thywill.exceptions import (
     ErrorCode,
     PushUnavailableError,
@@ -25,9 +28,16 @@ def error_response(
 ) -> JsonResponse:
     """Log a rejection once and answer it with ``{"error": {"code", "message"}}``."""
     get_runtime().log.rejected(error, path=request.path, client_id=client_id)
-    response = JsonResponse({"error": error.as_json()}, status=error.status)
+    response = _json_error(error)
     # We just logged it: stop django.request from logging the 4xx a second time.
     response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
+def _json_error(error: RejectedError) -> JsonResponse:
+    response = JsonResponse({"error": error.as_json()}, status=error.status)
+    if conf.get_csp() is not None:
+        response[csp.HEADER] = csp.NO_CONTENT  # data: nothing in it may load or run
     return response
 
 
@@ -35,7 +45,7 @@ def unavailable_response(request: HttpRequest, exc: PushUnavailableError) -> Jso
     """Answer 503 when the push backend cannot be reached."""
     get_runtime().log.unavailable(exc, path=request.path)
     error = RejectedError.unavailable()
-    response = JsonResponse({"error": error.as_json()}, status=error.status)
+    response = _json_error(error)
     response._has_been_logged = True  # type: ignore[attr-defined]
     return response
 
@@ -46,6 +56,10 @@ def json_errors(*, methods: Collection[str]) -> Callable[[AsyncView], AsyncView]
     Only ``methods`` are allowed; ``RejectedError`` and ``PushUnavailableError`` raised
     by the view become 4xx / 503 answers, and so do the exceptions Django raises for a
     request it cannot parse (``SuspiciousOperation`` and the like), as its handler would.
+
+    The view is exempt from the project's CSRF middleware, whose refusal is an HTML page:
+    a view that takes POSTs checks CSRF itself (``thywill.edge.csrf.csrf_protect``, a
+    JSON 403), and any other answers a POST with its JSON 405.
     """
 
     def decorate(view: AsyncView) -> AsyncView:
@@ -73,7 +87,7 @@ def json_errors(*, methods: Collection[str]) -> Callable[[AsyncView], AsyncView]
                 # multipart body), reached through request.GET or CSRF's request.POST.
                 return error_response(request, django_refusal(exc))
 
-        return wrapper
+        return csrf_exempt(wrapper)
 
     return decorate
 
@@ -85,12 +99,14 @@ def django_refusal(exc: Exception) -> RejectedError:
     return RejectedError(ErrorCode.BAD_REQUEST, f"The request is malformed: {exc}")
 
 
+@csrf_exempt  # a POST is answered the JSON 404 too, not the CSRF middleware's HTML 403
 async def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
     """Any other URL under thywill's prefix: a JSON 404, like every answer of thywill."""
     error = RejectedError(ErrorCode.NOT_FOUND, f"Nothing is at {request.path}.")
     return error_response(request, error)
 
 
+@csrf_exempt  # as not_found
 async def upgrade_required(request: HttpRequest) -> HttpResponse:
     """The WebSocket transport's URL asked for over plain HTTP: a JSON 426."""
     error = RejectedError(

@@ -23,6 +23,7 @@ from django.utils.html import format_html, json_script
 from django.utils.safestring import SafeString, mark_safe
 
 from thywill.application.spec import ApplicationSpec
+from thywill.edge.csp import request_nonce
 from thywill.edge.issuing import find_application, issue_client
 from thywill.exceptions import ErrorCode, RejectedError
 from thywill.types import JSON
@@ -55,6 +56,7 @@ def thywill_client(
     transport: str | None = None,
     assets: bool = False,
     as_default: bool = False,
+    nonce: str | None = None,
 ) -> SafeString:
     """Issue a client of ``application`` for the page and render what connects it.
 
@@ -79,6 +81,10 @@ def thywill_client(
         assets: also load the application's own ``styles`` and ``scripts``.
         as_default: make it the page's default client, ``window.thywill``, which
             reads ``#thywill-config``.
+        nonce: the Content-Security-Policy nonce its ``<script>`` elements carry; by
+            default the context's ``csp_nonce`` (Django 6's context processor), else
+            the request's (Django 6's CSP middleware, django-csp, or thywill's
+            ``content_security_policy`` decorator); none when there is none.
 
     Raises:
         ImproperlyConfigured: the tag must issue a client, and the context has no
@@ -110,20 +116,38 @@ def thywill_client(
         )
     page.element_ids.add(element_id)
     page.client_ids.add(str(config["clientId"]))
+    nonce = _nonce(context, nonce)
+    script = '<script src="{}" defer></script>'
+    if nonce is not None:
+        script = '<script src="{}" nonce="{}" defer></script>'
     parts = [json_script(config, element_id)]
     if not page.client_loaded:
         page.client_loaded = True
-        parts.append(format_html('<script src="{}" defer></script>', static(CLIENT_SCRIPT)))
+        parts.append(format_html(script, static(CLIENT_SCRIPT), *_maybe(nonce)))
     if assets:
         parts.extend(
             format_html('<link rel="stylesheet" href="{}">', static(href))
             for href in app.styles
         )
         parts.extend(
-            format_html('<script src="{}" defer></script>', static(src))
-            for src in app.scripts
+            format_html(script, static(src), *_maybe(nonce)) for src in app.scripts
         )
     return mark_safe("\n".join(parts))  # each part is escaped (json_script, format_html)
+
+
+def _nonce(context: template.Context, given: str | None) -> str | None:
+    """The nonce the page's scripts carry: given, in the context, or the request's."""
+    if given is not None:
+        return str(given)
+    in_context = context.get("csp_nonce")
+    if in_context is not None and str(in_context):
+        return str(in_context)
+    request = context.get("request")
+    return request_nonce(request) if isinstance(request, HttpRequest) else None
+
+
+def _maybe(nonce: str | None) -> tuple[str, ...]:
+    return () if nonce is None else (nonce,)
 
 
 def _page(context: template.Context) -> _Page:

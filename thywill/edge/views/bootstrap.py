@@ -7,11 +7,13 @@ from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from thywill.edge.csp import content_security_policy
 from thywill.edge.errors import json_errors
 from thywill.edge.issuing import find_application, issue_client
 
 
 @json_errors(methods=("GET",))
+@content_security_policy  # THYWILL_CSP, with the nonce the tag puts on its scripts
 @ensure_csrf_cookie  # the send endpoint checks it; the project may not set it otherwise
 @xframe_options_deny
 async def init(request: HttpRequest, app_name: str | None = None) -> HttpResponse:

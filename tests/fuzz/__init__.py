@@ -1,0 +1,1 @@
+"""Property-based fuzzing of every endpoint and WebSocket frame, against live servers."""
