@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from thywill import conf
 from thywill.edge.errors import json_errors
 from thywill.edge.feeds import open_feed
+from thywill.edge.shutdown import drain, refusal
 from thywill.exceptions import PushUnavailableError, RejectedError
 from thywill.feed.cursor import Cursor
 from thywill.feed.feed import Batch, ClientFeed
@@ -22,6 +23,8 @@ async def sse(request: HttpRequest) -> HttpResponseBase:
     """Stream the client's messages after its cursor (``Last-Event-ID`` wins)."""
     cursor = request.headers.get("Last-Event-ID") or request.GET.get("cursor")
     feed = open_feed(request, "sse", cursor)
+    if drain.draining:
+        raise refusal()
     start = feed.cursor
     # Read once before answering: while the push backend is down the client gets a 503
     # (and backs off) instead of a stream that opens and ends at once.
@@ -55,7 +58,7 @@ async def _stream(
     cursor = feed.cursor
     while True:
         try:
-            batch = await feed.next(keepalive)
+            batch = await drain.unless_draining(feed.next(keepalive))
         except PushUnavailableError as exc:
             # The status line is long gone: end the stream; the client reconnects with
             # its cursor and gets a 503 until the backend is back.
@@ -65,6 +68,8 @@ async def _stream(
             # The token expired: end the stream; reconnecting shows the client why.
             log.rejected(error, path=path, client_id=feed.identity.client_id)
             return
+        if batch is None:
+            return  # the process is stopping: the client reconnects, to another one
         if not batch:
             yield KEEPALIVE
             continue
