@@ -64,10 +64,10 @@ class LiveServer:
         if server == "daphne":
             return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", port, app]
         if server == "uvicorn":
-            # Open SSE streams never end by themselves: bound the graceful shutdown.
+            # No --timeout-graceful-shutdown: thywill's drain must end every stream.
             return [
                 *(sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", port),
-                *("--timeout-graceful-shutdown", "2", app),
+                app,
             ]
         raise ValueError(f"THYWILL_TEST_SERVER={server!r}: use daphne or uvicorn")
 
@@ -100,6 +100,24 @@ class LiveServer:
     def kill(self) -> None:
         """Kill at once, as a crash would."""
         self._end(signal.SIGKILL)
+
+    def terminate(self, timeout: float = 20.0) -> float:
+        """SIGTERM, as a process manager stops a server; return how many seconds it took
+        to exit. After ``timeout`` seconds it is killed and RuntimeError raised."""
+        assert self.process is not None and self.process.poll() is None
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            raise RuntimeError(
+                f"the server did not exit within {timeout}s of SIGTERM:\n{self.log()}"
+            ) from None
+        finally:
+            self.process = None
+        return time.monotonic() - started
 
     def restart(self) -> None:
         self.stop()

@@ -62,18 +62,36 @@ def test_retried_batch_is_a_duplicate_and_delivered_once(
 def test_seq_not_above_the_highest_handled_is_a_duplicate(
     tab: ThywillHttpClient, transport: Transport
 ) -> None:
-    """A lower (or equal) seq after a higher one is a duplicate; a higher one is handled."""
-    assert tab.send("five", seqs=[5]) == results("ok", 5)
-    assert tab.send("three", seqs=[3]) == results("duplicate", 3)
-    assert tab.send("five again", seqs=[5]) == results("duplicate", 5)
-    assert tab.send("four", "six", seqs=[4, 6]) == [
-        {"seq": 4, "status": "duplicate"},
-        {"seq": 6, "status": "ok"},
+    """A lower (or equal) seq after a higher one is a duplicate; the next one is handled."""
+    assert tab.send("one", "two", "three", seqs=[1, 2, 3]) == results("ok", 1, 2, 3)
+    assert tab.send("two again", seqs=[2]) == results("duplicate", 2)
+    assert tab.send("three again", seqs=[3]) == results("duplicate", 3)
+    assert tab.send("three", "four", seqs=[3, 4]) == [
+        {"seq": 3, "status": "duplicate"},
+        {"seq": 4, "status": "ok"},
     ]
 
-    received = tab.receive(2, transport=transport)
+    received = tab.receive(4, transport=transport)
 
-    assert data_of(received) == ["five", "six"]
+    assert data_of(received) == ["one", "two", "three", "four"]
+    assert_drained(tab)
+
+
+def test_a_seq_past_a_gap_is_out_of_order_until_the_gap_is_filled(
+    tab: ThywillHttpClient, transport: Transport
+) -> None:
+    """A batch that overtook the one before it is answered out_of_order with the seq
+    expected, and handled when resent after the gap is filled: nothing is lost."""
+    assert tab.send("three", "four", seqs=[3, 4]) == [
+        {"seq": 3, "status": "out_of_order", "expected": 1},
+        {"seq": 4, "status": "out_of_order", "expected": 1},
+    ]
+    assert tab.send("one", "two", seqs=[1, 2]) == results("ok", 1, 2)
+    assert tab.send("three", "four", seqs=[3, 4]) == results("ok", 3, 4)
+
+    received = tab.receive(4, transport=transport)
+
+    assert data_of(received) == ["one", "two", "three", "four"]
     assert_drained(tab)
 
 

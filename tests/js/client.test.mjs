@@ -475,6 +475,32 @@ test('backoff grows, capped at reconnectMaxDelay, and resets after a connection'
   assert.deepEqual(times, [250, 500, 1000, 2000, 2000, 2000]);
 });
 
+test('send: out_of_order results stay queued and are resent; a forgotten record renumbers them', async () => {
+  const {server, page, thywill} = await openedSsePage();
+  let record = 0;  // the server's highest handled seq
+  server.answerPost = (request) => jsonResponse(200, {results: request.body.messages.map((m) => {
+    if (m.seq <= record) {
+      return {seq: m.seq, status: 'duplicate'};
+    }
+    if (m.seq > record + 1) {
+      return {seq: m.seq, status: 'out_of_order', expected: record + 1};
+    }
+    record = m.seq;
+    return {seq: m.seq, status: 'ok', value: m.data};
+  })});
+  assert.deepEqual(await Promise.all([thywill.send('a'), thywill.send('b')]), ['a', 'b']);
+  record = 0;  // the server forgot the client's record (max_age of silence)
+  const later = [thywill.send('c'), thywill.send('d')];
+  await settle();
+  assert.deepEqual(server.posts[1].body.messages.map((m) => m.seq), [3, 4]);
+  await page.clock.advance(250);
+  assert.equal(server.posts.length, 3, 'resent after a backoff');
+  assert.deepEqual(server.posts[2].body.messages, [{seq: 1, data: 'c'}, {seq: 2, data: 'd'}]);
+  assert.deepEqual(await Promise.all(later), ['c', 'd']);
+  await thywill.send('e');
+  assert.deepEqual(server.posts[3].body.messages, [{seq: 3, data: 'e'}], 'numbered on');
+});
+
 test('send: resolves with the value the handler returned; undefined without one or for a duplicate', async () => {
   const {server, thywill} = await openedSsePage();
   server.answerPost = () => jsonResponse(200, {results: [

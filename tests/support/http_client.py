@@ -392,13 +392,24 @@ class ThywillHttpClient:
     ) -> list[dict[str, Any]]:
         """Send messages in one batch; return the server's result for each.
 
-        Without ``seqs`` they are numbered on from the highest ``seq`` sent so far.
+        Without ``seqs`` they are numbered on from the highest ``seq`` sent so far, and
+        renumbered and sent again, as thywill.js does, when the server answers
+        ``out_of_order`` with a ``seq`` expected below them (it forgot the client's record:
+        a restarted in-memory backend).
 
         Raises:
             ThywillHttpError: the batch was refused.
         """
         if seqs is None:
-            seqs = range(self.last_seq + 1, self.last_seq + 1 + len(datas))
+            results = self.send(
+                *datas, seqs=range(self.last_seq + 1, self.last_seq + 1 + len(datas))
+            )
+            first = results[0] if results else {}
+            forgotten = first.get("expected", 0) <= self.last_seq - len(datas)
+            if first.get("status") == "out_of_order" and forgotten:
+                self.last_seq = first["expected"] - 1
+                return self.send(*datas)
+            return results
         if len(seqs) != len(datas):
             raise ValueError(f"{len(datas)} messages but {len(seqs)} seqs")
         body = {

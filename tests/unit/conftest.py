@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from thywill.edge.shutdown import drain
 from thywill.wiring.runtime import reset_runtime
 
 
@@ -16,6 +17,7 @@ def fresh_components() -> Iterator[None]:
     reset_runtime()
     yield
     reset_runtime()
+    drain.reset()  # not draining, and pytest's own signal handlers back
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ from django.urls.base import get_script_prefix as current_script_prefix
 
 from thywill import conf
 from thywill.edge.errors import error_response
+from thywill.edge.shutdown import drain
 from thywill.edge.views.longpoll import longpoll
 from thywill.edge.views.send import send as send_view
 from thywill.edge.views.sse import sse
@@ -61,14 +62,16 @@ class DirectEndpoints:
         self._routes: dict[str, tuple[View, bool]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        drain.install()  # Daphne sends no lifespan: the first request does it
         if scope["type"] == "http":
             path_info = scope["path"].removeprefix(scope.get("root_path", ""))
             route = self.routes().get(path_info)
             if route is not None:
                 view, watch_disconnect = route
-                await self.serve(
-                    view, scope, receive, send, watch_disconnect=watch_disconnect
-                )
+                async with drain.request(path_info):  # a SIGTERM waits for it to end
+                    await self.serve(
+                        view, scope, receive, send, watch_disconnect=watch_disconnect
+                    )
                 return
         await self.django(scope, receive, send)
 

@@ -7,6 +7,7 @@ presence sweeper on the first request that needs it).
 
 from __future__ import annotations
 
+from thywill.edge.shutdown import drain
 from thywill.types import Receive, Scope, Send
 from thywill.wiring.runtime import get_runtime
 
@@ -19,6 +20,7 @@ async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
             # Sweep from the start, so a process that serves no request yet still runs
             # the disconnect events of clients whose server died.
             get_runtime().start()
+            drain.install()  # SIGTERM: streams told to reconnect first
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await get_runtime().aclose()

@@ -28,6 +28,7 @@ from thywill import conf
 from thywill.edge.direct import route_path
 from thywill.edge.feeds import new_feed, open_connection, require_enabled
 from thywill.edge.sessions import authenticate
+from thywill.edge.shutdown import drain, refusal
 from thywill.exceptions import (
     ErrorCode,
     PushUnavailableError,
@@ -53,6 +54,9 @@ from thywill.wire.results import send_results
 from thywill.wiring.runtime import get_runtime
 
 logger = logging.getLogger(__name__)
+
+RESTART_CLOSE = 1012
+"""The close code of an open socket when the process stops (Service Restart)."""
 
 
 def check_origin(headers: Mapping[str, str], scheme: str) -> None:
@@ -92,6 +96,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
     connection: Connection | None = None
     closing = False
     closed = False
+    counted = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -123,6 +128,8 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         # Accepting first is what lets a browser see why it was refused: a handshake
         # refused with an HTTP status reaches the page as an anonymous close (1006).
         await self.accept()
+        drain.enter(self.path)  # a SIGTERM waits for the socket to close
+        self.counted = True
         headers = {
             name.decode("latin-1").lower(): value.decode("latin-1")
             for name, value in self.scope.get("headers", [])
@@ -130,6 +137,8 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         query = dict(parse_qsl(self.scope.get("query_string", b"").decode("latin-1")))
         try:
             require_enabled("websocket")
+            if drain.draining:
+                raise refusal()
             check_origin(headers, str(self.scope.get("scheme", "ws")))
             cookies = parse_cookie(headers.get("cookie", ""))
             identity = await authenticate(query.get("token"), cookies)
@@ -158,7 +167,11 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             while True:
                 if batch:
                     await self.send_frame(encode_batch(batch, frame_type="batch"))
-                batch = await feed.next(keepalive)
+                waited = await drain.unless_draining(feed.next(keepalive))
+                if waited is None:
+                    await self.close_for_restart()
+                    return
+                batch = waited
                 if not batch:
                     await self.send_frame(KEEPALIVE_FRAME)
         except PushUnavailableError as exc:
@@ -252,6 +265,23 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         finally:
             self.closed = True
 
+    async def close_for_restart(self) -> None:
+        """The process is stopping: close with 1012 (Service Restart), which the client
+        takes as "reconnect", to another process or to this one restarted. Daphne's
+        WebSocket library (autobahn) refuses to send any code below 3000 but 1000: there
+        the close is 1000 (Normal Closure), which the client takes the same way."""
+        self.closing = True
+        async with self.send_lock:
+            if self.closed:
+                return
+            self.closed = True
+            try:
+                await self.close(code=RESTART_CLOSE)
+            except OSError:
+                return  # already gone
+            except Exception:  # noqa: BLE001  (autobahn raises a bare Exception)
+                await self.close(code=1000)
+
     async def send_frame(self, text: str) -> None:
         """Send one text frame (never two at once); nothing once the socket is closed.
 
@@ -267,6 +297,9 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.closed = True
         if self.connection is not None:
             self.connection.close()
+        if self.counted:
+            self.counted = False
+            drain.leave(self.path)
         task = self.feed_task
         if task is not None:
             task.cancel()
@@ -304,6 +337,7 @@ class WebsocketRouter:
         self._path: str | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        drain.install()  # Daphne sends no lifespan: the first connection does it
         if self._path is None:
             self._path = route_path("thywill:websocket")
         path_info = scope["path"].removeprefix(scope.get("root_path", ""))

@@ -173,10 +173,14 @@ class EventRunner:
         identity: ClientIdentity,
         messages: Sequence[InboundMessage],
     ) -> list[Result]:
-        """Handle a client's messages in order, each at most once.
+        """Handle a client's messages in order, each at most once, none skipped.
 
-        The client's lock is held throughout, so an overlapping retry of the same request
-        waits for this one and then finds duplicates. A message's sequence number is
+        Sequence numbers must be contiguous: a message is handled only when its ``seq`` is
+        the one after the highest recorded (1 for a client with no record); one above that
+        is ``out_of_order``, with the ``seq`` expected, and is not recorded, so the client
+        resends it once the gap is filled (documentation/protocol.md). The client's lock
+        is held throughout, so an overlapping retry of the same request waits for this one
+        and then finds duplicates. A message's sequence number is
         recorded together with what its flow sent: when the push backend fails before
         that, the message was not handled as far as the client can tell, and its retry
         is handled again.
@@ -190,6 +194,9 @@ class EventRunner:
             for message in messages:
                 if message.seq <= last:
                     results.append(Result(Outcome.DUPLICATE))
+                    continue
+                if message.seq > last + 1:
+                    results.append(Result(Outcome.OUT_OF_ORDER, expected=last + 1))
                     continue
                 result, outbox = await self.run(
                     app, identity, "message", data=message.data, seq=message.seq

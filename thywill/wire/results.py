@@ -18,24 +18,29 @@ class Outcome(enum.StrEnum):
 
     OK = "ok"
     DUPLICATE = "duplicate"
+    OUT_OF_ORDER = "out_of_order"
     ERROR = "error"
     FAILED = "failed"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Result:
-    """One event's outcome, with the failure when a flow called ``fail()``, and the
-    value its handler returned (after the ``on_send`` transforms), if any."""
+    """One event's outcome, with the failure when a flow called ``fail()``, the value its
+    handler returned (after the ``on_send`` transforms), if any, and for a message sent out
+    of order the ``seq`` the server expected instead."""
 
     outcome: Outcome
     failure: FlowFailedError | None = None
     value: JSON = None
+    expected: int | None = None
 
     def as_json(self, seq: int) -> dict[str, JSON]:
         """The result entry of a send answer (documentation/protocol.md)."""
         result: dict[str, JSON] = {"seq": seq, "status": self.outcome.value}
         if self.value is not None:
             result["value"] = self.value
+        if self.expected is not None:
+            result["expected"] = self.expected
         if self.outcome is Outcome.ERROR:
             result["reason"] = GENERIC_ERROR
         elif self.failure is not None:

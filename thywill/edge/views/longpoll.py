@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from thywill import conf
 from thywill.edge.errors import json_errors
 from thywill.edge.feeds import open_connection, open_feed
+from thywill.edge.shutdown import drain
 from thywill.wire.outbound import encode_batch
 
 
@@ -19,7 +20,11 @@ async def longpoll(request: HttpRequest) -> HttpResponse:
         if request.GET.get("wait") == "0":
             batch = await feed.read()
         else:
-            batch = await feed.next(conf.get_limits().longpoll_timeout)
+            limit = conf.get_limits().longpoll_timeout
+            waited = await drain.unless_draining(feed.next(limit))
+            # The process is stopping: answer what is there now; the next poll goes to
+            # a process that stays.
+            batch = await feed.read() if waited is None else waited
     finally:
         connection.close()
     response = HttpResponse(encode_batch(batch), content_type="application/json")

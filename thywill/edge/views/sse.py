@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from thywill import conf
 from thywill.edge.errors import json_errors
 from thywill.edge.feeds import open_connection, open_feed
+from thywill.edge.shutdown import drain, refusal
 from thywill.exceptions import PushUnavailableError, RejectedError
 from thywill.feed.connections import Connection
 from thywill.feed.cursor import Cursor
@@ -24,6 +25,8 @@ async def sse(request: HttpRequest) -> HttpResponseBase:
     """Stream the client's messages after its cursor (``Last-Event-ID`` wins)."""
     cursor = request.headers.get("Last-Event-ID") or request.GET.get("cursor")
     feed = await open_feed(request, "sse", cursor)
+    if drain.draining:
+        raise refusal()
     start = feed.cursor
     connection = open_connection(feed.identity)
     try:
@@ -68,7 +71,7 @@ async def _stream(
         cursor = feed.cursor
         while True:
             try:
-                batch = await feed.next(keepalive)
+                batch = await drain.unless_draining(feed.next(keepalive))
             except PushUnavailableError as exc:
                 # The status line is long gone: end the stream; the client reconnects
                 # with its cursor and gets a 503 until the backend is back.
@@ -78,6 +81,8 @@ async def _stream(
                 # The token expired: end the stream; reconnecting shows the client why.
                 log.rejected(error, path=path, client_id=feed.identity.client_id)
                 return
+            if batch is None:
+                return  # the process is stopping: the client reconnects, to another
             if not batch:
                 yield KEEPALIVE
                 continue

@@ -116,7 +116,9 @@ export type ThywillErrorCode =
 /** The server's result for one message of a send (documentation/protocol.md, "Sending"). */
 export interface SendResult {
   seq: number;
-  status: 'ok' | 'duplicate' | 'error' | 'failed';
+  status: 'ok' | 'duplicate' | 'out_of_order' | 'error' | 'failed';
+  /** An `out_of_order` result: the seq the server expected instead. */
+  expected?: number;
   value?: unknown;
   code?: string;
   reason?: string;

@@ -680,11 +680,14 @@
    * it is not wait, then go in order. socket() is the open transport that carries sends itself
    * (websocket), or null: then a batch is POSTed. The queue and the numbering are the same
    * whichever way a batch goes, so a batch resent after a switch of transport keeps its seqs.
-   * After fail(error) every send is rejected with that error.
+   * After fail(error) every send is rejected with that error. The numbers are contiguous: a
+   * message the server answers 'out_of_order' stays unsettled and is sent again; when the
+   * seq it expects is below every message still held, the server forgot the client's record
+   * (it keeps it max_age after the last send) and the held messages are renumbered from it.
    */
   function createSender(config, stats, canPost, socket) {
     const limits = config.limits;
-    const queue = [];          // {seq, json, bytes, resolve, reject}, in order
+    const queue = [];          // {seq, json, rest, bytes, resolve, reject}, in order
     let batch = null;          // the messages of the POST in flight or waiting to be resent
     let posting = false;
     let timer = null;          // the wait before resending
@@ -728,7 +731,8 @@
           return;
         }
         nextSeq += 1;
-        const item = {seq, json, bytes, resolve, reject};
+        // rest: the JSON after the seq, to renumber the message with.
+        const item = {seq, json, rest: json.slice(json.indexOf(',')), bytes, resolve, reject};
         if (timeoutMs !== undefined) {
           const timer = setTimeout(() => reject(new ThywillError('timeout',
             'No answer within ' + timeoutMs + ' ms; the message may still be handled.', {seq})), timeoutMs);
@@ -769,7 +773,29 @@
         bytes += added;
         items.push(queue.shift());
       }
+      return batchOf(items);
+    }
+
+    function batchOf(items) {
       return {items, body: envelope[0] + items.map((item) => item.json).join(',') + envelope[1]};
+    }
+
+    /**
+     * What is left of a batch after an answer that left some of it out_of_order: those
+     * messages, sent again. When the server expects a seq below all of them, it forgot the
+     * client's record: they and the queue are numbered on from the expected seq.
+     */
+    function resendLeft(left, expected) {
+      const shift = Number.isSafeInteger(expected) && expected >= 1 ? left[0].seq - expected : 0;
+      if (shift > 0) {
+        for (const item of left.concat(queue)) {
+          item.seq -= shift;
+          item.json = '{"seq":' + item.seq + item.rest;
+          item.bytes = utf8Length(item.json);
+        }
+        nextSeq -= shift;
+      }
+      batch = batchOf(left);
     }
 
     /** Starts the next POST when one may start. */
@@ -831,8 +857,7 @@
       if (transport !== null) {
         return transport.send(current.items.map((item) => item.json).join(',')).then((answer) => {
           if (Array.isArray(answer.results)) {
-            settle(current, answer.results);
-            return true;
+            return settle(current, answer.results);
           }
           const status = typeof answer.status === 'number' ? answer.status : 500;
           if (isRetryableStatus(status) || !isObject(answer.error)) {
@@ -856,8 +881,7 @@
           if (!isObject(answer) || !Array.isArray(answer.results)) {
             return false;
           }
-          settle(current, answer.results);
-          return true;
+          return settle(current, answer.results);
         }
         if (isRetryableStatus(response.status)) {
           return false;
@@ -873,11 +897,18 @@
       }
     }
 
+    /** Settles the messages of a batch by their results; false when some must be resent. */
     function settle(current, results) {
       const bySeq = new Map(results.filter(isObject).map((result) => [result.seq, result]));
+      const left = [];
+      let expected;
       for (const item of current.items) {
         const result = bySeq.get(item.seq);
-        if (result && (result.status === 'ok' || result.status === 'duplicate')) {
+        if (result && result.status === 'out_of_order') {
+          // A message before it has not reached the server: send this one again after it.
+          left.push(item);
+          expected = expected === undefined ? result.expected : expected;
+        } else if (result && (result.status === 'ok' || result.status === 'duplicate')) {
           stats.sent += 1;
           // The handler's return value, when it returned one. A duplicate has none: the answer
           // that carried it was lost, and the server does not keep it.
@@ -895,6 +926,11 @@
             {seq: item.seq, result}));
         }
       }
+      if (left.length === 0) {
+        return true;
+      }
+      resendLeft(left, expected);
+      return false;
     }
 
     function fail(error) {
