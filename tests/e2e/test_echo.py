@@ -332,7 +332,10 @@ def test_a_refused_token_closes_the_client_and_is_shown_to_the_user(
     own_server.restart()  # forces the client to reconnect, now without a session
     wait_for(driver, "thywill.state === 'closed'", timeout=30, what="closed")
 
-    assert driver.execute_script("return e2eStates") == ["reconnecting", "closed"]
+    # A long-poll the restarting server answered (its drain) is followed by one that is
+    # refused at once: the client may close without passing through "reconnecting".
+    states = driver.execute_script("return e2eStates")
+    assert states in (["reconnecting", "closed"], ["closed"]), states
     # echo registers no onError handler, so thywill's own banner reports the refusal.
     assert banner_text(driver) == SESSION_MISMATCH
     status = driver.find_element(By.ID, "echo-status")

@@ -85,7 +85,7 @@ SEND_CODES = {
 FEED_CODES = {*TOKEN_CODES, "bad_cursor", "bad_request", "bad_host"}
 PAGE_CODES = {"bad_transport", "unknown_application", "not_found", "bad_request"}
 SESSION_CODES = {*PAGE_CODES, "csrf_failed"}
-RESULT_STATUSES = {"ok", "duplicate", "failed"}  # "error" is a handler that raised: a bug
+RESULT_STATUSES = {"ok", "duplicate", "out_of_order", "failed"}  # "error": a handler bug
 FIVE_HUNDRED = re.compile(r'" 5\d\d\b')
 
 # --- strategies -----------------------------------------------------------------------
@@ -357,6 +357,14 @@ class Scene:
         self.fuzzer.last_seq = self.used_seq
         return self.used_seq
 
+    def learn(self, results: list[dict[str, Any]]) -> None:
+        """Follow the server's count: seqs must be contiguous, and refused bodies used
+        up seqs the server never saw, so a fresh seq is the one it expects next."""
+        for result in results:
+            if result.get("status") == "out_of_order":
+                self.used_seq = self.fuzzer.last_seq = int(result["expected"]) - 1
+                return
+
     def cookie_header(self, plan: str) -> str | None:
         cookies = dict(self.fuzzer.http.cookies.items())
         if plan == "no-csrf":
@@ -545,6 +553,7 @@ def test_send_answers_any_body_and_headers_as_documented(
     if documented(response, SEND_CODES) is None and response.status_code == 200:
         results = response.json()["results"]
         assert results and all(r["status"] in RESULT_STATUSES for r in results), results
+        scene.learn(results)
 
 
 COOKIES = st.sampled_from(["all", "all", "no-session", "none", "garbage"])
@@ -858,6 +867,7 @@ def test_websocket_answers_any_connection_and_frame_as_documented(
                         if "results" in answer:
                             statuses = {r["status"] for r in answer["results"]}
                             assert statuses <= RESULT_STATUSES, answer
+                            scene.learn(answer["results"])
                         else:
                             assert answer["error"]["code"] in SEND_CODES, answer
                             assert ERROR_STATUS[answer["error"]["code"]] == answer["status"]
