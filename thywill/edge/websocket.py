@@ -283,14 +283,22 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
                 await self.close(code=1000)
 
     async def send_frame(self, text: str) -> None:
-        """Send one text frame (never two at once); nothing once the socket is closed.
+        """Send one text frame (never two at once); nothing once the socket is closed,
+        by either side.
 
         A send handled while the feed closed the socket (4503) still finishes; its
         answer is dropped here instead of being sent after the close.
         """
         async with self.send_lock:
-            if not self.closed:
+            if self.closed:
+                return
+            try:
                 await self.send(text_data=text)
+            except Exception:  # noqa: BLE001  (each server raises its own kind)
+                # The peer closed first: Daphne raises (autobahn's Disconnected), uvicorn
+                # an OSError. The frame is dropped; websocket.disconnect follows and ends
+                # the feed, which the client resumes from its cursor.
+                self.closed = True
 
     async def disconnect(self, code: int) -> None:
         """Stop the feed when the connection is gone."""
