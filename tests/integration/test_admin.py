@@ -4,18 +4,17 @@ groups and their members, and the disconnect and test-message actions."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client as Browser
 from django.urls import reverse
 
+from tests.support.operations import DOWN, Site, feed_answer, make_site
 from thywill.admin.clients import TEST_MESSAGE
 from thywill.models import Client
 from thywill.testing import SyncTestClient
@@ -25,25 +24,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CHANGELIST = "admin:thywill_client_changelist"
 
 
-@dataclasses.dataclass
-class Site:
-    """Three clients of two applications, one of them logged in, two in a group."""
-
-    alice: SyncTestClient  # rooms, logged in as "alice", in "lobby" and "tea"
-    bob: SyncTestClient  # rooms, anonymous, in "lobby"
-    carol: SyncTestClient  # echo, anonymous, in no group
-    user: Any
-
-
 @pytest.fixture
 def site(thywill_connect_sync: Callable[..., SyncTestClient]) -> Site:
-    user = get_user_model().objects.create_user("alice", password="x")
-    alice = thywill_connect_sync("rooms", user=user)
-    bob = thywill_connect_sync("rooms")
-    carol = thywill_connect_sync("echo")
-    for tab, room in ((alice, "lobby"), (bob, "lobby"), (alice, "tea")):
-        assert tab.send({"type": "room.join", "room": room}) == {"status": "ok"}
-    return Site(alice, bob, carol, user)
+    return make_site(thywill_connect_sync)
 
 
 @pytest.fixture
@@ -161,18 +144,7 @@ def test_the_disconnect_action_ends_the_client(site: Site, staff: Browser) -> No
         follow=True,
     )
     assert "Disconnected 1 client(s)." in response.content.decode()
-    answer = async_to_sync(site.bob.http.get)(
-        site.bob.config["endpoints"]["longpoll"],
-        {
-            "token": site.bob.config["token"],
-            "cursor": site.bob.config["cursor"],
-            "wait": "0",
-        },
-    )
-    assert (answer.status_code, json.loads(answer.content)["error"]["code"]) == (
-        410,
-        "disconnected",
-    )
+    assert feed_answer(site.bob) == (410, "disconnected")
     assert site.alice.send({"type": "room.who", "room": "lobby"}) == {"status": "ok"}
 
 
@@ -206,15 +178,6 @@ def test_staff_without_the_change_permission_see_but_cannot_act(
     outsider = get_user_model().objects.create_user("outsider", is_staff=True)
     client.force_login(outsider)
     assert client.get(reverse("admin:thywill_client_groups")).status_code == 403
-
-
-DOWN = {
-    "push": {
-        "BACKEND": "thywill.push.redis.RedisPushBackend",
-        # Nothing listens on port 1: every call is refused at once.
-        "OPTIONS": {"url": "redis://127.0.0.1:1/0", "socket_connect_timeout": 1},
-    }
-}
 
 
 def test_with_the_push_backend_down_the_pages_say_so(staff: Browser, settings) -> None:
