@@ -44,10 +44,13 @@ def rows(html: str) -> list[str]:
 def test_the_client_list_shows_each_client_its_user_and_that_it_is_connected(
     site: Site, staff: Browser, django_assert_max_num_queries: Any
 ) -> None:
-    with django_assert_max_num_queries(8):  # session, user, rows: no query per row
+    """Each client's row, newest first: its application, its user, and connected; the
+    page costs a fixed number of queries."""
+    with django_assert_max_num_queries(4):  # session, user, count, rows: none per row
         response = staff.get(reverse(CHANGELIST))
     assert response.status_code == 200
     html = response.content.decode()
+    assert reverse("admin:thywill_client_groups") in html  # the Groups button
     tabs = (site.alice, site.bob, site.carol)
     found = {
         tab.client_id: row for row in rows(html) for tab in tabs if tab.client_id in row
@@ -65,6 +68,7 @@ def test_the_client_list_shows_each_client_its_user_and_that_it_is_connected(
 
 
 def test_a_disconnected_client_shows_as_not_connected(site: Site, staff: Browser) -> None:
+    """A client whose lease ended shows as not connected."""
     site.carol.disconnect()  # its lease ends now
     html = staff.get(reverse(CHANGELIST)).content.decode()
     [carol] = [row for row in rows(html) if site.carol.client_id in row]
@@ -74,6 +78,7 @@ def test_a_disconnected_client_shows_as_not_connected(site: Site, staff: Browser
 def test_the_list_filters_by_application_and_finds_a_client_or_a_user(
     site: Site, staff: Browser
 ) -> None:
+    """The application filter, and the search by exact client id or username."""
     url = reverse(CHANGELIST)
     echo = staff.get(url, {"application": "echo"}).content.decode()
     assert [site.carol.client_id in row for row in rows(echo)] == [True]
@@ -86,17 +91,20 @@ def test_the_list_filters_by_application_and_finds_a_client_or_a_user(
 def test_a_clients_page_shows_its_groups_and_never_its_session(
     site: Site, staff: Browser
 ) -> None:
+    """A client's page: its groups now and connected, read-only, without its session key."""
     url = reverse("admin:thywill_client_change", args=[site.alice.client_id])
     response = staff.get(url)
     assert response.status_code == 200
     html = response.content.decode()
     assert "lobby, tea" in html
+    assert 'alt="True"' in html  # connected
     session_key = Client.objects.get(id=site.alice.client_id).session_key
     assert session_key not in html
     assert 'name="_save"' not in html  # read-only: thywill writes the records
 
 
 def test_the_groups_page_lists_each_applications_groups(site: Site, staff: Browser) -> None:
+    """The groups page counts each application's groups and lists one's, sorted."""
     url = reverse("admin:thywill_client_groups")
     html = staff.get(url, {"app": "rooms"}).content.decode()
     assert "rooms (2)" in html and "echo (0)" in html
@@ -110,6 +118,7 @@ def test_the_groups_page_lists_each_applications_groups(site: Site, staff: Brows
 def test_the_groups_page_pages_through_many_groups(
     site: Site, staff: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A page holds GROUPS_PAGE names and links the next page."""
     monkeypatch.setattr("thywill.admin.groups.GROUPS_PAGE", 1)
     url = reverse("admin:thywill_client_groups")
     first = staff.get(url, {"app": "rooms"}).content.decode()
@@ -122,6 +131,7 @@ def test_the_groups_page_pages_through_many_groups(
 def test_a_groups_page_lists_its_members_with_their_users(
     site: Site, staff: Browser
 ) -> None:
+    """A group's page: each member, its user (or none) and connected; a bad name: 404."""
     url = reverse("admin:thywill_client_group", args=["rooms", "lobby"])
     response = staff.get(url)
     assert response.status_code == 200
@@ -138,6 +148,7 @@ def test_a_groups_page_lists_its_members_with_their_users(
 
 
 def test_the_disconnect_action_ends_the_client(site: Site, staff: Browser) -> None:
+    """The action disconnects the selected client (its feed answers 410) and no other."""
     response = staff.post(
         reverse(CHANGELIST),
         {"action": "disconnect_clients", "_selected_action": [site.bob.client_id]},
@@ -151,6 +162,7 @@ def test_the_disconnect_action_ends_the_client(site: Site, staff: Browser) -> No
 def test_the_test_message_action_reaches_each_selected_client(
     site: Site, staff: Browser
 ) -> None:
+    """The test message arrives in the feeds of the selected clients, and not another's."""
     selected = [site.alice.client_id, site.carol.client_id]
     response = staff.post(
         reverse(CHANGELIST),
@@ -166,6 +178,7 @@ def test_the_test_message_action_reaches_each_selected_client(
 def test_staff_without_the_change_permission_see_but_cannot_act(
     site: Site, client: Browser
 ) -> None:
+    """View permission shows the pages without the actions; staff without it get a 403."""
     viewer = get_user_model().objects.create_user("viewer", password="x", is_staff=True)
     viewer.user_permissions.add(
         Permission.objects.get(codename="view_client", content_type__app_label="thywill")
@@ -181,6 +194,8 @@ def test_staff_without_the_change_permission_see_but_cannot_act(
 
 
 def test_with_the_push_backend_down_the_pages_say_so(staff: Browser, settings) -> None:
+    """Push backend down: the list shows connected as unknown with a warning, the groups
+    page answers 503, and an action fails with the reason."""
     Client.objects.create(id="c" * 22, application="echo", session_key="s" * 32)
     settings.THYWILL_COMPONENTS = DOWN
     page = staff.get(reverse(CHANGELIST))
