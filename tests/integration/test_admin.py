@@ -213,3 +213,19 @@ def test_with_the_push_backend_down_the_pages_say_so(staff: Browser, settings) -
         follow=True,
     )
     assert "Failed for 1 client(s)" in sent.content.decode()
+
+
+def test_a_page_of_a_long_list_costs_what_a_short_one_does(
+    site: Site, staff: Browser, django_assert_max_num_queries: Any
+) -> None:
+    """With more rows than a page, a page shows 100 of them for the same four queries,
+    and "Show all" shows no more."""
+    Client.objects.bulk_create(
+        Client(id=f"{n:022d}", application="echo", session_key="s" * 32) for n in range(250)
+    )
+    with django_assert_max_num_queries(4):
+        page = staff.get(reverse(CHANGELIST)).content.decode()
+    assert len(rows(page)) == 100
+    assert len(rows(staff.get(reverse(CHANGELIST), {"all": ""}).content.decode())) == 100
+    last = staff.get(reverse(CHANGELIST), {"p": "3"}).content.decode()
+    assert len(rows(last)) == 253 - 200
