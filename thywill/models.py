@@ -24,6 +24,14 @@ class Client(models.Model):
 
     class Meta:
         ordering = ("created_at",)
+        # The admin lists the newest first, by application or not; thywill_purge deletes
+        # by age. A row is written on every page load, so these must not scan the table.
+        indexes = (
+            models.Index(fields=["created_at"], name="thywill_client_created"),
+            models.Index(
+                fields=["application", "created_at"], name="thywill_client_app_created"
+            ),
+        )
 
     def __str__(self) -> str:
         return f"{self.application}:{self.id}"

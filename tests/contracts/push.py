@@ -856,6 +856,68 @@ class PushBackendContract:
         with pytest.raises(ValueError):
             await push_backend.members(group)
 
+    # --- operators' reads: groups and presence ----------------------------------------
+
+    async def test_groups_lists_the_groups_with_members_sorted(self, push_backend):
+        """groups() lists each group with members once, sorted; an emptied group goes."""
+        prefix = new_channel("listed") + ":"
+        names = [f"{prefix}{n}" for n in ("b", "a", "c")]
+        client = new_client()
+        for name in names:
+            await push_backend.add_member(name, client)
+            await push_backend.add_member(name, new_client())
+        await push_backend.add_member(new_channel("other"), client)
+        assert await push_backend.groups(prefix) == sorted(names)
+        assert await push_backend.count_groups(prefix) == 3
+        for member in await push_backend.members(names[1]):
+            await push_backend.remove_member(names[1], member)
+        assert await push_backend.groups(prefix) == sorted([names[0], names[2]])
+        assert await push_backend.count_groups(prefix) == 2
+
+    async def test_groups_pages_with_after_and_limit(self, push_backend):
+        """A page holds at most ``limit`` names; ``after`` the last one gives the next."""
+        prefix = new_channel("paged") + ":"
+        names = sorted(f"{prefix}{n:02d}" for n in range(7))
+        for name in names:
+            await push_backend.add_member(name, new_client())
+        first = await push_backend.groups(prefix, limit=3)
+        second = await push_backend.groups(prefix, after=first[-1], limit=3)
+        third = await push_backend.groups(prefix, after=second[-1], limit=3)
+        assert (first, second, third) == (names[:3], names[3:6], names[6:])
+        assert await push_backend.groups(prefix, after=names[-1]) == []
+
+    async def test_groups_of_an_unused_prefix_are_none(self, push_backend):
+        """No group starts with a prefix nobody used."""
+        prefix = new_channel("unused") + ":"
+        assert await push_backend.groups(prefix) == []
+        assert await push_backend.count_groups(prefix) == 0
+
+    @pytest.mark.parametrize("limit", [0, -1, 1.5, True])
+    async def test_groups_refuses_a_bad_limit(self, push_backend, limit):
+        """The limit is a positive integer: anything else is a ValueError."""
+        with pytest.raises(ValueError):
+            await push_backend.groups(limit=limit)
+
+    async def test_present_tells_live_leases_in_one_read(self, push_backend):
+        """present() returns the clients whose leases are live, and no others."""
+        live, lapsed, unknown = new_client(), new_client(), new_client()
+        await push_backend.renew_presence(live, "", 30)
+        await push_backend.renew_presence(lapsed, "", 0.0)
+        assert await push_backend.present([live, lapsed, unknown]) == {live}
+        assert await push_backend.present([]) == set()
+
+    async def test_count_present_counts_live_leases_only(self, make_push_backend):
+        """count_present() counts the live leases, not the lapsed or claimed ones."""
+        backend = await make(make_push_backend)
+        assert await backend.count_present() == 0
+        for _ in range(3):
+            await backend.renew_presence(new_client(), "", 30)
+        gone = new_client()
+        await backend.renew_presence(gone, "", 0.0)
+        assert await backend.count_present() == 3
+        assert [c for c, _ in await backend.claim_lapsed(1000)] == [gone]
+        assert await backend.count_present() == 3
+
     # --- session revocations ----------------------------------------------------------
 
     async def test_a_session_never_revoked_is_not_revoked(self, push_backend):

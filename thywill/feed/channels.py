@@ -30,6 +30,11 @@ def group_channel(application: str, group: str) -> str:
     return f"{GROUP_CHANNEL_PREFIX}{application}:{group}"
 
 
+def group_prefix(application: str) -> str:
+    """The start of the channel names of every group of an application."""
+    return f"{GROUP_CHANNEL_PREFIX}{application}:"
+
+
 def group_application(channel: str) -> str:
     """The application of a group channel."""
     return channel.split(":", 2)[1]

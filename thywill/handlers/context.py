@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib.auth import get_user_model
 
-from thywill.feed.channels import GROUP_CHANNEL_PREFIX, group_channel, group_name
+from thywill.feed.channels import group_channel, group_name, group_prefix
 from thywill.feed.users import user_counts
 from thywill.handlers.outbox import Outbox, Request
 from thywill.identity.tokens import ClientIdentity, check_client_id, private_channel
@@ -135,7 +135,7 @@ class Context:
 
     async def agroups(self) -> list[str]:
         """The names of this application's groups the client is in now, sorted."""
-        prefix = f"{GROUP_CHANNEL_PREFIX}{self.application}:"
+        prefix = group_prefix(self.application)
         channels = await self._push.memberships(self.client_id)
         return [group_name(c) for c in channels if c.startswith(prefix)]
 

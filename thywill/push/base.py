@@ -55,8 +55,9 @@ class BasePushBackend:
     ``publish_many``, ``read``, ``newest_position``, ``wait``, ``last_sequence``,
     ``publish_sequenced``, ``client_lock``, the presence leases ``renew_presence``,
     ``claim_lapsed`` and ``ack_lapsed``, the group membership methods ``add_member``,
-    ``remove_member``, ``members`` and ``memberships``, and the session revocations
-    ``revoke_session`` and ``session_revoked``.
+    ``remove_member``, ``members`` and ``memberships``, the session revocations
+    ``revoke_session`` and ``session_revoked``, and the operators' reads ``groups``,
+    ``count_groups``, ``present`` and ``count_present``.
 
     Args:
         capacity: how many messages a channel keeps at most; older ones are trimmed.
@@ -324,6 +325,61 @@ class BasePushBackend:
         raise NotImplementedError(
             "subclasses of BasePushBackend must provide memberships()"
         )
+
+    async def groups(
+        self, prefix: str = "", *, after: str | None = None, limit: int = 100
+    ) -> list[str]:
+        """The names of the groups that have members now, sorted, a page at a time.
+
+        For operators' pages and commands, never a hot path: the cost is bounded by
+        ``limit``, however many groups there are.
+
+        Args:
+            prefix: only the groups whose names start with it (thywill passes
+                ``group:<application>:``).
+            after: only the names sorted after it (the last name of the previous page).
+            limit: the most names to return.
+
+        Raises:
+            ValueError: ``limit`` is not a positive integer.
+            PushUnavailableError: the backend cannot be reached.
+        """
+        raise NotImplementedError("subclasses of BasePushBackend must provide groups()")
+
+    async def count_groups(self, prefix: str = "") -> int:
+        """How many groups whose names start with ``prefix`` have members now.
+
+        Raises:
+            PushUnavailableError: the backend cannot be reached.
+        """
+        raise NotImplementedError(
+            "subclasses of BasePushBackend must provide count_groups()"
+        )
+
+    async def present(self, client_ids: Sequence[str]) -> set[str]:
+        """Which of these clients hold a presence lease that has not lapsed (they are
+        connected), in one read.
+
+        Raises:
+            PushUnavailableError: the backend cannot be reached.
+        """
+        raise NotImplementedError("subclasses of BasePushBackend must provide present()")
+
+    async def count_present(self) -> int:
+        """How many clients hold a presence lease that has not lapsed.
+
+        Raises:
+            PushUnavailableError: the backend cannot be reached.
+        """
+        raise NotImplementedError(
+            "subclasses of BasePushBackend must provide count_present()"
+        )
+
+    @staticmethod
+    def validate_limit(limit: int) -> None:
+        """Raise ValueError unless ``limit`` is a positive integer."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive integer, not {limit!r}")
 
     async def revoke_session(self, session: str, ttl: float) -> None:
         """Record that a browser session ended (a logout), for ``ttl`` seconds.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import heapq
 import itertools
 import secrets
 import threading
@@ -192,6 +193,36 @@ class LocMemPushBackend(BasePushBackend):
     async def memberships(self, client_id: str) -> list[str]:
         with self._lock:
             return sorted(self._memberships.get(client_id, ()))
+
+    async def groups(
+        self, prefix: str = "", *, after: str | None = None, limit: int = 100
+    ) -> list[str]:
+        self.validate_limit(limit)
+        with self._lock:
+            found = [
+                group
+                for group in self._members
+                if group.startswith(prefix) and (after is None or group > after)
+            ]
+        return heapq.nsmallest(limit, found)
+
+    async def count_groups(self, prefix: str = "") -> int:
+        with self._lock:
+            return sum(1 for group in self._members if group.startswith(prefix))
+
+    async def present(self, client_ids: Sequence[str]) -> set[str]:
+        now = time.monotonic()
+        with self._lock:
+            return {
+                client_id
+                for client_id in client_ids
+                if self._leases.get(client_id, (0.0, ""))[0] > now
+            }
+
+    async def count_present(self) -> int:
+        now = time.monotonic()
+        with self._lock:
+            return sum(1 for expiry, _ in self._leases.values() if expiry > now)
 
     async def revoke_session(self, session: str, ttl: float) -> None:
         now = time.monotonic()

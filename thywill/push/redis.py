@@ -161,6 +161,7 @@ class RedisPushBackend(BasePushBackend):
         self._leases_key = f"{self._tag}:presence"
         self._lease_data_key = f"{self._tag}:presence:data"
         self._claims_key = f"{self._tag}:presence:claims"
+        self._groups_key = f"{self._tag}:groups"
         # Channel metadata outlives the stream, so a reader that saw everything before a
         # long silence reads on without a needless reset.
         self._meta_ttl_ms = int(max(2 * self.max_age, 86400.0) * 1000)
@@ -210,6 +211,8 @@ class RedisPushBackend(BasePushBackend):
                     "ACK_LAPSED",
                     "ADD_MEMBER",
                     "REMOVE_MEMBER",
+                    "PRESENT",
+                    "COUNT_PRESENT",
                 )
             }
             state = _LoopState(client, scripts)
@@ -476,7 +479,7 @@ class RedisPushBackend(BasePushBackend):
 
     def _member_keys(self, group: str, client_id: str) -> list[str]:
         self.validate_channel(group)
-        return [f"{self._tag}:g:{group}", f"{self._tag}:cg:{client_id}"]
+        return [f"{self._tag}:g:{group}", f"{self._tag}:cg:{client_id}", self._groups_key]
 
     async def add_member(self, group: str, client_id: str) -> bool:
         keys = self._member_keys(group, client_id)
@@ -496,6 +499,34 @@ class RedisPushBackend(BasePushBackend):
         client = self._state().client
         found = await self._call(lambda: client.smembers(f"{self._tag}:cg:{client_id}"))
         return sorted(_text(group) for group in found)
+
+    async def groups(
+        self, prefix: str = "", *, after: str | None = None, limit: int = 100
+    ) -> list[str]:
+        self.validate_limit(limit)
+        low, high = _lex_range(prefix)
+        if after is not None and after.encode() >= low[1:]:
+            low = b"(" + after.encode()
+        client = self._state().client
+        found = await self._call(
+            lambda: client.zrangebylex(self._groups_key, low, high, start=0, num=limit)
+        )
+        return [_text(group) for group in found]
+
+    async def count_groups(self, prefix: str = "") -> int:
+        client = self._state().client
+        low, high = _lex_range(prefix)
+        return int(await self._call(lambda: client.zlexcount(self._groups_key, low, high)))
+
+    async def present(self, client_ids: Sequence[str]) -> set[str]:
+        if not client_ids:
+            return set()
+        ids = list(client_ids)
+        live = await self._script("PRESENT", [self._leases_key], ids)
+        return {client_id for client_id, flag in zip(ids, live, strict=True) if flag}
+
+    async def count_present(self) -> int:
+        return int(await self._script("COUNT_PRESENT", [self._leases_key], []))
 
     # --- sessions ----------------------------------------------------------------------
 
@@ -563,6 +594,14 @@ def _split_position(position: str | None) -> tuple[str, str]:
         return "", ""
     epoch, _, stream_id = position.partition("-")
     return epoch, stream_id or "!"
+
+
+def _lex_range(prefix: str) -> tuple[bytes, bytes]:
+    """The ZRANGEBYLEX bounds of the names that start with ``prefix``."""
+    if not prefix:
+        return b"-", b"+"
+    # Names are ASCII (channel names), so every one with the prefix sorts before 0xff.
+    return b"[" + prefix.encode(), b"(" + prefix.encode() + b"\xff"
 
 
 def _text(value: bytes | str) -> str:

@@ -228,16 +228,44 @@ end
 return 0
 """
 
-# KEYS: the group's member set, the client's group set. ARGV: client id, group.
+# KEYS: the group's member set, the client's group set, the index of groups (a sorted
+# set, every score 0, so it is read by name: ZRANGE BYLEX). ARGV: client id, group.
 # Returns 1 when the client was not a member yet.
 ADD_MEMBER = """
 redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], 0, ARGV[2])
 return redis.call('SADD', KEYS[1], ARGV[1])
 """
 
-# KEYS: the group's member set, the client's group set. ARGV: client id, group.
-# Returns 1 when the client was a member.
+# KEYS: the group's member set, the client's group set, the index of groups.
+# ARGV: client id, group. Returns 1 when the client was a member.
 REMOVE_MEMBER = """
 redis.call('SREM', KEYS[2], ARGV[2])
-return redis.call('SREM', KEYS[1], ARGV[1])
+local removed = redis.call('SREM', KEYS[1], ARGV[1])
+if redis.call('SCARD', KEYS[1]) == 0 then
+  redis.call('ZREM', KEYS[3], ARGV[2])
+end
+return removed
 """
+
+# KEYS: leases. ARGV: client ids. Returns 1 or 0 for each: whether its lease is live.
+PRESENT = (
+    PRELUDE
+    + """
+local now = now_ms()
+local out = {}
+for i, client in ipairs(ARGV) do
+  local expiry = redis.call('ZSCORE', KEYS[1], client)
+  out[i] = (expiry and tonumber(expiry) > now) and 1 or 0
+end
+return out
+"""
+)
+
+# KEYS: leases. Returns how many leases are live.
+COUNT_PRESENT = (
+    PRELUDE
+    + """
+return redis.call('ZCOUNT', KEYS[1], '(' .. now_ms(), '+inf')
+"""
+)
