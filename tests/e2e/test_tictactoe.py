@@ -301,7 +301,8 @@ def test_a_seat_left_past_the_lease_frees_and_an_old_invite_link_seats_a_new_pla
     browser: Browsers, short_lease: LiveServer
 ) -> None:
     """X's tab goes without a bye (as a crashed one): once its lease lapses, O is told
-    the seat is free, and whoever opens the old invitation sits as X and plays on."""
+    the seat is free, a watcher is offered it, and whoever opens the old invitation
+    sits as X and plays on."""
     if short_lease.process is None or short_lease.process.poll() is not None:
         short_lease.start()
     browser.servers.append(short_lease)
@@ -311,6 +312,9 @@ def test_a_seat_left_past_the_lease_frees_and_an_old_invite_link_seats_a_new_pla
     assert invitation == f"{short_lease.url}/thywill/tictactoe/init/?room={room}"
     o = open_room(browser, short_lease, "longpoll", room)
     current = play({"X": x, "O": o}, "X4 O0", EMPTY)
+    watcher = open_room(browser, short_lease, "longpoll", room)
+    wait_text(watcher, "ttt-notice", "Room full: you are watching.")
+    assert text_of(watcher, "ttt-sit") == ""
 
     x.execute_script(BLOCK_BYE_JS)
     x.quit()
@@ -323,11 +327,18 @@ def test_a_seat_left_past_the_lease_frees_and_an_old_invite_link_seats_a_new_pla
         what="the seat freed once X's lease lapsed",
     )
     assert "X (free)" in text_of(o, "ttt-seats")
+    wait_text(watcher, "ttt-sit", "Take the free seat")
 
     newcomer = browser()
     newcomer.get(str(invitation))
     wait_connected(newcomer)
     wait_text(newcomer, "ttt-message", "You are X. Your turn.")
     wait_board([newcomer], current)
-    play({"X": newcomer, "O": o}, "X8", current)
+    wait_shown(
+        watcher,
+        "document.getElementById('ttt-sit').hidden",
+        "the free seat no longer offered",
+        lambda: text_of(watcher, "ttt-sit"),
+    )
+    play({"X": newcomer, "O": o, "W": watcher}, "X8", current)
     wait_text(o, "ttt-message", "You are O. Your turn.")
