@@ -342,3 +342,37 @@ def test_a_seat_left_past_the_lease_frees_and_an_old_invite_link_seats_a_new_pla
     )
     play({"X": newcomer, "O": o, "W": watcher}, "X8", current)
     wait_text(o, "ttt-message", "You are O. Your turn.")
+
+
+@pytest.mark.timeout(60)
+def test_a_reloaded_tab_that_could_not_say_bye_keeps_its_seat(
+    browser: Browsers, short_lease: LiveServer
+) -> None:
+    """Without a bye, X's old client still holds the seat when the reloaded page joins:
+    the tab's key gives the seat to the new client, and the old one's lapsing lease
+    frees nothing (O is never told the seat is free)."""
+    if short_lease.process is None or short_lease.process.poll() is not None:
+        short_lease.start()
+    browser.servers.append(short_lease)
+    room = f"reload-{secrets.token_hex(3)}"
+    x = open_room(browser, short_lease, "sse", room)
+    o = open_room(browser, short_lease, "sse", room)
+    current = play({"X": x, "O": o}, "X4 O0", EMPTY)
+    o.execute_script(
+        "window.e2eSeats = [];"
+        "thywill.onMessage((d) => d.type === 'ttt.state' && e2eSeats.push(d.seats.X));"
+    )
+
+    x.execute_script(BLOCK_BYE_JS)
+    x.refresh()
+    wait_connected(x)
+    wait_text(x, "ttt-message", "You are X. Your turn.")
+    wait_board([x], current)
+    # Nothing to wait for: what must not happen is the seat freed when the old client's
+    # lease lapses (within LEASE and a sweep). Give it three leases, then look.
+    o.set_script_timeout(LEASE * 3 + 5)
+    o.execute_async_script(
+        "setTimeout(arguments[arguments.length - 1], arguments[0])", (LEASE * 3) * 1000
+    )
+    current = play({"X": x, "O": o}, "X8", current)
+    assert o.execute_script("return e2eSeats").count(False) == 0

@@ -53,11 +53,16 @@
     return randomName(6);
   }
 
-  /** This tab's key: kept for its reloads, new in a new tab (or without storage). */
+  /**
+   * This tab's key: kept for its reloads, new otherwise. A tab the browser duplicated
+   * starts with a copy of the sessionStorage of its original, whose seat is not its own.
+   */
   function tabKey() {
+    const [navigation] = performance.getEntriesByType('navigation');
+    const reloaded = navigation !== undefined && navigation.type === 'reload';
     try {
       let key = sessionStorage.getItem(TAB_KEY);
-      if (!key || !/^[a-z0-9]{16}$/.test(key)) {
+      if (!reloaded || !key || !/^[a-z0-9]{16}$/.test(key)) {
         key = randomName(16);
         sessionStorage.setItem(TAB_KEY, key);
       }
