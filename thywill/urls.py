@@ -10,6 +10,7 @@ from django.urls import path, re_path
 
 from thywill.edge.errors import not_found, upgrade_required
 from thywill.edge.views.bootstrap import init
+from thywill.edge.views.bye import bye
 from thywill.edge.views.health import health
 from thywill.edge.views.longpoll import longpoll
 from thywill.edge.views.send import send
@@ -23,6 +24,7 @@ urlpatterns = [
     path("<str:app_name>/init/", init, name="app-init"),
     path("<str:app_name>/session/", session, name="app-session"),
     path("send/", send, name="send"),
+    path("bye/", bye, name="bye"),
     path("longpoll/", longpoll, name="longpoll"),
     path("sse/", sse, name="sse"),
     # WebSocket connections to this path reach the transport (thywill.asgi); a plain

@@ -181,3 +181,54 @@ def test_a_reloaded_page_is_back_in_its_room_and_a_newcomer_sees_the_history(
     wait_equal(bob, MESSAGES, ["Alice: first", "Alice: second"], "the history for Bob")
     wait_equal(bob, PEOPLE, ["Alice", "Bob"], "both listed for Bob")
     wait_equal(alice, PEOPLE, ["Alice", "Bob"], "both listed for Alice")
+
+
+def test_two_windows_of_one_browser_get_their_own_nicknames_and_a_closed_one_leaves(
+    people: tuple[WebDriver, WebDriver], live: LiveServer
+) -> None:
+    """Alice's second window starts as Alice 2, not Alice again; both are listed in the
+    room. Closed, the second window says bye: it leaves the list within seconds, not
+    when its presence lease lapses (a minute on this server)."""
+    alice, _ = people
+    open_chat(alice, live, None)
+    choose_nickname(alice, "Alice")
+    submit(alice, "chat-create", "Two windows")
+    wait_equal(alice, STEP, "room", "Alice in her room")
+    first = alice.current_window_handle
+
+    alice.switch_to.new_window("window")
+    open_chat(alice, live, None)
+    wait_equal(alice, STEP, "rooms", "the second window named by itself")
+    assert alice.find_element(By.ID, "chat-me").text == "Alice 2"
+    alice.find_element(
+        By.CSS_SELECTOR, "#chat-room-list button[data-room='Two windows']"
+    ).click()
+    wait_equal(alice, PEOPLE, ["Alice", "Alice 2"], "both windows listed")
+    alice.close()
+
+    alice.switch_to.window(first)
+    wait_for(
+        alice,
+        f"JSON.stringify({PEOPLE}) === '[\"Alice\"]'",
+        timeout=5,
+        what="the closed window gone from the list within 5 s",
+    )
+    wait_equal(alice, NOTICES, ["Alice 2 joined", "Alice 2 left"], "told of both")
+
+
+def test_the_room_buttons_look_like_buttons_not_fields(
+    people: tuple[WebDriver, WebDriver], live: LiveServer
+) -> None:
+    """A room button is tinted, without a field's border, unlike the text field."""
+    alice, _ = people
+    open_chat(alice, live, None)
+    choose_nickname(alice, "Alice")
+    style = (
+        "const s = getComputedStyle(document.querySelector(arguments[0]));"
+        "return [s.backgroundColor, s.borderTopStyle, s.cursor]"
+    )
+    room = alice.execute_script(style, "#chat-room-list button")
+    field = alice.execute_script(style, "#chat-create-input")
+    assert room[1:] == ["none", "pointer"]
+    assert room[0] != field[0]
+    assert field[1] == "solid"

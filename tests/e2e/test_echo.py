@@ -350,3 +350,67 @@ def test_a_refused_token_closes_the_client_and_is_shown_to_the_user(
             "message": "The token belongs to another session.",
         }
     }
+
+
+LONG_MESSAGE_JS = """
+document.getElementById('echo-input').value = 'a'.repeat(arguments[0]);
+document.querySelector('#echo-form button[type=submit]').click();
+"""
+
+REFUSED_JS = """
+const item = document.querySelector('#echo-log li.echo-failed');
+const reason = item.querySelector('.echo-reason').getBoundingClientRect();
+return {
+  parts: [...item.children].map((part) => [part.className, part.textContent]),
+  height: item.getBoundingClientRect().height,
+  reasonInView: reason.top >= 0 && reason.bottom <= window.innerHeight,
+  window: window.innerHeight,
+};
+"""
+
+
+def test_a_refused_long_message_shows_the_reason_first_and_is_cut(
+    browser: Browsers, server: LiveServer
+) -> None:
+    """100,000 characters are over the size limit: the reason comes first and in view,
+    then the message's first 200 characters and its length, in a line, not screens."""
+    driver = browser.open(server, None)
+    wait_connected(driver)
+    driver.execute_script(LONG_MESSAGE_JS, 100_000)
+    wait_for(driver, "document.querySelector('#echo-log li.echo-failed')")
+
+    refused = driver.execute_script(REFUSED_JS)
+    [(reason_class, reason), text, length] = refused["parts"]
+    assert reason_class == "echo-reason"
+    assert reason.startswith("Not sent: The message takes ")
+    assert reason.endswith(" bytes to send; the limit is 65536.")
+    assert text == ["echo-text", "a" * 200 + "\u2026"]
+    assert length == ["echo-length", "100,000 characters in all"]
+    assert refused["reasonInView"]
+    assert refused["height"] < refused["window"] / 2
+    assert driver.execute_script("return thywill.stats.sent") == 0
+
+
+def test_an_empty_message_says_why_it_is_not_sent(
+    browser: Browsers, server: LiveServer
+) -> None:
+    """Blank text is not sent, and the page says why; the next message clears it."""
+    driver = browser.open(server, None)
+    wait_connected(driver)
+    submit_through_form(driver, "   ")
+    error = driver.find_element(By.ID, "echo-error")
+    wait_for(
+        driver,
+        "document.getElementById('echo-error').textContent"
+        " === 'A message cannot be empty: type something first.'",
+        what="the reason under the form",
+    )
+    assert error.is_displayed()
+    assert echo_log(driver) == []
+    assert driver.execute_script("return thywill.stats.sent") == 0
+
+    driver.find_element(By.ID, "echo-input").clear()
+    submit_through_form(driver, "hello")
+    wait_for(driver, "document.querySelectorAll('#echo-log li.echo-message').length === 1")
+    assert echo_log(driver) == [("echo-message", "hello")]
+    assert error.text == "" and not error.is_displayed()

@@ -229,3 +229,150 @@ def test_after_a_server_restart_both_players_are_back_in_the_game(
     current = play(players, "X8 O2", current)
     assert current == "O-O-X---X"
     wait_text(x, "ttt-message", "You are X. Your turn.")
+
+
+BLOCK_BYE_JS = """
+const realFetch = window.fetch;
+window.fetch = (url, init) =>
+  String(url).includes('/bye/') ? Promise.resolve(new Response(null, {status: 204}))
+    : realFetch(url, init);
+"""
+"""Makes the page unable to say bye, as a crashed tab or a lost network: its client
+leaves only when its presence lease lapses."""
+
+LEASE = 2.0
+"""The presence lease (PRESENCE_TTL, seconds) of the server whose seats free by lease."""
+
+
+def new_tab(driver: WebDriver, url: str) -> str:
+    """Open ``url`` in a new tab of ``driver``'s browser (its session, its own
+    sessionStorage), switch to it, wait until it is connected; return its handle."""
+    driver.switch_to.new_window("tab")
+    driver.get(url)
+    wait_connected(driver)
+    return str(driver.current_window_handle)
+
+
+def in_tab(driver: WebDriver, handle: str) -> WebDriver:
+    driver.switch_to.window(handle)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def short_lease(live_factory: Callable[..., LiveServer]) -> LiveServer:
+    """A server of this module's own whose presence leases last LEASE seconds."""
+    return live_factory(THYWILL_TEST_PRESENCE_TTL=str(LEASE))
+
+
+@pytest.mark.timeout(90)
+def test_two_tabs_of_one_browser_are_x_and_o_and_a_closed_tab_frees_its_seat(
+    browser: Browsers, server: LiveServer
+) -> None:
+    """A seat is a tab's, not the browser session's: the second tab is O, not X again,
+    and they play. A tab closed says bye, so its seat is free at once, not after the
+    lease (a minute on this server)."""
+    room = f"tabs-{secrets.token_hex(3)}"
+    url = f"{server.url}/thywill/tictactoe/init/?transport=websocket&room={room}"
+    driver = browser()
+    driver.get(url)
+    wait_connected(driver)
+    x = str(driver.current_window_handle)
+    wait_text(driver, "ttt-message", "You are X. " + WAITING)
+    o = new_tab(driver, url)
+    wait_text(driver, "ttt-message", "You are O. X starts.")
+    wait_text(in_tab(driver, x), "ttt-message", "You are X. You start.")
+
+    current = EMPTY
+    for move in ("X4", "O0", "X8"):
+        mark, cell = move[0], int(move[1])
+        click(in_tab(driver, x if mark == "X" else o), cell)
+        current = current[:cell] + mark + current[cell + 1 :]
+        for handle in (x, o):
+            wait_board([in_tab(driver, handle)], current)
+    wait_text(in_tab(driver, o), "ttt-message", "You are O. Your turn.")
+
+    in_tab(driver, x).close()
+    wait_text(in_tab(driver, o), "ttt-message", "You are O. " + WAITING)
+    wait_board([driver], current)
+
+
+@pytest.mark.timeout(90)
+def test_a_seat_left_past_the_lease_frees_and_an_old_invite_link_seats_a_new_player(
+    browser: Browsers, short_lease: LiveServer
+) -> None:
+    """X's tab goes without a bye (as a crashed one): once its lease lapses, O is told
+    the seat is free, a watcher is offered it, and whoever opens the old invitation
+    sits as X and plays on."""
+    if short_lease.process is None or short_lease.process.poll() is not None:
+        short_lease.start()
+    browser.servers.append(short_lease)
+    room = f"lease-{secrets.token_hex(3)}"
+    x = open_room(browser, short_lease, "longpoll", room)
+    invitation = x.find_element(By.ID, "ttt-invite").get_attribute("value")
+    assert invitation == f"{short_lease.url}/thywill/tictactoe/init/?room={room}"
+    o = open_room(browser, short_lease, "longpoll", room)
+    current = play({"X": x, "O": o}, "X4 O0", EMPTY)
+    watcher = open_room(browser, short_lease, "longpoll", room)
+    wait_text(watcher, "ttt-notice", "Room full: you are watching.")
+    assert text_of(watcher, "ttt-sit") == ""
+
+    x.execute_script(BLOCK_BYE_JS)
+    x.quit()
+    browser.drivers.remove(x)
+    waiting = json.dumps("You are O. " + WAITING)
+    wait_for(
+        o,
+        f"document.getElementById('ttt-message').textContent === {waiting}",
+        timeout=LEASE + 8,
+        what="the seat freed once X's lease lapsed",
+    )
+    assert "X (free)" in text_of(o, "ttt-seats")
+    wait_text(watcher, "ttt-sit", "Take the free seat")
+
+    newcomer = browser()
+    newcomer.get(str(invitation))
+    wait_connected(newcomer)
+    wait_text(newcomer, "ttt-message", "You are X. Your turn.")
+    wait_board([newcomer], current)
+    wait_shown(
+        watcher,
+        "document.getElementById('ttt-sit').hidden",
+        "the free seat no longer offered",
+        lambda: text_of(watcher, "ttt-sit"),
+    )
+    play({"X": newcomer, "O": o, "W": watcher}, "X8", current)
+    wait_text(o, "ttt-message", "You are O. Your turn.")
+
+
+@pytest.mark.timeout(60)
+def test_a_reloaded_tab_that_could_not_say_bye_keeps_its_seat(
+    browser: Browsers, short_lease: LiveServer
+) -> None:
+    """Without a bye, X's old client still holds the seat when the reloaded page joins:
+    the tab's key gives the seat to the new client, and the old one's lapsing lease
+    frees nothing (O is never told the seat is free)."""
+    if short_lease.process is None or short_lease.process.poll() is not None:
+        short_lease.start()
+    browser.servers.append(short_lease)
+    room = f"reload-{secrets.token_hex(3)}"
+    x = open_room(browser, short_lease, "sse", room)
+    o = open_room(browser, short_lease, "sse", room)
+    current = play({"X": x, "O": o}, "X4 O0", EMPTY)
+    o.execute_script(
+        "window.e2eSeats = [];"
+        "thywill.onMessage((d) => d.type === 'ttt.state' && e2eSeats.push(d.seats.X));"
+    )
+
+    x.execute_script(BLOCK_BYE_JS)
+    x.refresh()
+    wait_connected(x)
+    wait_text(x, "ttt-message", "You are X. Your turn.")
+    wait_board([x], current)
+    # Nothing to wait for: what must not happen is the seat freed when the old client's
+    # lease lapses (within LEASE and a sweep). Give it three leases, then look.
+    o.set_script_timeout(LEASE * 3 + 5)
+    o.execute_async_script(
+        "setTimeout(arguments[arguments.length - 1], arguments[0])", (LEASE * 3) * 1000
+    )
+    current = play({"X": x, "O": o}, "X8", current)
+    assert o.execute_script("return e2eSeats").count(False) == 0

@@ -454,6 +454,35 @@ test('the network coming back skips the backoff wait', async () => {
   assert.equal(server.streams.length, 2);
 });
 
+test('a page that goes away says bye: one keepalive POST of its token, with the CSRF header', async () => {
+  const endpoints = {...BASE_CONFIG.endpoints, bye: '/thywill/bye/'};
+  const {page} = await openedSsePage({page: {config: withConfig({endpoints})}});
+  page.fire('window', 'pagehide');
+  await settle();
+  const byes = page.requests.filter((request) => request.path === '/thywill/bye/');
+  assert.equal(byes.length, 1);
+  const [bye] = byes;
+  assert.equal(bye.method, 'POST');
+  assert.equal(bye.init.keepalive, true);
+  assert.equal(bye.headers['X-CSRFToken'], 'csrf');
+  assert.deepEqual(plain(bye.body), {token: 'tok'});
+});
+
+test('no bye without its endpoint, nor from a closed client', async () => {
+  const {page} = await openedSsePage();
+  page.fire('window', 'pagehide');
+  const server = sseServer({sse: () => errorResponse(403, 'bad_token')});
+  const endpoints = {...BASE_CONFIG.endpoints, bye: '/thywill/bye/'};
+  const closed = createPage({route: server.route, config: withConfig({endpoints})});
+  await settle();
+  assert.equal(closed.thywill.state, 'closed');
+  closed.fire('window', 'pagehide');
+  await settle();
+  for (const requests of [page.requests, closed.requests]) {
+    assert.deepEqual(requests.filter((request) => request.path === '/thywill/bye/'), []);
+  }
+});
+
 test('backoff grows, capped at reconnectMaxDelay, and resets after a connection', async () => {
   const server = sseServer({sse: () => errorResponse(503, 'unavailable')});
   const page = createPage({

@@ -42,6 +42,7 @@ DEFAULT_ENDPOINTS = {
     "sse": "/thywill/sse/",
     "longpoll": "/thywill/longpoll/",
     "websocket": "/thywill/websocket/",
+    "bye": "/thywill/bye/",
 }
 CONNECT_TIMEOUT = 5.0
 REQUEST_TIMEOUT = 10.0

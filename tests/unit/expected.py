@@ -29,6 +29,7 @@ def client_config(config: dict[str, Any], application: str) -> dict[str, Any]:
             "sse": "/thywill/sse/",
             "longpoll": "/thywill/longpoll/",
             "websocket": "/thywill/websocket/",
+            "bye": "/thywill/bye/",
         },
         "limits": {
             "maxMessageBytes": 65536,

@@ -94,6 +94,32 @@ async def test_a_nickname_is_cleaned_confirmed_and_kept_per_client():
     )
 
 
+async def test_a_new_tab_starting_from_the_last_nickname_gets_one_of_its_own():
+    """``fresh``: another tab of the browser is Alice, so this one is Alice 2, the next
+    Alice 3; a tab of another browser, or one named on purpose (a reload), keeps it."""
+    alice = await page("Alice")
+    names = []
+    for _ in range(2):
+        tab = await page(tab_of=alice)
+        await tab.ok({"type": "chat.nick", "nick": "alice", "fresh": True})
+        names.append((await tab.read_one("chat.nick"))["nick"])
+    assert names == ["alice 2", "alice 3"]
+    elsewhere = await page()
+    await elsewhere.ok({"type": "chat.nick", "nick": "Alice", "fresh": True})
+    reloaded = await page(tab_of=alice)
+    await reloaded.ok({"type": "chat.nick", "nick": "Alice"})
+    for each in (elsewhere, reloaded):
+        assert (await each.read_one("chat.nick"))["nick"] == "Alice"
+
+
+async def test_a_fresh_nickname_at_the_length_limit_is_cut_for_its_number():
+    long = "n" * 24
+    first = await page(long)
+    second = await page(tab_of=first)
+    await second.ok({"type": "chat.nick", "nick": long, "fresh": True})
+    assert (await second.read_one("chat.nick"))["nick"] == "n" * 22 + " 2"
+
+
 async def test_a_created_room_is_announced_to_every_page_and_joined_by_its_maker():
     """chat.create makes the room, tells the lobby, and moves its maker in."""
     alice, bob = await page("alice"), await page("bob")

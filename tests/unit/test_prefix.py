@@ -36,6 +36,7 @@ async def test_every_url_the_client_is_given_follows_the_prefix(settings):
         "sse": "/rt/sse/",
         "longpoll": "/rt/longpoll/",
         "websocket": "/rt/websocket/",
+        "bye": "/rt/bye/",
     }
 
 

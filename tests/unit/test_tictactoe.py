@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -22,16 +23,30 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ROOM = "r1"
 SEATLESS_SESSION = "w" * 32
 """The session hash of a browser that has no seat."""
+TABS: dict[str, str] = {}
+"""The tab key of each client (by id): what its page keeps in sessionStorage."""
 
 
-async def visitor(tab_of: TestClient | None = None) -> TestClient:
-    """A new tab of the tictactoe application: in a browser of its own, or in the
-    browser (the session) of ``tab_of``."""
-    return await connect("tictactoe", http=tab_of.http if tab_of else None)
+async def visitor(
+    tab_of: TestClient | None = None, *, reload_of: TestClient | None = None
+) -> TestClient:
+    """A new tab of the tictactoe application: in a browser of its own, in the browser
+    (the session) of ``tab_of``, or the tab of ``reload_of`` reloaded (a new client)."""
+    same = tab_of or reload_of
+    client = await connect("tictactoe", http=same.http if same else None)
+    TABS[client.client_id] = tab(reload_of) if reload_of else secrets.token_hex(8)
+    return client
+
+
+def tab(client: TestClient) -> str:
+    return TABS[client.client_id]
 
 
 async def sent(client: TestClient, kind: str, **fields) -> dict:
-    """The result of one ``ttt.<kind>`` message about ROOM, without its seq."""
+    """The result of one ``ttt.<kind>`` message about ROOM (a join names the client's
+    tab), without its seq."""
+    if kind == "join":
+        fields.setdefault("tab", tab(client))
     return await client.send({"type": f"ttt.{kind}", "room": ROOM, **fields})
 
 
@@ -123,25 +138,74 @@ async def test_a_third_visitor_is_refused_a_seat_and_watches_the_game():
     assert seen["board"][4] == "X" and seen["turn"] == "O"
     g = await game()
     assert (g.player_x, g.player_o) == (
-        player_of(None, x.session_hash),
-        player_of(None, o.session_hash),
+        player_of(None, x.session_hash, tab(x)),
+        player_of(None, o.session_hash, tab(o)),
     )
+    assert (g.client_x, g.client_o) == (x.client_id, o.client_id)
 
 
 async def test_a_reloaded_tab_resumes_its_seat_and_the_board():
-    """A new client of X's session (a reload) gets X back and the board as it was; the
-    room is not told anything new."""
+    """A new client of X's tab (a reload) gets X back and the board as it was; the
+    room is not told anything new, and only the new client moves for X."""
     x, o = await started()
     await play(x, o, [0, 4])
     await o.receive()
-    reloaded = await visitor(tab_of=x)
+    reloaded = await visitor(reload_of=x)
     assert (await sent(reloaded, "join"))["status"] == "ok"
     [resumed] = await states(reloaded)
     assert resumed["you"] == "X"
     assert resumed["board"] == ["X", "", "", "", "O", "", "", "", ""]
     assert resumed["turn"] == "X"
     assert await states(o) == []
+    assert (await sent(x, "move", cell=8))["code"] == "watching"
     assert (await sent(reloaded, "move", cell=8))["status"] == "ok"
+
+
+async def test_two_tabs_of_one_browser_are_two_players():
+    """A second tab of X's browser is not X again: it takes O, and the game starts."""
+    x = await visitor()
+    await sent(x, "join")
+    other_tab = await visitor(tab_of=x)
+    assert (await sent(other_tab, "join"))["status"] == "ok"
+    [answer] = [s for s in await states(other_tab) if "you" in s]
+    assert (answer["you"], answer["status"]) == ("O", "playing")
+    await play(x, other_tab, [4, 0])
+    assert (await game()).board == "O---X----"
+
+
+# --- a player who is gone ----------------------------------------------------------------
+
+
+async def test_a_player_gone_frees_the_seat_and_a_newcomer_takes_over_the_game():
+    """O's client is gone (its disconnect event): the room is told the seat is free
+    and the game waits; the next visitor sits as O and plays on the same board."""
+    x, o = await started()
+    await play(x, o, [4, 0])
+    await x.receive()
+    await o.disconnect()
+    [freed] = await states(x)
+    assert (freed["status"], freed["seats"]) == ("waiting", {"X": True, "O": False})
+    assert (await sent(x, "move", cell=8))["code"] == "not_started"
+
+    newcomer = await visitor()
+    assert (await sent(newcomer, "join"))["status"] == "ok"
+    [answer] = [s for s in await states(newcomer) if "you" in s]
+    assert (answer["you"], answer["status"], answer["turn"]) == ("O", "playing", "X")
+    assert answer["board"] == ["O", "", "", "", "X", "", "", "", ""]
+    await play(x, newcomer, [8])
+
+
+async def test_a_room_left_empty_starts_afresh():
+    """Both players gone: the next visitor is X of a new game on an empty board."""
+    x, o = await started()
+    await play(x, o, [4, 0])
+    await x.disconnect()
+    await o.disconnect()
+    newcomer = await visitor()
+    await sent(newcomer, "join")
+    [answer] = [s for s in await states(newcomer) if "you" in s]
+    assert (answer["you"], answer["status"]) == ("X", "waiting")
+    assert (answer["board"], answer["round"]) == ([""] * 9, 1)
 
 
 # --- moves ------------------------------------------------------------------------------
@@ -232,8 +296,10 @@ async def test_a_rematch_after_the_end_lets_the_other_player_start():
 @pytest.mark.parametrize(
     ("data", "code"),
     [
-        ({"type": "ttt.join", "room": "Not A Room!"}, "bad_room"),
-        ({"type": "ttt.join", "room": "x" * 33}, "bad_message"),
+        ({"type": "ttt.join", "room": "Not A Room!", "tab": "t" * 16}, "bad_room"),
+        ({"type": "ttt.join", "room": "x" * 33, "tab": "t" * 16}, "bad_message"),
+        ({"type": "ttt.join", "room": ROOM}, "bad_message"),
+        ({"type": "ttt.join", "room": ROOM, "tab": "short"}, "bad_message"),
         ({"type": "ttt.move", "room": ROOM, "cell": 9}, "bad_message"),
         ({"type": "ttt.move", "room": ROOM}, "bad_message"),
         ({"type": "ttt.shout", "room": ROOM}, "bad_message"),
@@ -256,8 +322,14 @@ def rules_module():
     return script.module
 
 
-def hook_model(session_hash: str, data: dict) -> Model:
-    fields = {"user_id": None, "session_hash": session_hash, "data": data}
+def hook_model(client: TestClient | None, data: dict) -> Model:
+    """The model of a message of ``client`` (None: a client of a seatless browser)."""
+    fields = {
+        "client_id": client.client_id if client else new_client_id(),
+        "user_id": None,
+        "session_hash": client.session_hash if client else SEATLESS_SESSION,
+        "data": data,
+    }
     return Model("message", fields, frozenset())
 
 
@@ -267,15 +339,15 @@ async def test_the_hook_scripts_refuse_a_third_player_and_a_move_out_of_turn():
     rules = rules_module()
     with pytest.raises(FlowFailedError) as full:
         await sync_to_async(rules.pre_ttt_join)(
-            hook_model(SEATLESS_SESSION, {"type": "ttt.join", "room": ROOM})
+            hook_model(None, {"type": "ttt.join", "room": ROOM, "tab": "t" * 16})
         )
     with pytest.raises(FlowFailedError) as turn:
         await sync_to_async(rules.pre_ttt_move)(
-            hook_model(o.session_hash, {"type": "ttt.move", "room": ROOM, "cell": 0})
+            hook_model(o, {"type": "ttt.move", "room": ROOM, "cell": 0})
         )
     assert (full.value.code, turn.value.code) == ("room_full", "not_your_turn")
     await sync_to_async(rules.pre_ttt_move)(
-        hook_model(x.session_hash, {"type": "ttt.move", "room": ROOM, "cell": 0})
+        hook_model(x, {"type": "ttt.move", "room": ROOM, "cell": 0})
     )
 
 
@@ -285,7 +357,7 @@ async def test_the_move_handler_checks_again_under_the_row_lock():
     x, _ = await started()
     await Game.objects.filter(room=ROOM).aupdate(turn="O")
     ctx = Context(
-        ClientIdentity(new_client_id(), "tictactoe", x.session_hash),
+        ClientIdentity(x.client_id, "tictactoe", x.session_hash),
         push=get_runtime().push,
     )
     app = get_runtime().application("tictactoe").app
@@ -303,11 +375,12 @@ async def test_the_move_handler_checks_again_under_the_row_lock():
     assert (await game()).board == board.EMPTY_BOARD
 
 
-async def test_two_tabs_of_one_player_moving_at_once_play_one_move():
-    """Two tabs of X send a move at the same time: one is played, the other refused."""
-    x, _ = await started()
+async def test_two_visitors_joining_at_once_take_one_seat_each():
+    """Two tabs of one browser join a new room at the same time: X and O, not X twice."""
+    x = await visitor()
     other_tab = await visitor(tab_of=x)
-    results = await asyncio.gather(sent(x, "move", cell=0), sent(other_tab, "move", cell=1))
-    assert sorted(r["status"] for r in results) == ["failed", "ok"]
-    assert [r["code"] for r in results if r["status"] == "failed"] == ["not_your_turn"]
-    assert (await game()).board.count("X") == 1
+    results = await asyncio.gather(sent(x, "join"), sent(other_tab, "join"))
+    assert [r["status"] for r in results] == ["ok", "ok"]
+    g = await game()
+    assert {g.client_x, g.client_o} == {x.client_id, other_tab.client_id}
+    assert g.status == "playing"

@@ -107,6 +107,7 @@ async def issue_client(
             "sse": reverse("thywill:sse"),
             "longpoll": reverse("thywill:longpoll"),
             "websocket": reverse("thywill:websocket"),
+            "bye": reverse("thywill:bye"),
         },
         "limits": conf.get_limits().as_client_config(),
         "app": dict(app.client_config()),

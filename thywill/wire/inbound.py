@@ -114,6 +114,19 @@ def parse_send_body(body: bytes, *, max_bytes: int, max_batch: int) -> SendReque
     return SendRequest(token, messages)
 
 
+def parse_bye_body(body: bytes, *, max_bytes: int) -> str:
+    """Validate a ``POST /thywill/bye/`` body, ``{"token": T}``; return the token.
+
+    Raises:
+        RejectedError: ``too_large``, ``bad_json`` or ``bad_message``.
+    """
+    parsed = parse_json(body, max_bytes=max_bytes)
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("token"), str):
+        raise _bad("The body must be a JSON object with a string 'token'.")
+    token: str = parsed["token"]
+    return token
+
+
 def _require_encodable(parsed: Any, what: str) -> None:
     """Refuse text JSON can write but UTF-8 cannot: a lone UTF-16 surrogate (``"\\ud800"``)
     parses, but no transport could ever deliver it, to anyone."""

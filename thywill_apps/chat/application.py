@@ -118,12 +118,18 @@ class ChatApplication(BaseApplication):
         CleanText("nick", label="A nickname", max_length=NICK_MAX_LENGTH, single_line=True)
     )
     def on_chat_nick(self, ctx: Context, data: Mapping[str, Any]) -> None:
-        """``{"type": "chat.nick", "nick"}``: set or change the client's nickname."""
+        """``{"type": "chat.nick", "nick", "fresh"?}``: set or change the client's
+        nickname. With ``"fresh": true`` (a new tab starting from the browser's last
+        nickname), another tab of the browser's session keeps it: this one is ``nick 2``,
+        ``nick 3``..."""
         nick = data["nick"]
+        session = ctx.identity.session_hash
+        if data.get("fresh") is True:
+            nick = Nickname.unused(nick, session, ctx.client_id)
         previous = Nickname.objects.filter(client_id=ctx.client_id).first()
         Nickname.objects.update_or_create(
             client_id=ctx.client_id,
-            defaults={"session": ctx.identity.session_hash, "name": nick},
+            defaults={"session": session, "name": nick},
         )
         ctx.reply({"type": "chat.nick", "nick": nick})
         room = current_room(ctx)

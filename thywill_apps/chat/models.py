@@ -89,6 +89,23 @@ class Nickname(models.Model):
         return self.name
 
     @staticmethod
+    def unused(name: str, session: str, client_id: str) -> str:
+        """``name``, or else the first of ``name 2``, ``name 3``... that no other client of
+        the browser session ``session`` goes by: a new tab's name, from the last one."""
+        taken = {
+            taken.casefold()
+            for taken in Nickname.objects.filter(session=session)
+            .exclude(client_id=client_id)
+            .values_list("name", flat=True)
+        }
+        candidate, number = name, 1
+        while candidate.casefold() in taken:
+            number += 1
+            suffix = f" {number}"
+            candidate = name[: NICK_MAX_LENGTH - len(suffix)].rstrip() + suffix
+        return candidate
+
+    @staticmethod
     def people(client_ids: Iterable[str]) -> list[str]:
         """The nicknames of these clients, sorted, one per person.
 

@@ -26,6 +26,8 @@ export interface ThywillEndpoints {
   websocket?: string;
   sse?: string;
   longpoll?: string;
+  /** Where a page that goes away for good says so (`pagehide`): its client leaves at once. */
+  bye?: string;
 }
 
 /**

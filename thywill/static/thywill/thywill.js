@@ -1305,6 +1305,24 @@
       }
     });
 
+    // A page that goes away for good (closed, reloaded, left; not one the browser keeps in
+    // its back-forward cache) says bye, so that its client leaves now rather than when its
+    // presence lease lapses. A keepalive request outlives the page; nobody is left to tell
+    // if it fails, and the lease still lapses.
+    window.addEventListener('pagehide', (event) => {
+      if (event.persisted || state === 'closed' || !config || !config.endpoints.bye) {
+        return;
+      }
+      fetch(config.endpoints.bye, {
+        method: 'POST',
+        keepalive: true,
+        headers: {'Content-Type': 'application/json', 'X-CSRFToken': config.csrfToken || ''},
+        credentials: 'same-origin',
+        cache: 'no-store',
+        body: JSON.stringify({token: config.token}),
+      }).catch(() => {});
+    });
+
     // --- The client object -------------------------------------------------------------------
     function subscribe(kind) {
       return (fn) => {

@@ -17,7 +17,7 @@ def _game(model: Model) -> Game | None:
 
 
 def _player(model: Model) -> str:
-    return player_of(model.user_id, model.session_hash)
+    return player_of(model.user_id, model.session_hash, model.data["tab"])
 
 
 def pre_message(model: Model) -> None:
@@ -36,10 +36,10 @@ def pre_ttt_move(model: Model) -> None:
     """Only a player moves, in turn, on a free cell, while the game is on."""
     game = _game(model)
     cell = model.data["cell"]
-    enforce(NO_GAME if game is None else game.move_refusal(_player(model), cell))
+    enforce(NO_GAME if game is None else game.move_refusal(model.client_id, cell))
 
 
 def pre_ttt_rematch(model: Model) -> None:
     """Only a player starts the next round, and only once this one is over."""
     game = _game(model)
-    enforce(NO_GAME if game is None else game.rematch_refusal(_player(model)))
+    enforce(NO_GAME if game is None else game.rematch_refusal(model.client_id))

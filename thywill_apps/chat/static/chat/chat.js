@@ -4,7 +4,9 @@
  * The server is the truth; the page asks it and shows the answers (README.md gives the
  * messages both ways). What the person chose, the nickname and the room, is kept in this
  * tab's sessionStorage: a reloaded page is a new thywill client, so when the server greets
- * it (chat.hello), and after a reset, the page tells the server both again.
+ * it (chat.hello), and after a reset, the page tells the server both again. A new tab
+ * starts from the last nickname typed in this browser (localStorage), as a "fresh" one:
+ * the server gives it "Alice 2" while another tab is Alice.
  *
  * Right after joining a room the page asks for its history and its people: asked then,
  * after the join took effect, nothing said or done around the join is missed. Messages
@@ -20,7 +22,7 @@
     return;
   }
   const SAVED = 'thywill.chat';          // sessionStorage: {nick, room} of this tab
-  const LAST_NICK = 'thywill.chat.nick'; // localStorage: the nickname new tabs start with
+  const LAST_NICK = 'thywill.chat.nick'; // localStorage: the last nickname typed, for new tabs
 
   const state = {
     nick: null,      // as the server confirmed it
@@ -100,8 +102,14 @@
     );
     ui = {root, status, me, nick, roomList, create, roomName, people, log, say};
 
-    nick.form.addEventListener('submit', (event) =>
-      submitText(nick, event, (text) => ({type: 'chat.nick', nick: text})));
+    nick.form.addEventListener('submit', (event) => {
+      const typed = nick.input.value.trim().split(/\s+/).join(' ');  // as the server cleans it
+      submitText(nick, event, (text) => ({type: 'chat.nick', nick: text})).then((accepted) => {
+        if (accepted) {
+          remember(LAST_NICK, typed);
+        }
+      });
+    });
     rename.addEventListener('click', () => {
       state.renaming = true;
       nick.input.value = state.nick || '';
@@ -151,10 +159,11 @@
     event.preventDefault();
     const text = form.input.value;
     form.input.value = '';
-    attempt(form, toData(text)).then((accepted) => {
+    return attempt(form, toData(text)).then((accepted) => {
       if (!accepted && form.input.value === '') {
         form.input.value = text;
       }
+      return accepted;
     });
   }
 
@@ -185,21 +194,28 @@
 
   // --- Remembering what the person chose --------------------------------------------------
 
+  /** What this tab chose ({nick, room}); a new tab has no nickname of its own yet, and
+   * starts from the last one typed in the browser (`fresh`). */
   function saved() {
     try {
       const stored = JSON.parse(sessionStorage.getItem(SAVED) || '{}');
-      return {nick: stored.nick || localStorage.getItem(LAST_NICK), room: stored.room || null};
+      if (stored.nick) {
+        return {nick: stored.nick, room: stored.room || null, fresh: false};
+      }
+      return {nick: localStorage.getItem(LAST_NICK), room: stored.room || null, fresh: true};
     } catch (ignored) {
-      return {nick: null, room: null};  // storage disabled, or not ours: start afresh
+      return {nick: null, room: null, fresh: false};  // storage disabled, or not ours
     }
   }
 
   function save() {
+    remember(SAVED, JSON.stringify({nick: state.nick, room: state.room}), 'session');
+  }
+
+  /** Stores `value` in localStorage, or in sessionStorage when `where` is 'session'. */
+  function remember(key, value, where) {
     try {
-      sessionStorage.setItem(SAVED, JSON.stringify({nick: state.nick, room: state.room}));
-      if (state.nick) {
-        localStorage.setItem(LAST_NICK, state.nick);
-      }
+      (where === 'session' ? sessionStorage : localStorage).setItem(key, value);
     } catch (ignored) {
       // Storage disabled: a reload starts afresh, nothing else changes.
     }
@@ -209,7 +225,7 @@
   function resync() {
     const choice = saved();
     if (choice.nick) {
-      attempt(ui.nick, {type: 'chat.nick', nick: choice.nick});
+      attempt(ui.nick, {type: 'chat.nick', nick: choice.nick, fresh: choice.fresh});
     }
     request({type: 'chat.rooms'});
     if (choice.room) {

@@ -8,6 +8,8 @@
 (function () {
   'use strict';
 
+  const EXCERPT = 200;  // the most characters of a refused message shown
+
   let ui = null;
   let started = false;
 
@@ -36,6 +38,7 @@
     const button = element('button', {type: 'submit'}, 'Send');
     const form = element('form', {id: 'echo-form', class: 'echo-form'});
     form.append(input, button);
+    const error = element('p', {id: 'echo-error', class: 'echo-error', role: 'alert'});
     const log = element('ol', {id: 'echo-log', class: 'echo-log', 'aria-live': 'polite'});
     root.append(
       element('h1', {}, 'Echo'),
@@ -43,11 +46,12 @@
         'Each message you send makes the round trip to the server and comes back to this tab only.'),
       status,
       form,
+      error,
       log,
     );
     form.addEventListener('submit', onSubmit);
     input.focus();  // autofocus is not honoured for elements added after the page loaded
-    ui = {status, input, button, log};
+    ui = {status, input, button, error, log};
     if (window.thywill) {
       // Watched from the start, not from start(): if the connection never comes (a refused
       // token...), start() never runs and the status must still say 'closed'.
@@ -66,10 +70,27 @@
     ui.button.disabled = state === 'closed';
   }
 
-  function addLine(className, text, note) {
+  function addLine(className, text) {
     const item = element('li', {class: className}, text);
-    if (note) {
-      item.append(element('span', {class: 'echo-note'}, note));
+    ui.log.append(item);
+    item.scrollIntoView({block: 'nearest'});
+  }
+
+  /**
+   * A message the server refused: the reason first, then the message, cut to EXCERPT
+   * characters with its length when longer (a 100,000-character one would fill screens).
+   */
+  function addRefused(text, reason) {
+    const item = element('li', {class: 'echo-failed'});
+    item.append(element('span', {class: 'echo-reason'}, 'Not sent: ' + reason));
+    const characters = Array.from(text);  // code points, as the length is counted
+    if (characters.length > EXCERPT) {
+      const excerpt = characters.slice(0, EXCERPT).join('') + '\u2026';
+      const length = characters.length.toLocaleString('en') + ' characters in all';
+      item.append(element('span', {class: 'echo-text'}, excerpt),
+        element('span', {class: 'echo-length'}, length));
+    } else {
+      item.append(element('span', {class: 'echo-text'}, text));
     }
     ui.log.append(item);
     item.scrollIntoView({block: 'nearest'});
@@ -78,14 +99,19 @@
   function onSubmit(event) {
     event.preventDefault();  // never a real form submission, even before start()
     const text = ui.input.value;
-    if (!started || text.trim() === '') {
+    if (!started) {
+      ui.error.textContent = 'Not connected yet: try again in a moment.';
       return;
     }
+    if (text.trim() === '') {
+      ui.error.textContent = 'A message cannot be empty: type something first.';
+      ui.input.focus();
+      return;
+    }
+    ui.error.textContent = '';
     ui.input.value = '';
     ui.input.focus();
-    thywill.send({text}).catch((error) => {
-      addLine('echo-failed', text, 'Not sent: ' + (error.message || error.code));
-    });
+    thywill.send({text}).catch((error) => addRefused(text, error.message || error.code));
   }
 
   function onMessage(data) {

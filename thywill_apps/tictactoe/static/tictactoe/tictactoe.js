@@ -2,13 +2,18 @@
  * tictactoe: the page of one room. The room is named in the address (?room=...; a new page
  * gets a random one), so the address is the invitation. The page asks to join the room as a
  * player; when the room's hook scripts refuse ("Room full: you are watching.") it watches
- * instead. Every move is sent to the server, which alone decides: a refused move shows the
- * reason the hook gave. The server's ttt.state messages are the only thing drawn.
+ * instead, and offers a seat that frees up (its player gone). Every move is sent to the
+ * server, which alone decides: a refused move shows the reason the hook gave. The server's
+ * ttt.state messages are the only thing drawn.
+ *
+ * A seat is this tab's: the page names the tab with a key kept in sessionStorage, the same
+ * across reloads (a reloaded page is a new thywill client) and different in another tab.
  */
 (function () {
   'use strict';
 
   const ROOM_NAME = /^[a-z0-9-]{1,32}$/;
+  const TAB_KEY = 'thywill.tictactoe.tab';  // sessionStorage: this tab's key
   const LAYOUT = `
     <header class="ttt-header">
       <h1>Tic-tac-toe</h1>
@@ -19,6 +24,7 @@
     <p id="ttt-notice" class="ttt-notice" role="alert" hidden></p>
     <p class="ttt-actions">
       <button id="ttt-rematch" class="ttt-rematch" type="button" hidden>New game</button>
+      <button id="ttt-sit" class="ttt-rematch" type="button" hidden>Take the free seat</button>
     </p>
     <section class="ttt-room" aria-label="Room">
       <p class="ttt-room-line">Room <strong id="ttt-room-name"></strong>
@@ -34,12 +40,36 @@
 
   let ui = null;
   let room = null;
+  let tab = null;
   let you = null;      // 'X', 'O', or null when watching
   let current = null;  // the newest ttt.state drawn
 
-  function randomRoom() {
-    const bytes = crypto.getRandomValues(new Uint8Array(6));
+  function randomName(length) {
+    const bytes = crypto.getRandomValues(new Uint8Array(length));
     return Array.from(bytes, (b) => 'abcdefghijkmnpqrstuvwxyz23456789'[b % 32]).join('');
+  }
+
+  function randomRoom() {
+    return randomName(6);
+  }
+
+  /**
+   * This tab's key: kept for its reloads, new otherwise. A tab the browser duplicated
+   * starts with a copy of the sessionStorage of its original, whose seat is not its own.
+   */
+  function tabKey() {
+    const [navigation] = performance.getEntriesByType('navigation');
+    const reloaded = navigation !== undefined && navigation.type === 'reload';
+    try {
+      let key = sessionStorage.getItem(TAB_KEY);
+      if (!reloaded || !key || !/^[a-z0-9]{16}$/.test(key)) {
+        key = randomName(16);
+        sessionStorage.setItem(TAB_KEY, key);
+      }
+      return key;
+    } catch (ignored) {
+      return randomName(16);  // storage disabled: a reload is a new player
+    }
   }
 
   /** The room the address names (cleaned), or a new one written into the address. */
@@ -66,6 +96,7 @@
       return;
     }
     room = roomFromAddress();
+    tab = tabKey();
     const root = document.getElementById('thywill-app') || document.body;
     root.innerHTML = LAYOUT;
     const byId = (id) => document.getElementById(id);
@@ -75,6 +106,7 @@
       board: byId('ttt-board'),
       notice: byId('ttt-notice'),
       rematch: byId('ttt-rematch'),
+      sit: byId('ttt-sit'),
       seats: byId('ttt-seats'),
       invite: byId('ttt-invite'),
       copy: byId('ttt-copy'),
@@ -95,6 +127,7 @@
     ui.copy.addEventListener('click', copyInvite);
     byId('ttt-new-room').href = addressOf(randomRoom(), true);
     ui.rematch.addEventListener('click', () => act({type: 'ttt.rematch', room}));
+    ui.sit.addEventListener('click', enter);
     drawCells(null);
     if (window.thywill) {
       thywill.onStateChange(showConnection);
@@ -142,7 +175,7 @@
 
   /** Join as a player, or, when the room is full, watch (saying why). */
   function enter() {
-    thywill.send({type: 'ttt.join', room}).catch((error) => {
+    thywill.send({type: 'ttt.join', room, tab}).then(clearNotice, (error) => {
       if (error.code !== 'room_full') {
         throw error;
       }
@@ -155,7 +188,7 @@
     const {status, turn, winner} = state;
     if (status === 'waiting') {
       return you ? 'You are ' + you + '. Waiting for an opponent: send them the link below.'
-        : 'Waiting for two players.';
+        : 'Waiting for players: a seat is free.';
     }
     if (status === 'won') {
       if (!you) {
@@ -203,6 +236,7 @@
     const over = state.status === 'won' || state.status === 'draw';
     ui.rematch.hidden = !(over && you);
     ui.rematch.textContent = 'New game (' + (state.starter === 'X' ? 'O' : 'X') + ' starts)';
+    ui.sit.hidden = Boolean(you) || (state.seats.X && state.seats.O);
     const seat = (mark) => mark + (mark === you ? ' (you)' : state.seats[mark] ? '' : ' (free)');
     ui.seats.textContent = '· ' + seat('X') + ' vs ' + seat('O') + ' · game ' + state.round;
   }
