@@ -9,6 +9,7 @@ from django.test import AsyncClient
 
 from tests.support.members import channel_data
 from tests.unit.test_views import Tab, data_of, error
+from thywill import testing
 from thywill.conf import get_resume
 from thywill.exceptions import ConfigurationError
 from thywill.feed.channels import group_channel
@@ -149,3 +150,18 @@ def test_a_resume_setting_that_is_not_a_bool_is_e016(settings):
         "thywill.E016",
         "THYWILL_RESUME must be True or False, not 'yes'.",
     )
+
+
+async def test_the_testing_client_activates_its_pending_client():
+    """``thywill.testing.connect()`` runs the connect event of its pending client, as a
+    browser's first connection does, and reports its refusal."""
+    client = await testing.connect("reloads")
+    assert await client.receive() == [{"welcome": client.client_id}]
+    assert await announced() == [("thywill.join", client.client_id)]
+
+
+async def test_the_testing_client_reports_a_refused_first_request(settings):
+    """A connect event that fails makes ``thywill.testing.connect()`` fail."""
+    settings.THYWILL_PIPELINE = ["tests.apps.pages.RefuseConnect"]
+    with pytest.raises(AssertionError, match="403"):
+        await testing.connect("reloads")
