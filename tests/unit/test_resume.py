@@ -9,6 +9,7 @@ from django.test import AsyncClient
 
 from tests.support.members import channel_data
 from tests.unit.test_views import Tab, data_of, error
+from tests.unit.test_websocket import WAIT, frame, opened, refusal, refused, socket_for
 from thywill import testing
 from thywill.conf import get_resume
 from thywill.exceptions import ConfigurationError
@@ -94,6 +95,23 @@ async def test_a_reload_that_resumes_loses_nothing_and_announces_nothing(setting
     assert await announced() == before
     assert await Client.objects.filter(session_key=tab.session_key).acount() == 1
     assert (await tab.poll(answer["cursor"]))["messages"] == []
+
+
+async def test_a_websocket_activates_it_and_a_refused_connect_closes_4403(settings):
+    """A WebSocket is a first request as any: it activates the client (the welcome
+    comes), and when the connect event fails it is refused with close code 4403."""
+    tab = Tab()
+    await tab.bootstrap(PAGE)
+    socket = await opened(tab)
+    batch = await frame(socket)
+    assert [m["data"] for m in batch["messages"]] == [{"welcome": tab.client_id}]
+    await socket.disconnect()
+    settings.THYWILL_PIPELINE = ["tests.apps.pages.RefuseConnect"]
+    other = Tab()
+    await other.bootstrap(PAGE)
+    socket = socket_for(other)
+    assert await socket.connect(WAIT) == (True, None)
+    assert await refused(socket) == refusal("refused", "No one may connect today.", 403)
 
 
 async def test_the_token_is_refused_with_another_sessions_cookie():
