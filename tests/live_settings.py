@@ -49,6 +49,7 @@ THYWILL_LIMITS = {
 THYWILL_TRANSPORTS = os.environ.get(
     "THYWILL_TEST_TRANSPORTS", "websocket,sse,longpoll"
 ).split(",")
+THYWILL_RESUME = os.environ.get("THYWILL_TEST_RESUME") == "1"
 THYWILL_HOOKS = {"PATH": str(Path(__file__).parent / "apps" / "hooks"), "RELOAD": False}
 
 # The site's URLs and a view that pushes (tests/apps/live_urls.py).

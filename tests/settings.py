@@ -38,6 +38,7 @@ THYWILL_APPLICATIONS = {
         "BACKEND": "thywill_apps.tictactoe.application.TicTacToeApplication",
         "OPTIONS": {},
     },
+    "reloads": {"BACKEND": "tests.apps.reloads.ReloadsApplication", "OPTIONS": {}},
 }
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.apps"]  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -53,3 +54,7 @@ THYWILL_COMPONENTS = {
 THYWILL_PIPELINE = [
     {"BACKEND": "thywill.pipeline.pipes.TracePipe", "OPTIONS": {"level": "DEBUG"}},
 ]
+
+# Most tests check what issuing a client does at once (its record, its connect event);
+# the tests of reloads turn resuming on (THYWILL_RESUME's default).
+THYWILL_RESUME = False

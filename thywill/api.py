@@ -101,9 +101,13 @@ async def issue_client(
     and passes it in the context, ``{"thywill_clients": {application: config}}``. The
     response must set the CSRF cookie (``CsrfViewMiddleware`` does).
 
+    With THYWILL_RESUME on (the default) the client is pending: its record, its connect
+    event and its presence lease come with its first request (documentation/transports.md,
+    "Reloads").
+
     Raises:
         ThywillError: no application has that name, the transport is not enabled, or
-            the application's connect event refused the client.
+            (THYWILL_RESUME off) the application's connect event refused the client.
     """
     app = issuing.find_application(application)
     return await issuing.issue_client(request, app, forced_transport=transport)

@@ -309,6 +309,19 @@ def serve_static() -> bool:
     return bool(getattr(settings, "THYWILL_SERVE_STATIC", settings.DEBUG))
 
 
+@functools.cache
+def get_resume() -> bool:
+    """THYWILL_RESUME: whether a reloaded page resumes its tab's client (default True,
+    thywill.E016 when it is not a bool)."""
+    resume = getattr(settings, "THYWILL_RESUME", True)
+    if not isinstance(resume, bool):
+        raise ConfigurationError(
+            f"THYWILL_RESUME must be True or False, not {resume!r}.",
+            check_id="thywill.E016",
+        )
+    return resume
+
+
 def reset() -> None:
     """Forget every cached value (called when a THYWILL_* setting changes)."""
     for cached in (
@@ -320,5 +333,6 @@ def reset() -> None:
         get_hooks,
         get_pipeline,
         get_csp,
+        get_resume,
     ):
         cached.cache_clear()

@@ -175,17 +175,21 @@ export function sseEvent(type, data, id) {
  * their JSON. `route(request)` answers each fetch: request is
  * {url (URL), path, params, method, headers, body (parsed JSON or null), signal}; it returns
  * a Response, a streamedResponse() object, a Promise of either, or throws (network error).
- * Returns {thywill, requests, sockets, clock, window, document, banners, errors,
+ * `sessionStorage` is the tab's (a FakeStorage), none when undefined.
+ * Returns {thywill, requests, sockets, clock, window, document, banners, consoleErrors,
+ * consoleWarnings,
  * fire(target, type)}; `sockets` are the page's WebSockets (see webSocketClass).
  */
 export function createPage({
   config = BASE_CONFIG, elements = {}, route, readyState = 'complete', random = 0.5,
+  sessionStorage = undefined,
 } = {}) {
   const clock = new FakeClock();
   const requests = [];
   const listeners = {window: new Map(), document: new Map()};
   const banners = [];
   const consoleErrors = [];
+  const consoleWarnings = [];
   const sockets = [];
 
   const addListener = (where) => (type, fn) => {
@@ -244,7 +248,7 @@ export function createPage({
   const sandbox = {
     console: {
       log: console.log,
-      warn: console.warn,
+      warn: (...args) => consoleWarnings.push(args),
       error: (...args) => consoleErrors.push(args),
     },
     setTimeout: clock.setTimeout,
@@ -257,7 +261,8 @@ export function createPage({
     URL,
     DOMException,
     WebSocket: webSocketClass(sockets),
-    location: {href: 'https://example.test/thywill/init/'},
+    location: {href: 'https://example.test/thywill/init/', pathname: '/thywill/init/', search: ''},
+    sessionStorage,
     fetch,
     document,
     addEventListener: addListener('window'),
@@ -276,12 +281,36 @@ export function createPage({
     clock,
     banners,
     consoleErrors,
+    consoleWarnings,
     fire(where, type) {
       for (const fn of listeners[where].get(type) || []) {
         fn({type});
       }
     },
   };
+}
+
+/** The sessionStorage of a tab; copy() is what a browser gives a duplicated tab. */
+export class FakeStorage {
+  constructor(entries = []) {
+    this.items = new Map(entries);
+  }
+
+  getItem(key) {
+    return this.items.has(key) ? this.items.get(key) : null;
+  }
+
+  setItem(key, value) {
+    this.items.set(key, String(value));
+  }
+
+  removeItem(key) {
+    this.items.delete(key);
+  }
+
+  copy() {
+    return new FakeStorage(this.items);
+  }
 }
 
 function fakeElement(tag) {

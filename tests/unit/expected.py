@@ -21,6 +21,7 @@ def client_config(config: dict[str, Any], application: str) -> dict[str, Any]:
         "token": config["token"],
         "application": application,
         "cursor": "",
+        "resume": False,
         "transports": ["websocket", "sse", "longpoll"],
         "forcedTransport": None,
         "csrfToken": config["csrfToken"],

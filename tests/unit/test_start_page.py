@@ -24,6 +24,7 @@ async def test_the_start_page_lists_every_application_in_settings_order():
         ("/thywill/testkit/init/", "Testkit"),
         ("/thywill/rooms/init/", "Rooms"),
         ("/thywill/tictactoe/init/", "Tic-tac-toe"),
+        ("/thywill/reloads/init/", "Reloads"),
     ]
     assert EchoApplication.description in html
     assert ChatApplication.description in html

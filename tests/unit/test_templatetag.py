@@ -33,6 +33,7 @@ CONFIG_KEYS = {
     "token",
     "application",
     "cursor",
+    "resume",
     "transports",
     "forcedTransport",
     "csrfToken",

@@ -2,9 +2,10 @@
 all do before a browser can connect.
 
 A client is one tab's identity in one application. Issuing it binds it to the request's
-session (created when there is none) and user, records it in the database, runs the
-application's connect event and starts its presence lease; the browser then gets the
-client's configuration (documentation/protocol.md, "The bootstrap page").
+session (created when there is none) and user; activating it records it in the database,
+runs the application's connect event and starts its presence lease (``activation``):
+with THYWILL_RESUME on, on the client's first request, otherwise at once. The browser
+then gets the client's configuration (documentation/protocol.md, "The bootstrap page").
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.urls import reverse
 
 from thywill import conf
 from thywill.application.spec import ApplicationSpec
+from thywill.edge.activation import activate_client
 from thywill.exceptions import ErrorCode, RejectedError, UnknownApplicationError
 from thywill.identity.tokens import (
     ClientIdentity,
@@ -23,7 +25,6 @@ from thywill.identity.tokens import (
     session_hash,
 )
 from thywill.types import JSON
-from thywill.wire.results import Outcome
 from thywill.wiring.runtime import get_runtime
 
 
@@ -59,12 +60,14 @@ async def issue_client(
 
     Returns:
         The client's configuration: ``clientId``, ``token``, ``application``,
-        ``cursor``, ``transports``, ``forcedTransport``, ``csrfToken``, ``endpoints``,
-        ``limits`` and ``app`` (the application's ``client_config()``).
+        ``cursor``, ``resume``, ``transports``, ``forcedTransport``, ``csrfToken``,
+        ``endpoints``, ``limits`` and ``app`` (the application's ``client_config()``).
 
     Raises:
         RejectedError: ``bad_transport`` when ``forced_transport`` is not enabled;
-            ``refused`` when the application's connect event failed.
+            ``refused`` when the application's connect event failed (with
+            THYWILL_RESUME off: with it on, the event runs on the client's first
+            request, which it refuses).
         PushUnavailableError: the push backend cannot be reached.
     """
     transports = conf.get_transports()
@@ -73,7 +76,7 @@ async def issue_client(
             ErrorCode.BAD_TRANSPORT,
             f"Unknown transport {forced_transport!r}; enabled: {', '.join(transports)}.",
         )
-    runtime = get_runtime()
+    resume = conf.get_resume()
     session_key = await _session_key(request)
     user = await request.auser()
     identity = ClientIdentity(
@@ -81,24 +84,16 @@ async def issue_client(
         application=app.name,
         session_hash=session_hash(session_key),
         user_id=str(user.pk) if user.is_authenticated else None,
+        pending=resume,
     )
-    await runtime.database.record_client(identity, session_key)
-    # The session's oldest clients beyond MAX_CLIENTS_PER_SESSION end, as if the server
-    # disconnected them: a page reloaded without end holds a bounded number of clients.
-    limit = conf.get_limits().max_clients_per_session
-    for old in await runtime.database.clients_beyond(session_key, limit):
-        await runtime.events.end_client(old)
-    result = await runtime.events.handle_connect(app, identity)
-    if result.outcome is Outcome.FAILED:
-        assert result.failure is not None
-        raise RejectedError(ErrorCode.REFUSED, result.failure.reason)
-    # Present from now on: its disconnect event runs once this lease lapses.
-    await runtime.presence.renew(identity, force=True)
+    if not resume:
+        await activate_client(identity, session_key)
     return {
         "clientId": identity.client_id,
         "token": issue_token(identity),
         "application": app.name,
         "cursor": "",
+        "resume": resume,
         "transports": list(transports),
         "forcedTransport": forced_transport,
         "csrfToken": get_token(request),

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from thywill import conf
+from thywill.edge.activation import activate_pending
 from thywill.exceptions import ErrorCode, PushUnavailableError, RejectedError
 from thywill.feed.sessions import check_session, end_session
 from thywill.identity.tokens import ClientIdentity, identify, signed_identity
@@ -27,20 +29,26 @@ async def authenticate(token: object, cookies: Mapping[str, str]) -> ClientIdent
     The browser that logged out no longer sends the old session's cookie: its tabs are
     told that their session ended rather than that their token belongs to another one.
     The caller still checks the session of the identity returned (``check_session``).
+    A pending client is activated by its first request (``activate_pending``).
 
     Raises:
-        RejectedError: as ``identify()``, or ``session_ended``.
+        RejectedError: as ``identify()``, ``session_ended``, or ``refused`` (a pending
+            client's connect event failed).
         PushUnavailableError: the push backend cannot be reached (only to tell a
             mismatched cookie from an ended session).
     """
     try:
-        return identify(token, cookies)
+        identity = identify(token, cookies)
     except RejectedError as error:
         if error.code is ErrorCode.SESSION_MISMATCH:
             limits = conf.get_limits()
             claimed = signed_identity(token, max_age=limits.token_max_age)
             await check_session(get_runtime().push, claimed)
         raise
+    if identity.pending:
+        # identify() found the cookie names the identity's session.
+        await activate_pending(identity, cookies[settings.SESSION_COOKIE_NAME])
+    return identity
 
 
 async def revoke_on_logout(

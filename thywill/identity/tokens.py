@@ -74,6 +74,10 @@ class ClientIdentity:
     expires_at: float | None = dataclasses.field(default=None, compare=False)
     """When the token that proved it expires (a ``time.time()`` value), if known: open
     streams end then, as a new request would be refused."""
+    pending: bool = dataclasses.field(default=False, compare=False)
+    """Whether the client was issued pending: its connect event runs, and it is
+    recorded, on its first request rather than when it was issued (``THYWILL_RESUME``:
+    a reloaded page that resumes its tab's client never uses the one issued to it)."""
 
     @property
     def channel(self) -> str:
@@ -93,7 +97,10 @@ def identity_payload(identity: ClientIdentity) -> dict[str, str | None]:
 
 def issue_token(identity: ClientIdentity) -> str:
     """Sign an identity into the token the browser sends with every request."""
-    return signing.dumps(identity_payload(identity), salt=TOKEN_SALT, compress=False)
+    payload: dict[str, str | int | None] = dict(identity_payload(identity))
+    if identity.pending:
+        payload["p"] = 1
+    return signing.dumps(payload, salt=TOKEN_SALT, compress=False)
 
 
 def verify_token(token: object, session_key: str | None, *, max_age: int) -> ClientIdentity:
@@ -258,4 +265,6 @@ def identity_from_payload(payload: object) -> ClientIdentity:
         or not (user_id is None or isinstance(user_id, str))
     ):
         raise RejectedError(ErrorCode.BAD_TOKEN, "The token's contents are malformed.")
-    return ClientIdentity(client_id, application, digest, user_id)
+    return ClientIdentity(
+        client_id, application, digest, user_id, pending=payload.get("p") == 1
+    )

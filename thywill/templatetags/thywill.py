@@ -93,7 +93,8 @@ def thywill_client(
             enabled, the page already has this configuration element or this issued
             client, or no client was issued and the template renders in an event loop.
         PermissionDenied: the application's connect event refused the client (Django
-            answers 403).
+            answers 403), with THYWILL_RESUME off; with it on, the event runs on the
+            client's first request, which it refuses.
     """
     try:
         app = find_application(application)

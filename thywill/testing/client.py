@@ -228,8 +228,9 @@ async def connect(
     so the tabs it had open before are refused from then on, as in a browser.
 
     Raises:
-        AssertionError: the page was refused (a ``fail()`` in the connect event answers
-            ``403 refused``; an unknown application ``404``).
+        AssertionError: the page or the client's first request was refused (a
+            ``fail()`` in the connect event answers ``403 refused``; an unknown
+            application ``404``).
     """
     if http is None:
         http = AsyncClient(enforce_csrf_checks=True)  # the send endpoint checks CSRF
@@ -247,7 +248,12 @@ async def connect(
             f"{response.content.decode(errors='replace')}"
         )
     [config] = CONFIG_SCRIPT.findall(response.content.decode())
-    return TestClient(http, json.loads(config))
+    client = TestClient(http, json.loads(config))
+    if client.config.get("resume"):
+        # Issued pending (THYWILL_RESUME): its first request runs on_connect, as a
+        # browser's first connection does.
+        await client._read_all()
+    return client
 
 
 def _answer(status: int, content: bytes, endpoint: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""System checks for the THYWILL_* settings (ids thywill.E001 to E015, W001 to W006).
+"""System checks for the THYWILL_* settings (ids thywill.E001 to E016, W001 to W006).
 
 Each check builds what the settings name, exactly as the running site would, and turns
 a configuration error into a check message naming the setting. See
@@ -60,8 +60,8 @@ def _collect(*steps: Callable[[], object]) -> list[CheckMessage]:
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """THYWILL_LIMITS, THYWILL_TRANSPORTS and THYWILL_CSP are valid."""
-    return _collect(conf.get_limits, conf.get_transports, conf.get_csp)
+    """THYWILL_LIMITS, THYWILL_TRANSPORTS, THYWILL_CSP and THYWILL_RESUME are valid."""
+    return _collect(conf.get_limits, conf.get_transports, conf.get_csp, conf.get_resume)
 
 
 def check_bounds(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:

@@ -26,6 +26,8 @@ export async function chat(fetched: ThywillConfig<ChatSettings>): Promise<number
   client.onError((error) => console.log(error.code, error.message, error.channels));
   client.onReset((reset) => console.log(reset.channels.length, reset.reason));
   client.ready(() => off());
+  const fresh: ThywillClient = connect('echo', {resume: false});
+  console.log(client.resumed === fresh.resumed);
   try {
     const posted = await client.send<Posted>({type: 'chat.say', text: 'hi'}, {timeout: 5000});
     return posted?.id;

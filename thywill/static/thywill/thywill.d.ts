@@ -41,6 +41,11 @@ export interface ThywillConfig<App = Record<string, unknown>> {
   token: string;
   application: string;
   cursor: string;
+  /**
+   * Whether this client may resume the tab's client across reloads (THYWILL_RESUME); absent
+   * from a configuration made before it existed, which means no.
+   */
+  resume?: boolean;
   transports: TransportName[];
   forcedTransport: TransportName | null;
   csrfToken: string;
@@ -189,6 +194,12 @@ export interface ConnectOptions {
    * rather than having it in the page. Ignored while the application's client is open.
    */
   config?: ThywillConfig<unknown>;
+  /**
+   * false: a reload of the page starts with a new client, as the server issued it, instead
+   * of resuming the tab's client (documentation/transports.md, "Reloads"). Default true;
+   * the server's THYWILL_RESUME = False turns resuming off for every page.
+   */
+  resume?: boolean;
 }
 
 /** Removes the handler it was returned for. */
@@ -234,6 +245,11 @@ export interface ThywillClient<App = Record<string, unknown>> {
   /** The configuration as the server gave it, frozen; `config.app` is the application's. */
   readonly config: DeepReadonly<ThywillConfig<App>> | null;
   readonly stats: Readonly<ThywillStats>;
+  /**
+   * Whether this is the client of the tab's earlier page (a reload), resumed: its groups and
+   * everything sent to it meanwhile are still there.
+   */
+  readonly resumed: boolean;
 }
 
 /**

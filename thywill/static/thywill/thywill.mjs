@@ -691,7 +691,9 @@
     let batch = null;          // the messages of the POST in flight or waiting to be resent
     let posting = false;
     let timer = null;          // the wait before resending
-    let nextSeq = 1;
+    // A resumed client goes on from the seq its page had reached (documentation/transports.md,
+    // "Reloads"): numbered from 1, its messages would be taken for duplicates.
+    let nextSeq = Number.isSafeInteger(config.nextSeq) && config.nextSeq > 1 ? config.nextSeq : 1;
     let failure = null;
     let pumpScheduled = false;
     const backoff = createBackoff(limits.reconnectMaxDelay * 1000);
@@ -938,31 +940,124 @@
       pump();
     }
 
+    /** The messages still queued, taken out (before any was sent), for adopt(). */
+    function handOver() {
+      return queue.splice(0);
+    }
+
+    /** Queues messages another sender held, numbered on from this one's seq. */
+    function adopt(items) {
+      for (const item of items) {
+        item.seq = nextSeq;
+        nextSeq += 1;
+        item.json = '{"seq":' + item.seq + item.rest;
+        item.bytes = utf8Length(item.json);
+        queue.push(item);
+      }
+      schedulePump();
+    }
+
     return {
       send,
       pump,
       fail,
       retryNow: () => timer !== null && retryNow(),
+      nextSeq: () => nextSeq,
+      handOver,
+      adopt,
     };
+  }
+
+  // --- Reloads --------------------------------------------------------------------------------
+  // A tab keeps its client across reloads (documentation/transports.md, "Reloads"): the client's
+  // id, token, cursor and next seq are kept in sessionStorage, which is the tab's own and survives
+  // a reload, under the application's name and the page's address. A record is `live` while its
+  // page runs and is cleared on pagehide: a reloaded page finds it clear and resumes the client,
+  // while a duplicated tab (the browser copies sessionStorage into it) finds it live and keeps
+  // the new client its page was given. The server binds the token to the session: a record
+  // carried to another browser is refused there, and the page starts with its new client.
+
+  const STORED_PREFIX = 'thywill.client:';
+  // Refusals of a kept client that its page's new client does not meet: another session's,
+  // expired, its session ended, or ended by the server.
+  const STALE_CLIENT = ['bad_token', 'token_expired', 'session_mismatch', 'session_ended',
+    'disconnected'];
+
+  /** The tab's sessionStorage, or null where there is none (a sandboxed frame, storage denied). */
+  function tabStorage() {
+    try {
+      return window.sessionStorage || null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  /**
+   * What resuming needs for a client of the `fresh` configuration: its storage key and, when an
+   * earlier page of this tab kept a client that no page holds now, that client. Null when the
+   * server or the page (`wanted` false) turned resuming off, or the tab has no storage.
+   */
+  function resumePlan(fresh, wanted) {
+    if (!wanted || fresh.resume !== true || tabStorage() === null) {
+      return null;
+    }
+    const key = STORED_PREFIX + fresh.application + ':' + window.location.pathname
+      + window.location.search;
+    let kept = null;
+    try {
+      kept = JSON.parse(tabStorage().getItem(key));
+    } catch (error) {
+      kept = null;
+    }
+    const usable = isObject(kept) && kept.live === false && typeof kept.clientId === 'string'
+      && typeof kept.token === 'string' && typeof kept.cursor === 'string'
+      && Number.isSafeInteger(kept.nextSeq) && kept.clientId !== fresh.clientId;
+    return {key, fresh, kept: usable ? kept : null};
+  }
+
+  /** Keeps `record` under `key` in the tab's storage, or forgets it (null). */
+  function keepInTab(key, record) {
+    try {
+      if (record === null) {
+        tabStorage().removeItem(key);
+      } else {
+        tabStorage().setItem(key, JSON.stringify(record));
+      }
+    } catch (error) {
+      // Storage full or denied: the next page of the tab starts with a new client.
+    }
   }
 
   /**
    * One client: a connection to the server for one configuration, with its own send queue and
    * handlers. `config` is checked (checkConfig) and `candidates` are its transports
    * (chooseCandidates); or `config` is null and `closeError` says why: the client is then
-   * closed from the start and reports that error.
+   * closed from the start and reports that error. `resume` (resumePlan) keeps the client for
+   * the tab's next page, and resumes the one an earlier page kept, if any; should the server
+   * refuse that one before it connects, the client goes on with `config`, its page's own.
    */
-  function createClient(config, candidates, closeError) {
+  function createClient(config, candidates, closeError, resume) {
     const handlers = {ready: [], message: [], error: [], reset: [], state: []};
     const stats = {received: 0, resets: 0, sent: 0};
+    let resumed = Boolean(resume && resume.kept);
+    if (resumed) {
+      const kept = resume.kept;
+      config = Object.assign({}, config,
+        {clientId: kept.clientId, token: kept.token, cursor: kept.cursor, nextSeq: kept.nextSeq});
+    }
     let state = 'connecting';
     let cursor = config ? config.cursor : '';
+    let handedCursor = cursor;  // the cursor after what the application has been handed
     let bootstrapped = false;  // a transport has connected once
     let readyDone = false;     // ... and the ready callbacks have been called
-    const sender = config ? createSender(config, stats, () => state === 'connected', () => {
-      const transport = connection !== null ? connection.transport : null;
-      return transport !== null && transport.canSend && transport.canSend() ? transport : null;
-    }) : null;
+    let sender = config ? newSender() : null;
+
+    function newSender() {
+      return createSender(config, stats, () => state === 'connected', () => {
+        const transport = connection !== null ? connection.transport : null;
+        return transport !== null && transport.canSend && transport.canSend() ? transport : null;
+      });
+    }
 
     // --- Dispatch to the application ------------------------------------------------------------
     // Application scripts load after this one and register their handlers when they run. Until
@@ -1069,7 +1164,42 @@
     function setCursor(next) {
       if (typeof next === 'string') {
         cursor = next;
+        dispatch(() => {
+          handedCursor = next;
+        });
       }
+    }
+
+    // --- Kept for the tab's next page (see "Reloads" above) -----------------------------------
+    function keep(live) {
+      if (resume) {
+        keepInTab(resume.key, state === 'closed' ? null : {clientId: config.clientId,
+          token: config.token, cursor: handedCursor, nextSeq: sender.nextSeq(), live});
+      }
+    }
+
+    /** The kept client was refused before it connected: go on with the page's own client. */
+    function startAfresh(error) {
+      console.warn('thywill: this tab\'s client from its earlier page was refused (' + error.code
+        + ': ' + error.message + '); going on with a new client.');
+      resumed = false;
+      config = resume.fresh;
+      cursor = handedCursor = config.cursor;
+      publicConfig = frozenCopy(config);
+      const held = sender.handOver();  // sends made meanwhile: none has gone out
+      sender = newSender();
+      sender.adopt(held);
+      keep(true);
+      tried.clear();
+      candidateIndex = 0;
+      failures = 0;
+      openConnection();
+    }
+
+    if (resume) {
+      keep(true);
+      window.addEventListener('pagehide', () => keep(false));
+      window.addEventListener('pageshow', (event) => event.persisted && keep(true));
     }
 
     // --- The reconnection machine, shared by all transports ----------------------------------
@@ -1139,6 +1269,10 @@
       connection = null;
       failures = error ? failures + 1 : 0;
       const action = nextAction(error);
+      if (action === 'close' && resumed && !bootstrapped && STALE_CLIENT.includes(error.code)) {
+        startAfresh(error);
+        return;
+      }
       if (action === 'close') {
         close(error);
         return;
@@ -1251,6 +1385,7 @@
       clearTimeout(upgradeTimer);
       upgradeTimer = null;
       setState('closed');
+      keep(false);  // forgotten: the tab's next page starts with its own client
       reportError(error);
       if (sender) {
         sender.fail(error);  // rejects whatever is still queued, and every later send
@@ -1327,7 +1462,7 @@
       }
     }
 
-    const publicConfig = frozenCopy(config);
+    let publicConfig = frozenCopy(config);
 
     /**
      * The client, as the application sees it (thywill.d.ts types it: ThywillClient).
@@ -1346,7 +1481,8 @@
      * onStateChange(fn)    fn(state) when state changes
      * Each on*(fn) returns a function that removes fn. The properties: clientId, application,
      * transport (in use or being tried), state ('connecting', 'connected', 'reconnecting',
-     * 'closed'), cursor, config (frozen), stats ({received, resets, sent}).
+     * 'closed'), cursor, config (frozen), stats ({received, resets, sent}), resumed (whether
+     * it is the client of this tab's earlier page, resumed: see "Reloads" above).
      */
     const api = Object.freeze({
       ready,
@@ -1372,7 +1508,12 @@
       },
       // The configuration as the server gave it; config.app holds the application's own
       // settings (its client_config()).
-      config: publicConfig,
+      get config() {
+        return publicConfig;
+      },
+      get resumed() {
+        return resumed;
+      },
       stats,
     });
 
@@ -1428,8 +1569,12 @@
    * page). Each client has its own connection, send queue and handlers. A config given while
    * the application's client is open is ignored: the page keeps the client it has.
    *
+   * Unless `options.resume` is false (or the server's THYWILL_RESUME is), the client is kept
+   * for the tab's next page of the same address, and resumes the one its earlier page kept
+   * (see "Reloads" above): a reload loses no message and is no new client to the server.
+   *
    * @param {string} application the application's name, as in its configuration
-   * @param {{config?: object}} [options]
+   * @param {{config?: object, resume?: boolean}} [options]
    * @returns {object} the client (see createClient)
    * @throws {ThywillError} bad_config: no such element, or a configuration that is not valid
    *   or is for another application; bad_transport: none of its transports is usable here
@@ -1439,7 +1584,10 @@
     if (typeof application !== 'string' || application === '') {
       throw new TypeError('thywill: connect() takes the name of an application');
     }
-    const given = optionsOf(options, ['config'], 'connect()');
+    const given = optionsOf(options, ['config', 'resume'], 'connect()');
+    if (given.resume !== undefined && typeof given.resume !== 'boolean') {
+      throw new TypeError('thywill: the resume option of connect() must be true or false');
+    }
     const existing = clients.get(application);
     if (existing !== undefined && existing.state !== 'closed') {
       return existing;
@@ -1451,7 +1599,8 @@
       throw new ThywillError('bad_config', 'The thywill configuration ' + where
         + ' is for the application "' + config.application + '", not "' + application + '".');
     }
-    const client = createClient(config, chooseCandidates(config), null);
+    const candidates = chooseCandidates(config);
+    const client = createClient(config, candidates, null, resumePlan(config, given.resume !== false));
     clients.set(application, client);
     return client;
   }
@@ -1459,6 +1608,7 @@
   /**
    * The page's default client: the one of the configuration in #thywill-config, as the
    * bootstrap page (`<prefix>init/`) has it. Made on the first call, the same object after.
+   * It resumes as connect()'s clients do, unless the server turned resuming off.
    * A missing or broken configuration does not throw: the client is closed from the start and
    * reports the error as any client does (onError, or the banner), and its sends reject.
    *
@@ -1478,7 +1628,7 @@
         }
         error = problem;
       }
-      pageDefault = createClient(config, candidates, error);
+      pageDefault = createClient(config, candidates, error, config ? resumePlan(config, true) : null);
     }
     return pageDefault;
   }
