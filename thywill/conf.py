@@ -44,6 +44,7 @@ class Limits:
     reconnect_max_delay: float = 30.0
     read_batch: int = 100
     presence_ttl: float = 60.0
+    bye_grace: float = 5.0
     max_clients_per_session: int = 100
     max_connections_per_client: int = 8
 

@@ -44,6 +44,9 @@ CHROMIUM_FLAGS = (
     "--disable-backgrounding-occluded-windows",
 )
 WAIT = 10.0  # default bound of every wait, in seconds
+BYE_BOUND = 15.0
+"""How soon a closed tab that said bye is gone for the others: BYE_GRACE (5 s), one sweep
+(at most 5 s) and a margin."""
 SERVER_LOG_LINES = 80
 
 os.environ["SE_OFFLINE"] = "true"  # Selenium must never fetch a driver or a browser

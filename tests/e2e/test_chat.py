@@ -16,7 +16,7 @@ import pytest
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 
-from tests.e2e.conftest import BROWSERS_KEY, Browsers, wait_connected, wait_for
+from tests.e2e.conftest import BROWSERS_KEY, BYE_BOUND, Browsers, wait_connected, wait_for
 from tests.live import LiveServer
 
 pytestmark = [
@@ -187,8 +187,9 @@ def test_two_windows_of_one_browser_get_their_own_nicknames_and_a_closed_one_lea
     people: tuple[WebDriver, WebDriver], live: LiveServer
 ) -> None:
     """Alice's second window starts as Alice 2, not Alice again; both are listed in the
-    room. Closed, the second window says bye: it leaves the list within seconds, not
-    when its presence lease lapses (a minute on this server)."""
+    room. Closed, the second window says bye: it leaves the list within seconds
+    (BYE_GRACE, 5 s, and one sweep, at most 5 s), not when its presence lease lapses (a
+    minute on this server)."""
     alice, _ = people
     open_chat(alice, live, None)
     choose_nickname(alice, "Alice")
@@ -210,8 +211,8 @@ def test_two_windows_of_one_browser_get_their_own_nicknames_and_a_closed_one_lea
     wait_for(
         alice,
         f"JSON.stringify({PEOPLE}) === '[\"Alice\"]'",
-        timeout=5,
-        what="the closed window gone from the list within 5 s",
+        timeout=BYE_BOUND,
+        what=f"the closed window gone from the list within {BYE_BOUND} s",
     )
     wait_equal(alice, NOTICES, ["Alice 2 joined", "Alice 2 left"], "told of both")
 

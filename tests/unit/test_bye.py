@@ -1,17 +1,39 @@
-"""``POST /thywill/bye/``: a page that goes away ends its client at once, so its
-disconnect event runs now instead of when its presence lease lapses."""
+"""``POST /thywill/bye/``: a page that goes away shortens its client's lease to
+BYE_GRACE, so its disconnect event runs then instead of when a whole lease lapses,
+unless the page comes back (a reload that resumes the client) meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
-from django.test import AsyncClient
+from django.test import AsyncClient, override_settings
 
 from thywill.testing import TestClient, connect
+from thywill.wiring.runtime import get_runtime
 from thywill_apps.chat.models import Nickname
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("short_grace"),
+]
+
+GRACE = 0.3
+"""BYE_GRACE here, in seconds."""
+
+
+@pytest.fixture
+def short_grace():
+    with override_settings(THYWILL_LIMITS={"BYE_GRACE": GRACE}):
+        yield
+
+
+async def past_the_grace() -> None:
+    """Wait out the grace, then sweep as the process's sweeper would."""
+    await asyncio.sleep(GRACE + 0.1)
+    await get_runtime().presence.sweep()
+
 
 URL = "/thywill/bye/"
 
@@ -41,33 +63,42 @@ async def test_the_endpoint_is_in_the_clients_configuration():
     assert client.config["endpoints"]["bye"] == URL
 
 
-async def test_a_bye_runs_the_disconnect_event_now_and_ends_the_client():
-    """The room's members are told at once, the handler ran (the nickname is gone), and
-    the client can no longer send; a second bye does nothing more."""
+async def test_a_bye_runs_the_disconnect_event_once_the_grace_is_over():
+    """The room's members are told once the grace is over, and the handler ran (the
+    nickname is gone); a second bye does nothing more."""
     alice = await in_the_lobby("Alice")
     bob = await in_the_lobby("Bob")
     await alice.receive()
 
     assert await bye(bob) == (204, b"")
+    assert await alice.receive() == []  # not yet: Bob's page may be reloading
 
+    await past_the_grace()
     left = [d for d in await alice.receive() if d.get("type") == "thywill.leave"]
     assert left == [
         {"type": "thywill.leave", "group": left[0]["group"], "clientId": bob.client_id}
     ]
     assert not await Nickname.objects.filter(client_id=bob.client_id).aexists()
-    response = await bob.http.post(
-        bob.config["endpoints"]["send"],
-        json.dumps({"token": bob.config["token"], "messages": [{"seq": 9, "data": 1}]}),
-        content_type="application/json",
-        headers={"X-CSRFToken": bob.config["csrfToken"]},
-    )
-    assert (response.status_code, response.json()["error"]["code"]) == (
-        410,
-        "disconnected",
-    )
 
     assert await bye(bob) == (204, b"")
+    await past_the_grace()
     assert await alice.receive() == []
+
+
+async def test_a_page_back_within_the_grace_was_never_gone():
+    """A reload: the resumed client reads again before the grace is over, and nobody
+    hears of a leave."""
+    alice = await in_the_lobby("Alice")
+    bob = await in_the_lobby("Bob")
+    await alice.receive()
+
+    assert await bye(bob) == (204, b"")
+    await bob.receive()  # the reloaded page's first read renews the lease
+    await past_the_grace()
+
+    assert await alice.receive() == []
+    assert await Nickname.objects.filter(client_id=bob.client_id).aexists()
+    assert (await bob.send({"type": "chat.people"}))["status"] == "ok"
 
 
 @pytest.mark.parametrize(

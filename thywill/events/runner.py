@@ -211,23 +211,19 @@ class EventRunner:
                 last = message.seq
         return results
 
-    async def end_client(self, identity: ClientIdentity) -> bool:
+    async def end_client(self, identity: ClientIdentity) -> None:
         """Disconnect a client for good: its open streams end with ``disconnected``,
         and so do its later reads and sends.
 
         Its disconnect event then runs as for any client that left, once its presence
         lease lapses (its streams no longer renew it).
-
-        Returns:
-            True when this call ended the client, False when it was ended already.
         """
         async with self.push.client_lock(identity.client_id):
-            ended = await self.push.publish_sequenced(
+            await self.push.publish_sequenced(
                 identity.client_id,
                 ENDED,
                 [(identity.channel, end(identity.channel).encode())],
             )
-        return ended is not None
 
     async def is_ended(self, client_id: str) -> bool:
         """Whether the server disconnected this client (``end_client``)."""

@@ -103,6 +103,21 @@ class Presence:
         if await self.renew(identity):
             await self.on_returned(identity)
 
+    async def leave_soon(self, identity: ClientIdentity, grace: float) -> None:
+        """Shorten a client's lease to ``grace`` seconds: its page said it is going.
+
+        A page that comes back within them (a reload that resumes the client) renews the
+        lease as any reader does, and nobody hears of it; otherwise the lease lapses and
+        the sweep runs the disconnect event, within ``grace`` plus one sweep interval.
+
+        Raises:
+            PushUnavailableError: the push backend cannot be reached.
+        """
+        # Forget the last renewal, so that the client's next read renews at once.
+        self._renewed.pop(identity.client_id, None)
+        data = json.dumps(identity_payload(identity), separators=(",", ":"))
+        await self.push.renew_presence(identity.client_id, data, grace)
+
     async def end(self, identity: ClientIdentity) -> int:
         """End a connected client's presence now, as if its lease had lapsed.
 

@@ -18,7 +18,7 @@ async def longpoll(request: HttpRequest) -> HttpResponse:
     connection = open_connection(feed.identity)
     try:
         if request.GET.get("wait") == "0":
-            batch = await feed.read()
+            batch = await feed.next(0)  # a read renews the client's lease, as any does
         else:
             limit = conf.get_limits().longpoll_timeout
             waited = await drain.unless_draining(feed.next(limit))
