@@ -326,7 +326,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         if self.counted:
             self.counted = False
             drain.leave(self.path)
-        task = self.feed_task
+        task, self.feed_task = self.feed_task, None
         if task is not None:
             task.cancel()
             await asyncio.wait([task])
