@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from thywill_server.settings import *  # noqa: F403
-from thywill_server.settings import INSTALLED_APPS, THYWILL_APPLICATIONS
+from thywill_server.settings import INSTALLED_APPS, THYWILL_APPLICATIONS, THYWILL_LIMITS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "bench.benchapp"]
 
@@ -44,3 +44,10 @@ if os.environ.get("THYWILL_TRACEMALLOC_DUMP"):
         tracemalloc.take_snapshot().dump(path)
 
     signal.signal(signal.SIGUSR1, _dump_allocations)
+
+if os.environ.get("THYWILL_BENCH_MAX_STREAM_BYTES"):
+    # bench/slow_readers.py: the run without the bound sets it very high.
+    THYWILL_LIMITS = {
+        **THYWILL_LIMITS,
+        "MAX_STREAM_BYTES": int(os.environ["THYWILL_BENCH_MAX_STREAM_BYTES"]),
+    }

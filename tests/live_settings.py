@@ -45,6 +45,7 @@ THYWILL_LIMITS = {
     "LONGPOLL_TIMEOUT": float(os.environ.get("THYWILL_TEST_LONGPOLL_TIMEOUT", "25")),
     "SSE_KEEPALIVE": float(os.environ.get("THYWILL_TEST_SSE_KEEPALIVE", "15")),
     "PRESENCE_TTL": float(os.environ.get("THYWILL_TEST_PRESENCE_TTL", "60")),
+    "MAX_STREAM_BYTES": int(os.environ.get("THYWILL_TEST_MAX_STREAM_BYTES", "8388608")),
 }
 THYWILL_TRANSPORTS = os.environ.get(
     "THYWILL_TEST_TRANSPORTS", "websocket,sse,longpoll"

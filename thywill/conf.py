@@ -47,6 +47,7 @@ class Limits:
     bye_grace: float = 5.0
     max_clients_per_session: int = 100
     max_connections_per_client: int = 8
+    max_stream_bytes: int = 8 * 1024 * 1024
 
     def as_client_config(self) -> dict[str, float | int]:
         """The limits the browser client needs, with the protocol's camelCase names."""

@@ -244,6 +244,18 @@ def test_one_connection_per_client_is_warned_about() -> None:
     assert [m.id for m in check_bounds()] == ["thywill.W006"]
 
 
+@override_settings(
+    THYWILL_LIMITS={"MAX_STREAM_BYTES": 100_000, "MAX_MESSAGE_BYTES": 64 * 1024}
+)
+def test_a_stream_budget_of_a_few_messages_is_warned_about() -> None:
+    assert [m.id for m in check_bounds()] == ["thywill.W007"]
+
+
+@override_settings(THYWILL_LIMITS={})
+def test_the_default_bounds_raise_no_warning() -> None:
+    assert check_bounds() == []
+
+
 @override_settings(THYWILL_LIMITS={"MAX_CLIENTS_PER_SESSION": 0})
 def test_the_new_limits_are_checked_as_every_limit() -> None:
     assert [m.id for m in check_settings()] == ["thywill.E008"]

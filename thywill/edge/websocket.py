@@ -34,6 +34,7 @@ from thywill.exceptions import (
     PushUnavailableError,
     RejectedError,
 )
+from thywill.feed.budget import StreamBudget
 from thywill.feed.connections import Connection
 from thywill.feed.feed import ClientFeed
 from thywill.feed.sessions import check_session
@@ -157,7 +158,9 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def stream(self, feed: ClientFeed) -> None:
         """Write ``open``, then every batch of the feed, with keepalives in between."""
-        keepalive = conf.get_limits().sse_keepalive
+        limits = conf.get_limits()
+        keepalive = limits.sse_keepalive
+        budget = StreamBudget(limits.max_stream_bytes)
         try:
             start = feed.cursor
             # Read once before ``open``: while the push backend is down the socket
@@ -166,7 +169,11 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.send_frame(open_frame(start))
             while True:
                 if batch:
-                    await self.send_frame(encode_batch(batch, frame_type="batch"))
+                    frame = encode_batch(batch, frame_type="batch")
+                    await self.send_frame(frame)
+                    if budget.spend(frame):
+                        await self.close_spent()
+                        return
                 waited = await drain.unless_draining(feed.next(keepalive))
                 if waited is None:
                     await self.close_for_restart()
@@ -282,6 +289,17 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             except Exception:  # noqa: BLE001  (autobahn raises a bare Exception)
                 await self.close(code=1000)
 
+    async def close_spent(self) -> None:
+        """The socket carried its MAX_STREAM_BYTES: close it normally (1000), and the
+        client reconnects from the cursor of the last batch it read."""
+        self.closing = True
+        async with self.send_lock:
+            if self.closed:
+                return
+            self.closed = True
+            with contextlib.suppress(Exception):  # each server raises its own kind
+                await self.close(code=1000)
+
     async def send_frame(self, text: str) -> None:
         """Send one text frame (never two at once); nothing once the socket is closed,
         by either side.
@@ -308,7 +326,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         if self.counted:
             self.counted = False
             drain.leave(self.path)
-        task = self.feed_task
+        task, self.feed_task = self.feed_task, None
         if task is not None:
             task.cancel()
             await asyncio.wait([task])

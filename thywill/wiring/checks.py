@@ -1,4 +1,4 @@
-"""System checks for the THYWILL_* settings (ids thywill.E001 to E016, W001 to W006).
+"""System checks for the THYWILL_* settings (ids thywill.E001 to E016, W001 to W007).
 
 Each check builds what the settings name, exactly as the running site would, and turns
 a configuration error into a check message naming the setting. See
@@ -64,22 +64,40 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     return _collect(conf.get_limits, conf.get_transports, conf.get_csp, conf.get_resume)
 
 
+STREAM_MESSAGES = 16
+"""The fewest largest messages a stream should carry before it is ended (W007)."""
+
+
 def check_bounds(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """The bounds of THYWILL_LIMITS leave room for what clients do (thywill.W006)."""
+    """The bounds of THYWILL_LIMITS leave room for what clients do (thywill.W006,
+    W007)."""
     try:
         limits = conf.get_limits()
     except ConfigurationError:
         return []  # reported by check_settings
-    if limits.max_connections_per_client >= 2:
-        return []
-    return [
-        checks.Warning(
-            "THYWILL_LIMITS['MAX_CONNECTIONS_PER_CLIENT'] is 1: a client that reconnects "
-            "before the server noticed its old connection is gone is refused until then.",
-            hint="Allow at least 2 (the default is 8).",
-            id="thywill.W006",
+    messages: list[CheckMessage] = []
+    if limits.max_connections_per_client < 2:
+        messages.append(
+            checks.Warning(
+                "THYWILL_LIMITS['MAX_CONNECTIONS_PER_CLIENT'] is 1: a client that "
+                "reconnects before the server noticed its old connection is gone is "
+                "refused until then.",
+                hint="Allow at least 2 (the default is 8).",
+                id="thywill.W006",
+            )
         )
-    ]
+    if limits.max_stream_bytes < STREAM_MESSAGES * limits.max_message_bytes:
+        messages.append(
+            checks.Warning(
+                f"THYWILL_LIMITS['MAX_STREAM_BYTES'] ({limits.max_stream_bytes}) is under "
+                f"{STREAM_MESSAGES} messages of MAX_MESSAGE_BYTES "
+                f"({limits.max_message_bytes}): a WebSocket or SSE stream may end, and "
+                "its client reconnect, after every few messages.",
+                hint="Allow several MiB (the default is 8 MiB).",
+                id="thywill.W007",
+            )
+        )
+    return messages
 
 
 def check_components(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:

@@ -12,6 +12,7 @@ from thywill.edge.errors import json_errors
 from thywill.edge.feeds import open_connection, open_feed
 from thywill.edge.shutdown import drain, refusal
 from thywill.exceptions import PushUnavailableError, RejectedError
+from thywill.feed.budget import StreamBudget
 from thywill.feed.connections import Connection
 from thywill.feed.cursor import Cursor
 from thywill.feed.feed import Batch, ClientFeed
@@ -42,6 +43,7 @@ async def sse(request: HttpRequest) -> HttpResponseBase:
         start,
         first,
         keepalive=conf.get_limits().sse_keepalive,
+        budget=StreamBudget(conf.get_limits().max_stream_bytes),
         log=get_runtime().log,
         path=request.path,
     )
@@ -61,17 +63,22 @@ async def _stream(
     first: Batch,
     *,
     keepalive: float,
+    budget: StreamBudget,
     log: BaseLog,
     path: str,
 ) -> AsyncIterator[str]:
     try:
         yield open_event(start)
-        if first:
-            yield batch_events(first, start)
-        cursor = feed.cursor
+        batch, cursor = first, start
         while True:
+            if batch:
+                events = batch_events(batch, cursor)
+                yield events
+                if budget.spend(events):
+                    return  # spent: the client reconnects from the last event's id
+            cursor = feed.cursor
             try:
-                batch = await drain.unless_draining(feed.next(keepalive))
+                waited = await drain.unless_draining(feed.next(keepalive))
             except PushUnavailableError as exc:
                 # The status line is long gone: end the stream; the client reconnects
                 # with its cursor and gets a 503 until the backend is back.
@@ -81,12 +88,10 @@ async def _stream(
                 # The token expired: end the stream; reconnecting shows the client why.
                 log.rejected(error, path=path, client_id=feed.identity.client_id)
                 return
-            if batch is None:
+            if waited is None:
                 return  # the process is stopping: the client reconnects, to another
+            batch = waited
             if not batch:
                 yield KEEPALIVE
-                continue
-            yield batch_events(batch, cursor)
-            cursor = batch.cursor
     finally:
         connection.close()
