@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
-from thywill import conf
+from thywill import conf, metrics
 from thywill.edge.errors import json_errors
 from thywill.edge.feeds import open_connection, open_feed
 from thywill.edge.shutdown import drain, refusal
@@ -28,7 +28,7 @@ async def sse(request: HttpRequest) -> HttpResponseBase:
     if drain.draining:
         raise refusal()
     start = feed.cursor
-    connection = open_connection(feed.identity)
+    connection = open_connection(feed.identity, "sse")
     try:
         # Read once before answering: while the push backend is down the client gets a
         # 503 (and backs off) instead of a stream that opens and ends at once.
@@ -68,6 +68,7 @@ async def _stream(
         yield open_event(start)
         if first:
             yield batch_events(first, start)
+            metrics.delivered("sse", first.messages)
         cursor = feed.cursor
         while True:
             try:
@@ -87,6 +88,7 @@ async def _stream(
                 yield KEEPALIVE
                 continue
             yield batch_events(batch, cursor)
+            metrics.delivered("sse", batch.messages)
             cursor = batch.cursor
     finally:
         connection.close()
