@@ -141,7 +141,7 @@ def test_a_reset_is_counted_by_reason(pair):
     )
 
 
-def test_open_connections_are_summed_over_the_live_processes(pair):
+def test_an_sse_stream_is_counted_while_open_by_every_process(pair):
     """An SSE stream open on B counts on A's scrape, and no longer once it closed."""
     a, b = pair
     name, labels = "thywill_connections", {"transport": "sse", "application": "echo"}
@@ -151,6 +151,29 @@ def test_open_connections_are_summed_over_the_live_processes(pair):
         with tab.sse_stream(timeout=10) as stream:
             next(stream.events())  # open: the connection is counted by now
             assert value(scrape(a), name, **labels) == 1
+    assert wait_for(lambda: value(scrape(a), name, **labels) == 0, timeout=5)
+
+
+def test_a_websocket_round_trip_is_counted_by_every_process(pair):
+    """A WebSocket on B: counted open on A's scrape, its send and its delivery too."""
+    a, b = pair
+    name, labels = "thywill_connections", {"transport": "websocket", "application": "echo"}
+    before = scrape(a)
+    with ThywillHttpClient(b.url) as tab:
+        tab.bootstrap()
+        with tab.websocket() as socket:
+            tab.ws_frames(socket, lambda frames: bool(frames))  # open
+            assert value(scrape(a), name, **labels) == 1
+            tab.ws_send(socket, "over the socket")
+            tab.ws_frames(socket, lambda frames: any(f["type"] == "batch" for f in frames))
+    after = scrape(a)
+    delivery = "thywill_delivery_seconds_count"
+    moved = value(after, delivery, transport="websocket") - value(
+        before, delivery, transport="websocket"
+    )
+    assert moved == 1
+    ok = value(after, "thywill_sends_total", outcome="ok")
+    assert ok - value(before, "thywill_sends_total", outcome="ok") == 1
     assert wait_for(lambda: value(scrape(a), name, **labels) == 0, timeout=5)
 
 
@@ -164,3 +187,22 @@ def test_the_metrics_refuse_a_scraper_without_the_token(pair):
     )
     assert response.status_code == 403
     assert TOKEN not in a.log()
+
+
+def test_a_stopped_process_leaves_its_counters_and_takes_its_live_gauges(pair):
+    """SIGTERM: B removes its live gauge files as it exits; what it counted stays in
+    the sums A answers."""
+    a, b = pair
+    directory = Path(b.env["PROMETHEUS_MULTIPROC_DIR"])
+    scrape(b)  # B's metrics are on, with their files, by now
+    assert b.process is not None
+    pid = b.process.pid
+    assert list(directory.glob(f"gauge_livesum_{pid}.db"))
+    before = scrape(a)
+    b.stop()
+    assert not list(directory.glob(f"gauge_live*_{pid}.db"))
+    after = scrape(a)
+    assert (
+        after["thywill_sends_total", frozenset({("outcome", "ok")})]
+        == (before["thywill_sends_total", frozenset({("outcome", "ok")})])
+    )
