@@ -142,15 +142,29 @@ def test_a_reset_is_counted_by_reason(pair):
 
 
 def test_an_sse_stream_is_counted_while_open_by_every_process(pair):
-    """An SSE stream open on B counts on A's scrape, and no longer once it closed."""
+    """An SSE stream open on B counts on A's scrape, and no longer once it closed; the
+    message it delivers is one delivery over SSE."""
     a, b = pair
     name, labels = "thywill_connections", {"transport": "sse", "application": "echo"}
-    assert value(scrape(a), name, **labels) == 0
+    delivery = "thywill_delivery_seconds_count"
+    before = scrape(a)
+    assert value(before, name, **labels) == 0
     with ThywillHttpClient(b.url) as tab:
         tab.bootstrap()
         with tab.sse_stream(timeout=10) as stream:
-            next(stream.events())  # open: the connection is counted by now
+            events = stream.events()
+            assert next(events).event == "open"  # the connection is counted by now
             assert value(scrape(a), name, **labels) == 1
+            tab.another_connection().send("streamed")
+            assert next(events).event == "message"
+            # (counted once the server took the event and asks the stream for more)
+            assert wait_for(
+                lambda: (
+                    value(scrape(a), delivery, transport="sse")
+                    == value(before, delivery, transport="sse") + 1
+                ),
+                timeout=5,
+            )
     assert wait_for(lambda: value(scrape(a), name, **labels) == 0, timeout=5)
 
 

@@ -136,6 +136,21 @@ async def test_a_round_trip_counts_its_sends_latencies_delivery_and_lease():
         == 0
     )
     assert sample(found, "thywill_push_buffered_bytes") > 0
+    assert sample(found, "thywill_presence_lapses_total") == 0
+
+
+@override_settings(THYWILL_METRICS=ENABLED)
+async def test_a_lapsed_lease_counts_once_with_its_disconnect_event():
+    """A client gone (its lease lapsed and swept) is one lapse, its disconnect event's
+    flow is timed, and a second sweep counts nothing more."""
+    get_runtime()
+    client = await connect("testkit")
+    await client.disconnect()
+    await get_runtime().presence.sweep()
+    found = await scrape()
+    assert sample(found, "thywill_presence_lapses_total") == 1
+    labels = {"application": "testkit", "event": "disconnect"}
+    assert sample(found, "thywill_pipeline_seconds_count", **labels) == 1
 
 
 @override_settings(
