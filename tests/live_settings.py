@@ -55,3 +55,7 @@ THYWILL_HOOKS = {"PATH": str(Path(__file__).parent / "apps" / "hooks"), "RELOAD"
 
 # The site's URLs and a view that pushes (tests/apps/live_urls.py).
 ROOT_URLCONF = "tests.apps.live_urls"
+
+# Metrics, when a test gives the scraper's token (and PROMETHEUS_MULTIPROC_DIR).
+if os.environ.get("THYWILL_TEST_METRICS_TOKEN"):
+    THYWILL_METRICS = {"ENABLED": True, "TOKEN": os.environ["THYWILL_TEST_METRICS_TOKEN"]}

@@ -305,6 +305,54 @@ def get_csp() -> dict[str, tuple[str, ...]] | None:
     return policy
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """THYWILL_METRICS: whether thywill keeps Prometheus metrics and serves them, and the
+    bearer token a scraper presents (staff users may read them without one)."""
+
+    enabled: bool = False
+    token: str | None = None
+
+
+MIN_METRICS_TOKEN = 16
+"""The fewest characters of THYWILL_METRICS["TOKEN"]: a guessable token is no guard."""
+
+
+@functools.cache
+def get_metrics() -> MetricsConfig:
+    """THYWILL_METRICS over the defaults (thywill.E017)."""
+    raw = getattr(settings, "THYWILL_METRICS", {})
+    setting = "THYWILL_METRICS"
+    if not isinstance(raw, Mapping):
+        raise ConfigurationError(f"{setting} must be a dict.", check_id="thywill.E017")
+    unknown = sorted(set(raw) - {"ENABLED", "TOKEN"})
+    if unknown:
+        raise ConfigurationError(
+            f"{setting} has unknown keys {unknown}; use 'ENABLED' and 'TOKEN'.",
+            check_id="thywill.E017",
+        )
+    enabled = raw.get("ENABLED", False)
+    if not isinstance(enabled, bool):
+        raise ConfigurationError(
+            f"{setting}['ENABLED'] must be True or False, not {enabled!r}.",
+            check_id="thywill.E017",
+        )
+    token = raw.get("TOKEN")
+    if token is not None and (
+        not isinstance(token, str)
+        or len(token) < MIN_METRICS_TOKEN
+        or token != token.strip()
+        or not token.isprintable()
+    ):
+        # (the value itself stays out of the message: it is a secret)
+        raise ConfigurationError(
+            f"{setting}['TOKEN'] must be None or a string of at least "
+            f"{MIN_METRICS_TOKEN} printable characters, without surrounding spaces.",
+            check_id="thywill.E017",
+        )
+    return MetricsConfig(enabled, token)
+
+
 def serve_static() -> bool:
     """THYWILL_SERVE_STATIC: whether the ASGI application serves /static/ itself
     (default: DEBUG, as ``runserver`` does)."""
@@ -336,5 +384,6 @@ def reset() -> None:
         get_pipeline,
         get_csp,
         get_resume,
+        get_metrics,
     ):
         cached.cache_clear()

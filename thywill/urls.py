@@ -13,6 +13,7 @@ from thywill.edge.views.bootstrap import init
 from thywill.edge.views.bye import bye
 from thywill.edge.views.health import health
 from thywill.edge.views.longpoll import longpoll
+from thywill.edge.views.metrics import metrics
 from thywill.edge.views.send import send
 from thywill.edge.views.session import session
 from thywill.edge.views.sse import sse
@@ -31,5 +32,6 @@ urlpatterns = [
     # HTTP request is told to upgrade.
     path("websocket/", upgrade_required, name="websocket"),
     path("health/", health, name="health"),
+    path("metrics/", metrics, name="metrics"),  # 404 unless THYWILL_METRICS enables it
     re_path(r"^(?P<path>.*)$", not_found),
 ]

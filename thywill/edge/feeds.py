@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from thywill import conf
+from thywill import conf, metrics
 from thywill.edge.sessions import authenticate
 from thywill.exceptions import ErrorCode, RejectedError
 from thywill.feed.connections import Connection
@@ -50,11 +50,15 @@ async def open_feed(request: HttpRequest, transport: str, cursor: str | None) ->
     return feed
 
 
-def open_connection(identity: ClientIdentity) -> Connection:
+def open_connection(identity: ClientIdentity, transport: str) -> Connection:
     """Count a transport connection of the client; close it when the connection ends.
 
     Raises:
         RejectedError: ``too_many_connections``, over
             THYWILL_LIMITS["MAX_CONNECTIONS_PER_CLIENT"] in this process.
     """
-    return get_runtime().connections.open(identity.client_id)
+    connections = get_runtime().connections
+    connection = connections.open(identity.client_id)
+    # Counted in the metrics only once the limiter took it: a refusal is no connection.
+    connection.on_close = metrics.connection_opened(transport, identity.application)
+    return connection

@@ -8,12 +8,14 @@ presence sweeper on the first request that needs it).
 from __future__ import annotations
 
 from thywill.edge.shutdown import drain
+from thywill.metrics.exposition import process_exiting
 from thywill.types import Receive, Scope, Send
 from thywill.wiring.runtime import get_runtime
 
 
 async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
-    """Start the presence sweeper; on shutdown stop it and close every component."""
+    """Start the presence sweeper; on shutdown stop it, close every component and take
+    this process's live gauges out of the metrics."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
@@ -24,5 +26,8 @@ async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await get_runtime().aclose()
+            # Here, not only at exit: uvicorn ends by raising the signal it caught again,
+            # and a process killed by SIGTERM runs no atexit hook.
+            process_exiting()
             await send({"type": "lifespan.shutdown.complete"})
             return

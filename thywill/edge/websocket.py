@@ -24,7 +24,7 @@ from django.conf import settings
 from django.http.cookie import parse_cookie
 from django.utils.http import is_same_domain
 
-from thywill import conf
+from thywill import conf, metrics
 from thywill.edge.direct import route_path
 from thywill.edge.feeds import new_feed, open_connection, require_enabled
 from thywill.edge.sessions import authenticate
@@ -145,7 +145,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             identity = await authenticate(query.get("token"), cookies)
             feed = new_feed(identity, query.get("cursor"))
             await feed.check_session()
-            self.connection = open_connection(identity)
+            self.connection = open_connection(identity, "websocket")
         except RejectedError as error:
             await self.refuse(error)
             return
@@ -171,6 +171,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
                 if batch:
                     frame = encode_batch(batch, frame_type="batch")
                     await self.send_frame(frame)
+                    metrics.delivered("websocket", batch.messages)
                     if budget.spend(frame):
                         await self.close_spent()
                         return
@@ -228,6 +229,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         except PushUnavailableError as exc:
             self.log.unavailable(exc, path=self.path)
+            metrics.sent("unavailable")
             answer = refused_send_frame(RejectedError.unavailable())
         else:
             answer = await self.handle_send(self.identity, frame)
@@ -247,9 +249,11 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             results = await runtime.events.handle_messages(app, identity, messages)
         except RejectedError as error:
             self.log.rejected(error, path=self.path, client_id=identity.client_id)
+            metrics.sent("refused")
             return refused_send_frame(error)
         except PushUnavailableError as exc:
             self.log.unavailable(exc, path=self.path)
+            metrics.sent("unavailable")
             return refused_send_frame(RejectedError.unavailable())
         return sent_frame(send_results(messages, results))
 

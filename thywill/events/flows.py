@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from thywill import metrics
 from thywill.application.spec import ApplicationSpec
 from thywill.events.routing import event_handler
 from thywill.feed.channels import group_channel
@@ -101,13 +102,17 @@ class FlowRegistry:
     ) -> Core:
         async def core(event: Event, **kwargs: Any) -> None:
             args = (event.data,) if kind == "message" else ()
-            returned = await call_handler(
-                handler,
-                event.ctx,
-                *args,
-                transaction_alias=app.transaction_alias,
-                **kwargs,
-            )
+            started = metrics.clock()
+            try:
+                returned = await call_handler(
+                    handler,
+                    event.ctx,
+                    *args,
+                    transaction_alias=app.transaction_alias,
+                    **kwargs,
+                )
+            finally:
+                metrics.handled(app.name, kind, started)
             if kind == "message":
                 event.reply = returned
             await self._run_requests(app, event)

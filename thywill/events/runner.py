@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from thywill import metrics
 from thywill.application.spec import ApplicationSpec
 from thywill.events.flows import FlowRegistry
 from thywill.events.release import release
@@ -19,6 +20,7 @@ from thywill.exceptions import (
     ErrorCode,
     FlowFailedError,
     PushUnavailableError,
+    RateLimitedError,
     RejectedError,
 )
 from thywill.feed.channels import group_name, is_group, is_shared, user_channel
@@ -80,6 +82,7 @@ class EventRunner:
         event = Event(
             kind, ctx, message_type=message_type, seq=seq, group=group, member=member
         )
+        started = metrics.clock()
         try:
             event.data = flow.receive(data) if kind == "message" else data
             await flow(event)
@@ -106,6 +109,8 @@ class EventRunner:
                 trace_id=event.trace_id,
             )
             return Result(Outcome.ERROR), Outbox()
+        finally:
+            metrics.flowed(app.name, kind, started)
         return Result(Outcome.OK, value=reply), ctx.outbox
 
     async def handle_connect(
@@ -209,6 +214,9 @@ class EventRunner:
                     result = Result(Outcome.DUPLICATE)
                 results.append(result)
                 last = message.seq
+        if metrics.on():
+            for result in results:
+                metrics.sent(_metric_outcome(result))
         return results
 
     async def end_client(self, identity: ClientIdentity) -> None:
@@ -238,3 +246,11 @@ class EventRunner:
             FlowFailedError: an ``on_send`` transform refused it.
         """
         return encode(self.flows.outbound(app)(data))
+
+
+def _metric_outcome(result: Result) -> str:
+    """The outcome label of a send in the metrics: a rate limit's refusal apart from
+    other failures."""
+    if isinstance(result.failure, RateLimitedError):
+        return "rate_limited"
+    return result.outcome.value

@@ -13,6 +13,7 @@ process: behind a balancer, each process holds its own.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from thywill.exceptions import ErrorCode, RejectedError
 
@@ -20,18 +21,22 @@ from thywill.exceptions import ErrorCode, RejectedError
 class Connection:
     """One open connection of a client; ``close()`` gives its place back (once)."""
 
-    __slots__ = ("_limiter", "client_id", "closed")
+    __slots__ = ("_limiter", "client_id", "closed", "on_close")
 
     def __init__(self, limiter: ConnectionLimiter, client_id: str) -> None:
         self._limiter = limiter
         self.client_id = client_id
         self.closed = False
+        self.on_close: Callable[[], None] | None = None
+        """Called once when the connection closes (the metrics count it closed)."""
 
     def close(self) -> None:
         """Give the place back; closing again does nothing."""
         if not self.closed:
             self.closed = True
             self._limiter._release(self.client_id)
+            if self.on_close is not None:
+                self.on_close()
 
 
 class ConnectionLimiter:

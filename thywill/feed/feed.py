@@ -7,6 +7,7 @@ import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 
+from thywill import metrics
 from thywill.exceptions import ErrorCode, RejectedError
 from thywill.feed.channels import is_shared
 from thywill.feed.control import parse_control
@@ -120,6 +121,8 @@ class ClientFeed:
                     self.channels.append(channel)
                     positions.pop(channel, None)
                     resets.append(channel)
+            for _ in resets:  # the private channel, and the groups read anew with it
+                metrics.reset("private_history_lost")
         for message in result.messages:
             control = parse_control(message.payload)
             if control is None:
@@ -139,6 +142,7 @@ class ClientFeed:
             result = await self.push.read(channel, _after(positions, channel), self.limit)
             if result.reset and channel not in resets:
                 resets.append(channel)
+                metrics.reset("group_history_lost")
             messages.extend(result.messages)
             _advance(positions, channel, result.position)
             # A group joined while it was empty has no position yet: the cursor still

@@ -18,6 +18,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 
+from thywill import metrics
 from thywill.exceptions import PushUnavailableError, RejectedError, UnknownApplicationError
 from thywill.identity.tokens import (
     ClientIdentity,
@@ -92,7 +93,10 @@ class Presence:
         self.served = True
         self._prune(now)
         data = json.dumps(identity_payload(identity), separators=(",", ":"))
-        return await self.push.renew_presence(identity.client_id, data, self.ttl)
+        taken = await self.push.renew_presence(identity.client_id, data, self.ttl)
+        if taken:
+            metrics.lease_taken()
+        return taken
 
     async def keep_alive(self, identity: ClientIdentity) -> None:
         """Renew a connected client's lease when due (what every transport's feed calls).
@@ -174,6 +178,7 @@ class Presence:
             for client_id, data in lapsed:
                 self._renewed.pop(client_id, None)
                 if await self._report_lapsed(client_id, data):
+                    metrics.lease_lapsed()
                     done += 1
                 await self.push.ack_lapsed(client_id)
             if len(lapsed) < CLAIM_BATCH:

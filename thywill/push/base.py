@@ -24,11 +24,15 @@ CHANNEL_NAME = re.compile(r"[A-Za-z0-9_.:@-]{1,200}")
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class StoredMessage:
-    """One message in a channel: its position and its data, already encoded as JSON."""
+    """One message in a channel: its position and its data, already encoded as JSON,
+    and when it was published (``time.time()`` seconds, by the backend's clock; None
+    when the backend does not know), for the delivery latency metric. Two reads of one
+    message are equal whatever their ``published_at``."""
 
     channel: str
     position: str
     payload: str
+    published_at: float | None = dataclasses.field(default=None, compare=False)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core import checks
 from django.core.checks import CheckMessage
 
+from thywill import metrics
 from thywill.push.base import BasePushBackend, ReadResult, StoredMessage
 from thywill.push.locks import KeyedLocks
 
@@ -241,6 +242,7 @@ class LocMemPushBackend(BasePushBackend):
     def _append(self, entries: Sequence[tuple[str, str]]) -> tuple[list[str], set[_Waiter]]:
         """Append entries (the caller holds the lock); return positions and waiters."""
         now = time.monotonic()
+        published_at = time.time()
         positions = []
         waiters: set[_Waiter] = set()
         for channel, payload in entries:
@@ -248,7 +250,9 @@ class LocMemPushBackend(BasePushBackend):
             log.head += 1
             position = f"{log.epoch}-{log.head}"
             log.entries.append(
-                _Entry(log.head, now, StoredMessage(channel, position, payload))
+                _Entry(
+                    log.head, now, StoredMessage(channel, position, payload, published_at)
+                )
             )
             log.size += len(payload)
             self._size += len(payload)
@@ -262,6 +266,7 @@ class LocMemPushBackend(BasePushBackend):
         if self._size > self.max_total_bytes:
             self._shrink()
         self._sweep(now)
+        metrics.buffered(self._size)
         return positions, waiters
 
     def _pop_oldest(self, log: _Log) -> None:
@@ -355,8 +360,10 @@ class LocMemPushBackend(BasePushBackend):
 
     def _trim(self, log: _Log, now: float) -> None:
         horizon = now - self.max_age
-        while log.entries and log.entries[0].time < horizon:
-            self._pop_oldest(log)
+        if log.entries and log.entries[0].time < horizon:
+            while log.entries and log.entries[0].time < horizon:
+                self._pop_oldest(log)
+            metrics.buffered(self._size)
 
     def _start(self, log: _Log, after: str | None) -> tuple[int, bool]:
         """The first sequence to return after ``after``, and whether history was lost."""

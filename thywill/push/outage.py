@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+from thywill import metrics
 from thywill.exceptions import PushUnavailableError
 
 
@@ -21,6 +22,8 @@ class OutageTracker:
 
     def __init__(self, backend: str) -> None:
         self.backend = backend
+        self.label = backend.lower()
+        """The backend's name in the metrics (``redis``)."""
         self._down_since: float | None = None
         self._lock = threading.Lock()
 
@@ -30,6 +33,9 @@ class OutageTracker:
             first = self._down_since is None
             if first:
                 self._down_since = time.monotonic()
+        metrics.push_failed(self.label)
+        if first:
+            metrics.outage(self.label, True)
         return PushUnavailableError(
             f"{self.backend} is unavailable: {exc or type(exc).__name__}",
             first_in_episode=first,
@@ -42,4 +48,7 @@ class OutageTracker:
             return None
         with self._lock:
             since, self._down_since = self._down_since, None
-        return None if since is None else time.monotonic() - since
+        if since is None:
+            return None
+        metrics.outage(self.label, False)
+        return time.monotonic() - since

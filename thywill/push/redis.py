@@ -28,6 +28,7 @@ from django.core.checks import CheckMessage
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from thywill import metrics
 from thywill.exceptions import PushUnavailableError
 from thywill.push import redis_scripts as lua
 from thywill.push.base import BasePushBackend, ReadResult, StoredMessage
@@ -221,10 +222,12 @@ class RedisPushBackend(BasePushBackend):
 
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
         """Run one Redis operation, turning connection failures into outage episodes."""
+        started = metrics.clock()
         try:
             result = await operation()
         except UNAVAILABLE as exc:
             raise self.outage.failed(exc) from exc
+        metrics.round_trip(self.outage.label, started)
         downtime = self.outage.succeeded()
         if downtime is not None:
             self.log.recovered(backend=self.outage.backend, downtime=downtime)
@@ -295,8 +298,7 @@ class RedisPushBackend(BasePushBackend):
         reset, position, *flat = reply
         epoch = _text(position).partition("-")[0] if position else ""
         messages = [
-            StoredMessage(channel, f"{epoch}-{_text(flat[i])}", _text(flat[i + 1]))
-            for i in range(0, len(flat), 2)
+            _stored(channel, epoch, flat[i], flat[i + 1]) for i in range(0, len(flat), 2)
         ]
         return ReadResult(messages, _text(position) if position else None, bool(reset))
 
@@ -606,3 +608,13 @@ def _lex_range(prefix: str) -> tuple[bytes, bytes]:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _stored(
+    channel: str, epoch: str, entry_id: bytes | str, payload: bytes | str
+) -> StoredMessage:
+    """A stream entry as a message. Its id is ``<ms>-<seq>``, ``ms`` when Redis added it
+    (by Redis's clock): the message's publication time."""
+    entry = _text(entry_id)
+    published_at = int(entry.partition("-")[0]) / 1000
+    return StoredMessage(channel, f"{epoch}-{entry}", _text(payload), published_at)

@@ -1,4 +1,4 @@
-"""System checks for the THYWILL_* settings (ids thywill.E001 to E016, W001 to W007).
+"""System checks for the THYWILL_* settings (ids thywill.E001 to E017, W001 to W007).
 
 Each check builds what the settings name, exactly as the running site would, and turns
 a configuration error into a check message naming the setting. See
@@ -8,6 +8,8 @@ documentation/settings.md for the list of ids.
 from __future__ import annotations
 
 import functools
+import importlib.util
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -263,6 +265,35 @@ def check_csrf_storage(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
     ]
 
 
+def check_metrics(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """THYWILL_METRICS is valid; when enabled, prometheus_client is installed and
+    PROMETHEUS_MULTIPROC_DIR, if set, is a folder (thywill.E017)."""
+    try:
+        config = conf.get_metrics()
+    except ConfigurationError as exc:
+        return [_as_error(exc)]
+    if not config.enabled:
+        return []
+    if importlib.util.find_spec("prometheus_client") is None:
+        return [
+            checks.Error(
+                "THYWILL_METRICS is enabled, but prometheus_client is not installed.",
+                hint="Install thywill's metrics extra: pip install 'thywill[metrics]'.",
+                id="thywill.E017",
+            )
+        ]
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory and not os.path.isdir(directory):
+        return [
+            checks.Error(
+                f"PROMETHEUS_MULTIPROC_DIR is {directory!r}, which is not a folder.",
+                hint="Create it (empty) before the server processes start.",
+                id="thywill.E017",
+            )
+        ]
+    return []
+
+
 def register() -> None:
     """Register every check of this module with Django (from ``AppConfig.ready``)."""
     for check in (
@@ -275,5 +306,6 @@ def register() -> None:
         check_django_setup,
         check_urls,
         check_csrf_storage,
+        check_metrics,
     ):
         checks.register(check, "thywill")

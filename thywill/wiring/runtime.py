@@ -18,7 +18,7 @@ import functools
 import logging
 from typing import TypeVar
 
-from thywill import conf
+from thywill import conf, metrics
 from thywill.application.spec import ApplicationSpec
 from thywill.database.base import BaseDatabase
 from thywill.events.flows import FlowRegistry
@@ -30,6 +30,7 @@ from thywill.feed.feed import DISCONNECTED_REASON, ClientFeed
 from thywill.feed.presence import Presence
 from thywill.identity.tokens import ClientIdentity, forget_client
 from thywill.log.base import BaseLog
+from thywill.metrics.exposition import clean_up_at_exit
 from thywill.push.base import BasePushBackend
 from thywill.wiring.loading import (
     load_app_hooks,
@@ -53,6 +54,11 @@ class Runtime:
     def __init__(self) -> None:
         self._components: dict[str, object] = {}
         self._applications: dict[str, ApplicationSpec] = {}
+        if conf.get_metrics().enabled:
+            metrics.enable()
+            clean_up_at_exit()
+        else:
+            metrics.disable()
 
     # --- components ------------------------------------------------------------------
 

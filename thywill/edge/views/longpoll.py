@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
-from thywill import conf
+from thywill import conf, metrics
 from thywill.edge.errors import json_errors
 from thywill.edge.feeds import open_connection, open_feed
 from thywill.edge.shutdown import drain
@@ -15,7 +15,7 @@ from thywill.wire.outbound import encode_batch
 async def longpoll(request: HttpRequest) -> HttpResponse:
     """Answer with the client's messages after its cursor, waiting for some if needed."""
     feed = await open_feed(request, "longpoll", request.GET.get("cursor"))
-    connection = open_connection(feed.identity)
+    connection = open_connection(feed.identity, "longpoll")
     try:
         if request.GET.get("wait") == "0":
             batch = await feed.next(0)  # a read renews the client's lease, as any does
@@ -29,4 +29,5 @@ async def longpoll(request: HttpRequest) -> HttpResponse:
         connection.close()
     response = HttpResponse(encode_batch(batch), content_type="application/json")
     response["Cache-Control"] = "no-store"
+    metrics.delivered("longpoll", batch.messages)
     return response

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse, RawPostDataException
+import functools
+from typing import Any
 
-from thywill import conf
+from django.core.exceptions import RequestDataTooBig
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+    RawPostDataException,
+)
+
+from thywill import conf, metrics
 from thywill.edge.csrf import csrf_protect
-from thywill.edge.errors import json_errors
+from thywill.edge.errors import AsyncView, json_errors
 from thywill.edge.sessions import authenticate
 from thywill.exceptions import ErrorCode, RejectedError
 from thywill.feed.sessions import check_session
@@ -16,6 +25,23 @@ from thywill.wire.results import send_results
 from thywill.wiring.runtime import get_runtime
 
 
+def count_refusals(view: AsyncView) -> AsyncView:
+    """Count a send refused as a whole in the metrics: ``refused`` (4xx, including a
+    failed CSRF check) or ``unavailable`` (503). Its messages' outcomes are counted
+    where they are handled."""
+
+    @functools.wraps(view)
+    async def counted(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        get_runtime()  # a first request of the process turns metrics on, as configured
+        response = await view(request, *args, **kwargs)
+        if response.status_code >= 400:
+            metrics.sent("unavailable" if response.status_code == 503 else "refused")
+        return response
+
+    return counted
+
+
+@count_refusals
 @json_errors(methods=("POST",))
 @csrf_protect  # here rather than by middleware: edge/direct.py serves this view
 async def send(request: HttpRequest) -> HttpResponse:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
-from thywill import conf
+from thywill import conf, metrics
 from thywill.edge.errors import json_errors
 from thywill.edge.feeds import open_connection, open_feed
 from thywill.edge.shutdown import drain, refusal
@@ -29,7 +29,7 @@ async def sse(request: HttpRequest) -> HttpResponseBase:
     if drain.draining:
         raise refusal()
     start = feed.cursor
-    connection = open_connection(feed.identity)
+    connection = open_connection(feed.identity, "sse")
     try:
         # Read once before answering: while the push backend is down the client gets a
         # 503 (and backs off) instead of a stream that opens and ends at once.
@@ -74,6 +74,7 @@ async def _stream(
             if batch:
                 events = batch_events(batch, cursor)
                 yield events
+                metrics.delivered("sse", batch.messages)
                 if budget.spend(events):
                     return  # spent: the client reconnects from the last event's id
             cursor = feed.cursor
