@@ -58,6 +58,7 @@ def test_status_counts_clients_connected_clients_and_groups(site: Site) -> None:
         "testkit": 0,
         "rooms": 2,
         "tictactoe": 0,
+        "reloads": 0,
     }
     assert report["components"]["push"] == "thywill.push.locmem.LocMemPushBackend"
     assert report["default_application"] == "echo"

@@ -436,7 +436,8 @@ def test_page_gives_every_url_under_the_prefix(site: Site, tab: Tab) -> None:
 
     assert tab.config["application"] == APP
     assert tab.config["endpoints"] == {
-        name: f"/{site.prefix}{name}/" for name in ("send", "sse", "longpoll", "websocket")
+        name: f"/{site.prefix}{name}/"
+        for name in ("send", "sse", "longpoll", "websocket", "bye")
     }
     for script in ("/static/thywill/thywill.js", f"/static/{APP}/{APP}.js"):
         assert f'src="{script}"' in page.text
