@@ -133,11 +133,22 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 SESSION_COOKIE_SAMESITE = "Lax"
 
+# THYWILL_LOG_FORMAT=json: one JSON object a line (for a log collector), with thywill's
+# client_id, code and trace_id as fields; anything else: plain text lines.
+LOG_FORMAT = "json" if os.environ.get("THYWILL_LOG_FORMAT") == "json" else "plain"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "thywill.log.formatters.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+        }
+    },
     "loggers": {
         "thywill": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },

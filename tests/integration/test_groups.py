@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.http_client import ThywillHttpClient, data_of, delivered
+from tests.support.members import TRACE_ID
 
 pytestmark = pytest.mark.live
 
@@ -52,6 +53,7 @@ def test_hook_fail_reason_reaches_the_sender_and_nothing_is_sent(tabs) -> None:
     alice.send({"type": "room.join", "room": "quiet"})
     bob.send({"type": "room.join", "room": "quiet"})
     [result] = bob.send({"type": "room.say", "room": "quiet", "text": "forbidden"})
+    assert TRACE_ID.fullmatch(result.pop("traceId"))
     assert result == {
         "seq": bob.last_seq,
         "status": "failed",

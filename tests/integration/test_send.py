@@ -138,6 +138,7 @@ def test_failing_handler_releases_nothing_and_the_next_message_works(
         log_start = len(live.log())
 
         answer = tab.send({"raise": True}, {"text": "after"})
+        trace_id = answer[0].pop("traceId")
 
         assert answer == [
             {
@@ -150,7 +151,8 @@ def test_failing_handler_releases_nothing_and_the_next_message_works(
         received = tab.receive(2, transport=transport)
         assert data_of(received) == [{"welcome": tab.client_id}, {"text": "after"}]
         assert_drained(tab)
-        assert live.log()[log_start:].count(HANDLER_FAILED) == 1
+        # Logged once, with the trace id the client was given.
+        assert live.log()[log_start:].count(f"{HANDLER_FAILED} trace={trace_id}") == 1
 
 
 def test_forward_reaches_the_other_client_only(live_url: str, transport: Transport) -> None:

@@ -357,14 +357,16 @@ test('send: a 4xx rejects the whole batch, then the queue goes on', async () => 
   assert.equal(thywill.state, 'connected');
 });
 
-test('send: a handler error rejects only its message', async () => {
+test('send: a handler error rejects only its message, with its trace id', async () => {
   const {server, thywill} = await openedSsePage();
   server.answerPost = () => jsonResponse(200, {results: [
-    {seq: 1, status: 'ok'}, {seq: 2, status: 'error', reason: 'The handler failed.'}]});
+    {seq: 1, status: 'ok'},
+    {seq: 2, status: 'error', reason: 'The handler failed.', traceId: '0123456789abcdef'}]});
   const first = thywill.send('a');
   const second = thywill.send('b');
   assert.equal(await first, undefined);
-  await assert.rejects(second, {code: 'handler_error', message: 'The handler failed.'});
+  await assert.rejects(second,
+    {code: 'handler_error', message: 'The handler failed.', traceId: '0123456789abcdef'});
   assert.equal(thywill.stats.sent, 1);
 });
 

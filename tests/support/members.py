@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from thywill.feed.cursor import Cursor
 from thywill.feed.feed import ClientFeed
@@ -10,6 +11,9 @@ from thywill.identity.tokens import ClientIdentity, new_client_id
 from thywill.wire.inbound import InboundMessage
 from thywill.wire.results import Result
 from thywill.wiring.runtime import get_runtime
+
+TRACE_ID = re.compile(r"[0-9a-f]{16}")
+"""An event's trace id, as a failed or error result carries it."""
 
 
 class Member:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.support.members import Member, channel_data, data_read
+from tests.support.members import TRACE_ID, Member, channel_data, data_read
 from thywill.events.routing import message_type_of
 from thywill.exceptions import PushUnavailableError
 from thywill.feed.cursor import Cursor
@@ -56,6 +56,7 @@ async def test_handler_pipes_apply_to_their_handler_only():
     """room.say has a schema pipe: a bad one fails with bad_message, nothing is sent."""
     alice = Member()
     result = await alice.sent_one({"type": "room.say", "room": "r"})
+    assert TRACE_ID.fullmatch(result.pop("traceId"))
     assert result == {
         "seq": 1,
         "status": "failed",
@@ -68,7 +69,9 @@ async def test_fail_in_the_core_sends_nothing_but_the_reason():
     """A handler that replies, then calls fail(), sends nothing but the reason."""
     alice = Member()
     feed = alice.feed()
-    assert await alice.sent_one({"type": "refuse"}) == {
+    result = await alice.sent_one({"type": "refuse"})
+    assert TRACE_ID.fullmatch(result.pop("traceId"))
+    assert result == {
         "seq": 1,
         "status": "failed",
         "code": "failed",

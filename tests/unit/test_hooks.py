@@ -14,7 +14,7 @@ from django.core.checks import Error
 from django.test import AsyncClient
 
 import thywill
-from tests.support.members import Member, channel_data, data_read
+from tests.support.members import TRACE_ID, Member, channel_data, data_read
 from thywill import shared
 from thywill.hooks.pipe import HookPipe
 from thywill.identity.tokens import ClientIdentity, new_client_id
@@ -123,6 +123,7 @@ async def test_fail_in_pre_stops_before_the_handler(hooks_dir):
     alice = Member()
     feed = alice.feed()
     result = await alice.sent_one({"type": "shout", "text": "pre-fail"})
+    assert TRACE_ID.fullmatch(result.pop("traceId"))
     assert result == {
         "seq": 1,
         "status": "failed",
@@ -146,6 +147,7 @@ async def test_fail_in_post_withholds_what_the_handler_sent(hooks_dir):
     alice = Member()
     feed = alice.feed()
     result = await alice.sent_one({"type": "shout", "text": "post-fail"})
+    assert TRACE_ID.fullmatch(result.pop("traceId"))
     assert result == {
         "seq": 1,
         "status": "failed",

@@ -74,7 +74,9 @@ async def test_message_size_pipe(settings):
         "status": "failed",
         "code": "too_large",
         "reason": "The message is 8 bytes; the limit is 5.",
+        "traceId": big.trace_id,
     }
+    assert big.trace_id is not None
     with pytest.raises(ValueError):
         MessageSizePipe(max_bytes=0)
 

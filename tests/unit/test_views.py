@@ -353,6 +353,7 @@ async def test_failing_handler_sends_nothing_and_the_batch_goes_on(testkit, logs
     await testkit.poll()  # the welcome
     logs.clear()
     results = await testkit.send({"raise": True}, "after")
+    trace_id = results[0].pop("traceId")
     assert results == [
         {"seq": 1, "status": "error", "reason": HANDLER_FAILED},
         {"seq": 2, "status": "ok"},
@@ -360,9 +361,15 @@ async def test_failing_handler_sends_nothing_and_the_batch_goes_on(testkit, logs
     answer = await testkit.poll()
     assert data_of(answer) == [{"welcome": testkit.client_id}, "after"]
     assert [(r.name, r.levelname, r.getMessage()) for r in logs.records] == [
-        ("thywill", "ERROR", "Handler for message in application 'testkit' failed")
+        (
+            "thywill",
+            "ERROR",
+            f"Handler for message in application 'testkit' failed trace={trace_id}",
+        )
     ]
     assert logs.records[0].exc_info[0] is RuntimeError
+    # The result's trace id finds the log line of the failure.
+    assert logs.records[0].thywill_trace_id == trace_id
 
 
 async def test_failed_seq_is_not_handled_again(testkit):

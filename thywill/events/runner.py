@@ -31,6 +31,7 @@ from thywill.handlers.outbox import Change, Outbox, encode
 from thywill.identity.tokens import ClientIdentity
 from thywill.log.base import BaseLog
 from thywill.pipeline import Event
+from thywill.pipeline.event import new_trace_id
 from thywill.push.base import BasePushBackend
 from thywill.types import JSON
 from thywill.wire.inbound import InboundMessage
@@ -74,10 +75,14 @@ class EventRunner:
         except Exception:  # noqa: BLE001  (a pipe or hook script that cannot be built)
             # Flows are built on first use, in the server, where system checks may not
             # have run: a broken pipe or script fails its events, not the server.
+            trace_id = new_trace_id()
             self.log.handler_failed(
-                application=app.name, client_id=identity.client_id, event=kind, trace_id="-"
+                application=app.name,
+                client_id=identity.client_id,
+                event=kind,
+                trace_id=trace_id,
             )
-            return Result(Outcome.ERROR), Outbox()
+            return Result(Outcome.ERROR, trace_id=trace_id), Outbox()
         ctx = Context(identity, push=self.push, outbox=Outbox(on_send=flow.send))
         event = Event(
             kind, ctx, message_type=message_type, seq=seq, group=group, member=member
@@ -100,7 +105,7 @@ class EventRunner:
                 code=failure.code,
                 trace_id=event.trace_id,
             )
-            return Result(Outcome.FAILED, failure), Outbox()
+            return Result(Outcome.FAILED, failure, trace_id=event.trace_id), Outbox()
         except Exception:  # noqa: BLE001  (a handler's bug must not take the request down)
             self.log.handler_failed(
                 application=app.name,
@@ -108,7 +113,7 @@ class EventRunner:
                 event=kind,
                 trace_id=event.trace_id,
             )
-            return Result(Outcome.ERROR), Outbox()
+            return Result(Outcome.ERROR, trace_id=event.trace_id), Outbox()
         finally:
             metrics.flowed(app.name, kind, started)
         return Result(Outcome.OK, value=reply), ctx.outbox

@@ -33,9 +33,10 @@ class StdlibLog(BaseLog):
         self, *, application: str, client_id: str, event: str, trace_id: str | None = None
     ) -> None:
         self.logger.exception(
-            "Handler for %s in application %r failed",
+            "Handler for %s in application %r failed trace=%s",
             event,
             application,
+            trace_id,
             extra={"thywill_client_id": client_id, "thywill_trace_id": trace_id},
         )
 
@@ -50,11 +51,12 @@ class StdlibLog(BaseLog):
         trace_id: str,
     ) -> None:
         self.logger.info(
-            "%s in application %r failed: %s (%s)",
+            "%s in application %r failed: %s (%s) trace=%s",
             event,
             application,
             reason,
             code,
+            trace_id,
             extra={
                 "thywill_client_id": client_id,
                 "thywill_trace_id": trace_id,

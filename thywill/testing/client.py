@@ -37,6 +37,9 @@ CONFIG_SCRIPT = re.compile(
 POLL_INTERVAL = 0.01
 """Seconds between two reads of a client that waits for a message."""
 
+UNCOMPARABLE = frozenset({"seq", "traceId"})
+"""A send result's entries that differ on every call: left out of what send() returns."""
+
 
 class TestClient:
     """One client of an application (a browser tab), connected by ``connect()``.
@@ -83,7 +86,8 @@ class TestClient:
     async def send(self, data: JSON) -> dict[str, JSON]:
         """Send one message, as ``thywill.send(data)`` does; return its result.
 
-        The result is the send endpoint's result entry without its ``seq``:
+        The result is the send endpoint's result entry without its ``seq`` and its
+        ``traceId`` (random per event, so that results compare equal):
         ``{"status": "ok"}``, ``{"status": "failed", "code": ..., "reason": ...}`` (a
         ``fail()``) or ``{"status": "error", "reason": ...}`` (a handler that raised).
         What the handler sent is in the push backend when this returns.
@@ -107,7 +111,7 @@ class TestClient:
             )
             answer = _answer(response.status_code, response.content, "send")
             [result] = answer["results"]
-        return {key: value for key, value in result.items() if key != "seq"}
+        return {key: value for key, value in result.items() if key not in UNCOMPARABLE}
 
     async def receive(self, timeout: float = 0.0) -> list[JSON]:
         """The data of every message pushed to the client since the last ``receive()``,

@@ -26,13 +26,15 @@ class Outcome(enum.StrEnum):
 @dataclasses.dataclass(frozen=True, slots=True)
 class Result:
     """One event's outcome, with the failure when a flow called ``fail()``, the value its
-    handler returned (after the ``on_send`` transforms), if any, and for a message sent out
-    of order the ``seq`` the server expected instead."""
+    handler returned (after the ``on_send`` transforms), if any, for a message sent out
+    of order the ``seq`` the server expected instead, and for an ``error`` or ``failed``
+    event the trace id its log line carries, so that a user's report finds that line."""
 
     outcome: Outcome
     failure: FlowFailedError | None = None
     value: JSON = None
     expected: int | None = None
+    trace_id: str | None = None
 
     def as_json(self, seq: int) -> dict[str, JSON]:
         """The result entry of a send answer (documentation/protocol.md)."""
@@ -47,6 +49,8 @@ class Result:
             result.update(self.failure.details)
             result["code"] = self.failure.code
             result["reason"] = self.failure.reason
+        if self.trace_id is not None:
+            result["traceId"] = self.trace_id
         return result
 
 

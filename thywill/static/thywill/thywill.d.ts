@@ -130,6 +130,8 @@ export interface SendResult {
   code?: string;
   reason?: string;
   retryAfter?: number;
+  /** An `error` or `failed` result: the id of the server's log line about it. */
+  traceId?: string;
   [field: string]: unknown;
 }
 
@@ -151,6 +153,8 @@ export class ThywillError extends Error {
   result?: SendResult;
   /** A `rate_limited` refusal: seconds to wait before sending again. */
   retryAfter?: number;
+  /** An `error` or `failed` send: the id of the server's log line about it. */
+  traceId?: string;
   /** A WebSocket that closed: its close code. */
   closeCode?: number;
 }

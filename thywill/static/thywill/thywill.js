@@ -155,8 +155,8 @@
    * handler_error, ...; thywill.d.ts lists them), `reason` the same as `message`.
    * `status` is the HTTP status when there was one; `fromServer` is true when the answer carried
    * thywill's JSON error body, i.e. the server itself refused (not a proxy or the network).
-   * A send's error also has `seq`, and `result` (the server's result entry) or `retryAfter`
-   * when the server gave them.
+   * A send's error also has `seq`, and `result` (the server's result entry), `retryAfter`
+   * and `traceId` (the id of the server's log line about it) when the server gave them.
    */
   class ThywillError extends Error {
     /**
@@ -940,12 +940,13 @@
           item.resolve(result.status === 'ok' ? result.value : undefined);
         } else if (result && result.status === 'error') {
           const reason = result.reason || 'The server could not handle the message.';
-          item.reject(new ThywillError('handler_error', reason, {seq: item.seq, result}));
+          item.reject(new ThywillError('handler_error', reason,
+            {seq: item.seq, result, traceId: result.traceId}));
         } else if (result && result.status === 'failed') {
           // fail(reason) in a pipe, hook script or handler: the reason is the application's.
           const reason = result.reason || 'The server refused the message.';
           item.reject(new ThywillError(result.code || 'failed', reason,
-            {seq: item.seq, result, retryAfter: result.retryAfter}));
+            {seq: item.seq, result, retryAfter: result.retryAfter, traceId: result.traceId}));
         } else {
           item.reject(new ThywillError('bad_response', 'The server gave no valid result for this message.',
             {seq: item.seq, result}));
