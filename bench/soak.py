@@ -347,6 +347,8 @@ def main() -> None:
     result["commit"] = git_commit()
     result["cpus"] = os.cpu_count()
     result["loadavg"] = os.getloadavg()
+    # glibc's arena count shapes how much freed memory RSS keeps (performance.md).
+    result["malloc_arena_max"] = os.environ.get("MALLOC_ARENA_MAX")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = ROOT / "bench" / "results" / f"soak-{stamp}.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
