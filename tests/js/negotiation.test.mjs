@@ -59,7 +59,8 @@ test('websocket: first choice; opens on the open frame, delivers batches, follow
   const [socket] = sockets;
   assert.equal(socket.url.protocol, 'wss:');
   assert.equal(socket.url.pathname, '/thywill/websocket/');
-  assert.deepEqual(Object.fromEntries(socket.url.searchParams), {token: 'tok', cursor: ''});
+  assert.deepEqual(Object.fromEntries(socket.url.searchParams), {cursor: ''});  // no token
+  assert.deepEqual(socket.sent, [{type: 'auth', token: 'tok'}], 'the first frame proves who it is');
   assert.equal(thywill.state, 'connecting');
 
   socket.frame({type: 'open', cursor: 'c0'});
