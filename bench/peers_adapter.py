@@ -187,9 +187,7 @@ class ThywillSseClient(SendsByPost, SseClient):
             lambda text: deliver(on_message, json.loads(text)["data"]),
             events=("message",),
         )
-        self.conn = ThywillConn(
-            adapter.host, adapter.port, {"Cookie": sender.page.cookie_header}
-        )
+        self.conn = ThywillConn(adapter.host, adapter.port, sender.page.feed_headers)
         self.sender = sender
 
 
@@ -200,9 +198,7 @@ class ThywillLongPollClient(SendsByPost, LongPollClient):
         self, adapter: ThywillAdapter, idx: int, on_message: OnMessage, sender: Sender
     ) -> None:
         super().__init__(adapter, idx, on_message)
-        self.poll_conn = ThywillConn(
-            adapter.host, adapter.port, {"Cookie": sender.page.cookie_header}
-        )
+        self.poll_conn = ThywillConn(adapter.host, adapter.port, sender.page.feed_headers)
         self.sender = sender
         self.cursor = str(sender.page.config["cursor"])
 
@@ -269,6 +265,7 @@ class ThywillWs(ThywillAdapter):
             heartbeat=None,
             max_msg_size=0,
         )
+        await ws.send_str(page.auth_frame)
         opened = await asyncio.wait_for(ws.receive(), PAGE_TIMEOUT)
         if (
             opened.type != aiohttp.WSMsgType.TEXT

@@ -78,6 +78,7 @@ async def open_reader(port: int) -> websockets.ClientConnection:
         websockets.connect(url, additional_headers=headers, max_size=None, max_queue=1),
         STEP_TIMEOUT,
     )
+    await ws.send(page.auth_frame)
     frame = json.loads(await asyncio.wait_for(ws.recv(), STEP_TIMEOUT))
     if frame["type"] != "open":
         raise RuntimeError(f"the reader's feed did not open: {frame}")

@@ -155,6 +155,7 @@ class Feed:
             }
             async with websockets.connect(url, additional_headers=headers) as ws:
                 self._ws = ws
+                await ws.send(self.page.auth_frame)
                 async for raw in ws:
                     frame = json.loads(raw)
                     if frame["type"] == "open":
@@ -167,7 +168,7 @@ class Feed:
             self._http = HttpConnection(HOST, self.port)
             head, body = await self._http.stream(
                 self.page.feed_target("sse", self.cursor),
-                {"Cookie": self.page.cookie_header},
+                self.page.feed_headers,
             )
             if head.status != 200:
                 raise RuntimeError(f"sse {head.status}")
@@ -194,13 +195,11 @@ class Feed:
             self._http = HttpConnection(HOST, self.port)
             wait = "0"
             for _ in range(100_000):
-                query = {"token": self.page.config["token"], "cursor": self.cursor}
+                query = {"cursor": self.cursor}
                 if wait == "0":
                     query["wait"] = "0"
                 target = f"{self.page.endpoint('longpoll')}?{urlencode(query)}"
-                response = await self._http.request(
-                    "GET", target, {"Cookie": self.page.cookie_header}
-                )
+                response = await self._http.request("GET", target, self.page.feed_headers)
                 if response.head.status != 200:
                     raise RuntimeError(f"longpoll {response.head.status}")
                 self._deliver(json.loads(response.body))

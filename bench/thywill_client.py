@@ -109,9 +109,20 @@ class Page:
         return str(self.config["endpoints"][name])
 
     def feed_target(self, name: str, cursor: str, **params: str) -> str:
-        """The request target of a feed endpoint, from ``cursor``."""
-        query = urlencode({"token": self.config["token"], "cursor": cursor, **params})
+        """The request target of a feed endpoint, from ``cursor`` (the token is never in
+        it: ``feed_headers``, ``auth_frame``)."""
+        query = urlencode({"cursor": cursor, **params})
         return f"{self.endpoint(name)}?{query}"
+
+    @property
+    def feed_headers(self) -> dict[str, str]:
+        """The headers of a long-poll or SSE request: the cookie and the token."""
+        return {"Cookie": self.cookie_header, "X-Thywill-Token": str(self.config["token"])}
+
+    @property
+    def auth_frame(self) -> str:
+        """The first frame of a WebSocket: ``auth``, with the token."""
+        return json.dumps({"type": "auth", "token": self.config["token"]})
 
     def send_headers(self, origin: str) -> dict[str, str]:
         """The headers of a POST to the send endpoint of the server at ``origin``
@@ -237,7 +248,7 @@ class ThywillTab:
     async def _read_sse(self) -> None:
         head, body = await self._receiver.stream(
             self.page.feed_target("sse", self.page.config["cursor"]),
-            {"Accept": "text/event-stream", "Cookie": self.page.cookie_header},
+            {"Accept": "text/event-stream", **self.page.feed_headers},
         )
         if head.status != 200:
             raise RejectedError(f"the SSE stream answered {head.status}")
@@ -262,7 +273,7 @@ class ThywillTab:
                 response = await self._receiver.request(
                     "GET",
                     self.page.feed_target("longpoll", cursor, **extra),
-                    {"Cookie": self.page.cookie_header},
+                    self.page.feed_headers,
                 )
             _check(response)
             answer = json.loads(response.body)

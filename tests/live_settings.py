@@ -46,6 +46,7 @@ THYWILL_LIMITS = {
     "SSE_KEEPALIVE": float(os.environ.get("THYWILL_TEST_SSE_KEEPALIVE", "15")),
     "PRESENCE_TTL": float(os.environ.get("THYWILL_TEST_PRESENCE_TTL", "60")),
     "MAX_STREAM_BYTES": int(os.environ.get("THYWILL_TEST_MAX_STREAM_BYTES", "8388608")),
+    "AUTH_TIMEOUT": float(os.environ.get("THYWILL_TEST_AUTH_TIMEOUT", "10")),
 }
 THYWILL_TRANSPORTS = os.environ.get(
     "THYWILL_TEST_TRANSPORTS", "websocket,sse,longpoll"

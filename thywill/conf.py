@@ -48,6 +48,7 @@ class Limits:
     max_clients_per_session: int = 100
     max_connections_per_client: int = 8
     max_stream_bytes: int = 8 * 1024 * 1024
+    auth_timeout: float = 10.0
 
     def as_client_config(self) -> dict[str, float | int]:
         """The limits the browser client needs, with the protocol's camelCase names."""

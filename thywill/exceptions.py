@@ -42,6 +42,7 @@ class ErrorCode(enum.StrEnum):
     BAD_FRAME = "bad_frame"
     BAD_HOST = "bad_host"
     BAD_REQUEST = "bad_request"
+    AUTH_TIMEOUT = "auth_timeout"
     TOKEN_EXPIRED = "token_expired"
     SESSION_MISMATCH = "session_mismatch"
     SESSION_ENDED = "session_ended"
@@ -72,6 +73,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.BAD_FRAME: 400,
     ErrorCode.BAD_HOST: 400,
     ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.AUTH_TIMEOUT: 408,
     ErrorCode.TOKEN_EXPIRED: 403,
     ErrorCode.DISCONNECTED: 410,
     ErrorCode.SESSION_MISMATCH: 403,

@@ -39,7 +39,7 @@ from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as websocket_connect
 
 from tests.live import LiveServer
-from tests.support.http_client import ThywillHttpClient, parse_config
+from tests.support.http_client import TOKEN_HEADER, ThywillHttpClient, parse_config
 from thywill.identity.tokens import TOKEN_SALT
 
 pytestmark = pytest.mark.live
@@ -564,11 +564,9 @@ HOSTS = st.sampled_from([None, None, None, "evil.example", "127.0.0.1:1"])
 
 
 def feed_query(scene: Scene, query: Query) -> str:
-    """The query string of a long-poll or SSE request."""
+    """The query string of a long-poll or SSE request (the token goes in a header:
+    ``token_header``)."""
     params = dict(query.extra)
-    token = scene.token(query.token)
-    if token is not None:
-        params["token"] = str(token)
     cursor = scene.cursor(query.cursor)
     if cursor is not None:
         params["cursor"] = cursor
@@ -580,13 +578,26 @@ def feed_query(scene: Scene, query: Query) -> str:
     return encoded
 
 
+def token_header(scene: Scene, query: Query) -> dict[str, str]:
+    """The X-Thywill-Token header of a long-poll or SSE request, when it has a token."""
+    token = scene.token(query.token)
+    if token is None:
+        return {}
+    # A header is printable ASCII (httpx refuses the rest), without surrounding spaces.
+    return {TOKEN_HEADER: "".join(c for c in str(token) if " " <= c <= "~").strip()}
+
+
 @fuzzes(query=queries, cookies=COOKIES, host=HOSTS)
 def test_longpoll_answers_any_query_as_documented(
     scene: Scene, query: Query, cookies: str, host: str | None
 ) -> None:
     """GET /thywill/longpoll/ with any query string, token, cursor and cookies."""
     encoded = feed_query(scene, query)
-    headers = {"Cookie": scene.cookie_header(cookies) or "", "Host": host or ""}
+    headers = {
+        "Cookie": scene.cookie_header(cookies) or "",
+        "Host": host or "",
+        **token_header(scene, query),
+    }
     response = request(
         scene,
         "GET",
@@ -609,6 +620,7 @@ def test_sse_answers_any_query_and_last_event_id_as_documented(
         "Cookie": scene.cookie_header(cookies) or "",
         "Host": host or "",
         "Accept": "text/event-stream",
+        **token_header(scene, query),
     }
     last_event_id = scene.cursor(query.last_event_id)
     if last_event_id is not None:
@@ -754,7 +766,7 @@ frame_payloads = st.one_of(
     st.sampled_from(POISON).map(lambda p: ("poison", p)),
     st.integers(min_value=60_000, max_value=70_000).map(lambda n: ("huge", n)),
 )
-WS_CONNECT_CODES = {*TOKEN_CODES, "bad_cursor", "bad_origin"}
+WS_CONNECT_CODES = {*TOKEN_CODES, "bad_cursor", "bad_origin", "bad_request"}
 WS_FRAME_CODES = {"bad_json", "bad_frame", "too_large"}
 
 
@@ -807,8 +819,6 @@ def ws_frame(scene: Scene, payload: tuple[Any, ...]) -> str | bytes:
 def open_socket(scene: Scene, plan: Socket) -> Iterator[ClientConnection]:
     params: dict[str, str] = {}
     token = scene.token(plan.token)
-    if token is not None:
-        params["token"] = str(token)
     cursor = scene.cursor(plan.cursor)
     if cursor is not None:
         params["cursor"] = cursor
@@ -825,6 +835,11 @@ def open_socket(scene: Scene, plan: Socket) -> Iterator[ClientConnection]:
         close_timeout=5,
         max_size=None,
     ) as connection:
+        # The first frame: a missing token is a null one (bad_request), rather than no
+        # frame at all (closed after AUTH_TIMEOUT).
+        auth = {"type": "auth", "token": None if token is None else str(token)}
+        with contextlib.suppress(ConnectionClosed):  # refused already (Origin)
+            connection.send(json.dumps(auth))
         yield connection
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from tests.live import LiveServer
 from tests.support.http_client import (
+    TOKEN_HEADER,
     ThywillHttpClient,
     ThywillHttpError,
     Transport,
@@ -244,7 +245,8 @@ BAD_REQUESTS: list[
         "longpoll-too-many-fields",
         lambda t: t.http.get(
             t.endpoint("longpoll"),
-            params=[("token", t.token)] + [("f", str(i)) for i in range(1200)],
+            params=[("f", str(i)) for i in range(1200)],
+            headers={TOKEN_HEADER: t.token},
         ),
         "/thywill/longpoll/",
         400,
@@ -275,7 +277,7 @@ BAD_REQUESTS: list[
     (
         "sse-to-a-host-not-served",
         lambda t: t.http.get(
-            t.endpoint("sse"), params={"token": t.token}, headers={"Host": "evil.example"}
+            t.endpoint("sse"), headers={TOKEN_HEADER: t.token, "Host": "evil.example"}
         ),
         "/thywill/sse/",
         400,
@@ -292,7 +294,9 @@ BAD_REQUESTS: list[
     (
         "longpoll-garbage-cursor",
         lambda t: t.http.get(
-            t.endpoint("longpoll"), params={"token": t.token, "cursor": "garbage!!"}
+            t.endpoint("longpoll"),
+            params={"cursor": "garbage!!"},
+            headers={TOKEN_HEADER: t.token},
         ),
         "/thywill/longpoll/",
         400,
@@ -302,11 +306,28 @@ BAD_REQUESTS: list[
         "longpoll-cursor-not-a-mapping",
         lambda t: t.http.get(
             t.endpoint("longpoll"),
-            params={"token": t.token, "cursor": base64.urlsafe_b64encode(b"[1]").decode()},
+            params={"cursor": base64.urlsafe_b64encode(b"[1]").decode()},
+            headers={TOKEN_HEADER: t.token},
         ),
         "/thywill/longpoll/",
         400,
         "bad_cursor",
+    ),
+    (
+        "longpoll-token-in-the-query",
+        lambda t: t.http.get(t.endpoint("longpoll"), params={"token": t.token}),
+        "/thywill/longpoll/",
+        400,
+        "bad_request",
+    ),
+    (
+        "sse-token-in-the-query",
+        lambda t: t.http.get(
+            t.endpoint("sse"), params={"token": t.token}, headers={TOKEN_HEADER: t.token}
+        ),
+        "/thywill/sse/",
+        400,
+        "bad_request",
     ),
     (
         "longpoll-no-token",
@@ -317,7 +338,9 @@ BAD_REQUESTS: list[
     ),
     (
         "sse-garbage-cursor",
-        lambda t: t.http.get(t.endpoint("sse"), params={"token": t.token, "cursor": "%%%"}),
+        lambda t: t.http.get(
+            t.endpoint("sse"), params={"cursor": "%%%"}, headers={TOKEN_HEADER: t.token}
+        ),
         "/thywill/sse/",
         400,
         "bad_cursor",
@@ -326,8 +349,7 @@ BAD_REQUESTS: list[
         "sse-garbage-last-event-id",
         lambda t: t.http.get(
             t.endpoint("sse"),
-            params={"token": t.token},
-            headers={"Last-Event-ID": "x" * 5000},
+            headers={TOKEN_HEADER: t.token, "Last-Event-ID": "x" * 5000},
         ),
         "/thywill/sse/",
         400,
@@ -399,7 +421,9 @@ def test_sse_refusal_is_a_json_error_not_a_stream(alice: ThywillHttpClient) -> N
 def test_direct_answers_carry_the_sites_security_headers(alice: ThywillHttpClient) -> None:
     """Send, long-poll and SSE skip Django's middleware, not its security headers."""
     response = alice.http.get(
-        alice.endpoint("longpoll"), params={"token": alice.token, "wait": "0"}
+        alice.endpoint("longpoll"),
+        params={"wait": "0"},
+        headers={TOKEN_HEADER: alice.token},
     )
     assert response.status_code == 200
     assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -155,6 +155,62 @@ def test_refused_connections_close_4403(live, tab, options, code):
     assert (close_code, reason) == (4403, reason_for(live, code))
 
 
+def test_a_token_in_the_url_closes_4400_bad_request(live, tab):
+    """A token in the query string is refused, auth frame or not, and never logged."""
+    start = len(live.log())
+    with tab.websocket(query={"token": tab.token}) as ws:
+        frames, close_code, reason = closed_with(ws)
+    assert [f["type"] for f in frames] == ["error"]
+    assert frames[0]["error"] == {
+        "code": "bad_request",
+        "message": "The token goes in the X-Thywill-Token header (WebSocket: in the auth "
+        "frame), never in the URL.",
+    }
+    assert (close_code, reason) == (4400, reason_for(live, "bad_request"))
+    assert "Rejected /thywill/websocket/: bad_request" in live.log()[start:]
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        pytest.param(json.dumps({"type": "send", "messages": []}), id="a-send-frame"),
+        pytest.param('{"type": "auth", "token": null}', id="no-token"),
+        pytest.param(b"\x00binary", id="binary"),
+    ],
+)
+def test_a_wrong_first_frame_closes_4400_bad_request(live, tab, first):
+    """Any first frame but the auth frame: an error frame, close 4400 bad_request, and
+    nothing delivered before it."""
+    tab.send("not for this socket")
+    with tab.websocket(auth=False) as ws:
+        ws.send(first)
+        frames, close_code, reason = closed_with(ws)
+    assert [f["type"] for f in frames] == ["error"]
+    assert frames[0]["error"]["code"] == "bad_request"
+    assert (close_code, reason) == (4400, reason_for(live, "bad_request"))
+
+
+@pytest.fixture(scope="module")
+def short_auth(live_factory: Callable[..., LiveServer]) -> LiveServer:
+    """A server that waits half a second for a socket's auth frame."""
+    return live_factory(THYWILL_TEST_AUTH_TIMEOUT="0.5")
+
+
+def test_a_socket_without_auth_frame_closes_4408_after_the_bound(short_auth):
+    """A socket that sends nothing gets nothing, and is closed 4408 auth_timeout once
+    AUTH_TIMEOUT has passed; one whose auth frame comes in time is served."""
+    with ThywillHttpClient(short_auth.url) as tab:
+        tab.bootstrap()
+        tab.send("waiting")
+        with tab.websocket(auth=False) as ws:
+            frames, close_code, reason = closed_with(ws)
+        assert [f["type"] for f in frames] == ["error"]
+        assert frames[0]["error"]["code"] == "auth_timeout"
+        assert (close_code, reason) == (4408, reason_for(short_auth, "auth_timeout"))
+        with tab.websocket() as ws:
+            assert delivered(tab.ws_frames(ws, until_delivered(1))) == ["waiting"]
+
+
 @pytest.fixture(scope="module")
 def no_websocket(live_factory: Callable[..., LiveServer]) -> LiveServer:
     """A server whose THYWILL_TRANSPORTS leaves WebSocket out."""

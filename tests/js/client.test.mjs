@@ -58,8 +58,9 @@ test('sse: connects, delivers messages with their meta, follows the cursor', asy
   const {server, page, seen, thywill} = await openedSsePage();
   const [request] = page.requests;
   assert.equal(request.path, '/thywill/sse/');
-  assert.deepEqual(request.params, {token: 'tok', cursor: ''});
+  assert.deepEqual(request.params, {cursor: ''});  // never the token: URLs are logged
   assert.equal(request.headers.Accept, 'text/event-stream');
+  assert.equal(request.headers['X-Thywill-Token'], 'tok');
   assert.equal(request.headers['Last-Event-ID'], undefined);
   assert.equal(thywill.state, 'connected');
   assert.equal(thywill.transport, 'sse');
@@ -134,8 +135,9 @@ test('sse: no open within 5 s falls back to longpoll, which connects with wait=0
   assert.equal(server.streams[0].closed, true, 'the stalled stream is aborted');
   assert.equal(page.thywill.transport, 'longpoll');
   assert.equal(page.thywill.state, 'connected');
-  assert.deepEqual(polls[0].params, {token: 'tok', cursor: '', wait: '0'});
-  assert.deepEqual(polls[1].params, {token: 'tok', cursor: 'c2'});
+  assert.deepEqual(polls[0].params, {cursor: '', wait: '0'});
+  assert.deepEqual(polls[1].params, {cursor: 'c2'});
+  assert.ok(polls.every((poll) => poll.headers['X-Thywill-Token'] === 'tok'));
   assert.deepEqual(seen.messages.map((m) => m.data.text), ['m1', 'm2']);
   assert.equal(page.thywill.cursor, 'c2');
   assert.equal(seen.ready, 1);
@@ -271,8 +273,8 @@ test('longpoll (forced): reset, messages in order, cursor; a timeout retries; no
   assert.equal(polls.length, 3);
   await page.clock.advance(1);
   assert.equal(polls.length, 5);  // a new connection (wait=0), then the next poll at once
-  assert.deepEqual(polls[3].params, {token: 'tok', cursor: 'c1', wait: '0'});
-  assert.deepEqual(polls[4].params, {token: 'tok', cursor: 'c1'});
+  assert.deepEqual(polls[3].params, {cursor: 'c1', wait: '0'});
+  assert.deepEqual(polls[4].params, {cursor: 'c1'});
   assert.equal(page.thywill.state, 'connected');
   assert.ok(polls.every((request) => request.path === '/thywill/longpoll/'));
 });

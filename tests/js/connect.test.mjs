@@ -25,7 +25,7 @@ function server() {
     streams: {},
     posts: {},
     route(request) {
-      const token = request.params.token || (request.body && request.body.token);
+      const token = request.headers['X-Thywill-Token'] || (request.body && request.body.token);
       if (request.path.endsWith('/sse/')) {
         const stream = streamedResponse();
         (fake.streams[token] ||= []).push(stream);
@@ -74,7 +74,7 @@ test('connect() gives each application its own client: endpoints, token, deliver
   const chatSeen = recorder(chat);
   const gameSeen = recorder(game);
   await settle();
-  assert.deepEqual(page.requests.map((r) => [r.path, r.params.token]).sort(), [
+  assert.deepEqual(page.requests.map((r) => [r.path, r.headers['X-Thywill-Token']]).sort(), [
     ['/rt/chat/sse/', 'chat-token'], ['/rt/game/sse/', 'game-token']]);
   assert.equal(chat.clientId, 'client-of-chat');
   assert.equal(game.application, 'game');
@@ -131,7 +131,7 @@ test('connect() with a config: no element needed; checked; a copy is kept', asyn
   const chat = page.thywill.connect('chat', {config: fetched});
   fetched.token = 'changed';
   await settle();
-  assert.deepEqual(page.requests.map((r) => r.params.token), ['fetched-token']);
+  assert.deepEqual(page.requests.map((r) => r.headers['X-Thywill-Token']), ['fetched-token']);
   assert.equal(chat.config.token, 'fetched-token');
 
   assert.throws(() => page.thywill.connect('game', {config: fetched}), {
@@ -165,7 +165,7 @@ test('a closed client is not kept: connect() makes a new one', async () => {
   assert.notEqual(second, first);
   assert.equal(page.thywill.connect('chat'), second);
   await settle();
-  assert.deepEqual(page.requests.map((r) => r.params.token), ['old', 'new']);
+  assert.deepEqual(page.requests.map((r) => r.headers['X-Thywill-Token']), ['old', 'new']);
 });
 
 test('the default client: made at once from #thywill-config, beside connect() clients', async () => {
@@ -176,11 +176,11 @@ test('the default client: made at once from #thywill-config, beside connect() cl
     route: fake.route,
   });
   await settle();
-  assert.deepEqual(page.requests.map((r) => r.params.token), ['page-token'],
+  assert.deepEqual(page.requests.map((r) => r.headers['X-Thywill-Token']), ['page-token'],
     'the bootstrap page connects before anything uses the client');
   const chat = page.thywill.connect('chat');
   await settle();
-  assert.deepEqual(page.requests.map((r) => r.params.token), ['page-token', 'chat-token']);
+  assert.deepEqual(page.requests.map((r) => r.headers['X-Thywill-Token']), ['page-token', 'chat-token']);
   assert.equal(page.thywill.application, 'echo');
   assert.notEqual(chat.clientId, page.thywill.clientId);
   assert.ok(Object.isFrozen(page.thywill));

@@ -117,8 +117,9 @@ export function errorResponse(status, code, message = code) {
 
 /**
  * The page's WebSocket class, scripted by the test: every socket the page opens is appended
- * to `sockets`. The test plays the server with frame(object), serverClose(code, reason) and
- * drop() (the network fails: close 1006); `sent` holds the frames the page sent, parsed.
+ * to `sockets`. It opens by itself (`onopen`, in a microtask, as a browser's does once the
+ * handshake is done). The test plays the server with frame(object), serverClose(code, reason)
+ * and drop() (the network fails: close 1006); `sent` holds the frames the page sent, parsed.
  */
 function webSocketClass(sockets) {
   return class FakeWebSocket {
@@ -128,6 +129,11 @@ function webSocketClass(sockets) {
       this.closedByPage = false;
       this.closed = false;
       sockets.push(this);
+      queueMicrotask(() => {
+        if (!this.closed && this.onopen) {
+          this.onopen({});
+        }
+      });
     }
 
     send(text) {

@@ -59,7 +59,8 @@ test('websocket: first choice; opens on the open frame, delivers batches, follow
   const [socket] = sockets;
   assert.equal(socket.url.protocol, 'wss:');
   assert.equal(socket.url.pathname, '/thywill/websocket/');
-  assert.deepEqual(Object.fromEntries(socket.url.searchParams), {token: 'tok', cursor: ''});
+  assert.deepEqual(Object.fromEntries(socket.url.searchParams), {cursor: ''});  // no token
+  assert.deepEqual(socket.sent, [{type: 'auth', token: 'tok'}], 'the first frame proves who it is');
   assert.equal(thywill.state, 'connecting');
 
   socket.frame({type: 'open', cursor: 'c0'});
@@ -227,6 +228,24 @@ test('websocket: a 4503 close (push backend down) reconnects on the same transpo
   assert.equal(thywill.state, 'reconnecting');
   await clock.advance(1000);
   assert.equal(sockets.length, 2);
+  sockets[1].frame({type: 'open', cursor: ''});
+  await settle();
+  assert.equal(thywill.state, 'connected');
+  assert.deepEqual(seen.errors, []);
+});
+
+test('websocket: a 4408 close (no auth frame in time) is not final: it reconnects and authenticates again', async () => {
+  const {thywill, sockets, clock, seen} = page();
+  await settle();
+  assert.deepEqual(sockets[0].sent, [{type: 'auth', token: 'tok'}]);
+  sockets[0].frame({type: 'error', error: {code: 'auth_timeout', message: 'No auth frame.'}});
+  sockets[0].serverClose(4408, 'auth_timeout');
+  await settle();
+  assert.equal(thywill.state, 'connecting');  // not closed: never connected yet, it tries again
+  await clock.advance(1000);
+  assert.equal(sockets.length, 2);
+  assert.equal(sockets[1].url.pathname, '/thywill/websocket/');  // the same transport
+  assert.deepEqual(sockets[1].sent, [{type: 'auth', token: 'tok'}]);
   sockets[1].frame({type: 'open', cursor: ''});
   await settle();
   assert.equal(thywill.state, 'connected');

@@ -22,7 +22,7 @@ function server(refuse = {}) {
     streams: {},
     posts: [],
     route(request) {
-      const token = request.params.token || (request.body && request.body.token);
+      const token = request.headers['X-Thywill-Token'] || (request.body && request.body.token);
       if (refuse[token]) {
         return errorResponse(403, refuse[token], 'The token belongs to another session.');
       }
@@ -75,7 +75,7 @@ test('the reloaded page resumes the kept client: its token, cursor and seqs', as
     sessionStorage: storage});
   await settle();
   const [request] = page.requests;
-  assert.equal(request.params.token, 'first-token');
+  assert.equal(request.headers['X-Thywill-Token'], 'first-token');
   assert.equal(request.headers['Last-Event-ID'], 'c1');
   assert.equal(page.thywill.clientId, 'first');
   assert.equal(page.thywill.resumed, true);
@@ -85,7 +85,7 @@ test('the reloaded page resumes the kept client: its token, cursor and seqs', as
   await page.thywill.send('two');
   assert.deepEqual(fake.posts.map((r) => [r.body.token, r.body.messages]),
     [['first-token', [{seq: 2, data: 'two'}]]]);
-  assert.equal(page.requests.some((r) => r.params.token === 'second-token'), false);
+  assert.equal(page.requests.some((r) => r.headers['X-Thywill-Token'] === 'second-token'), false);
 });
 
 test('a duplicated tab, whose copied record is live, keeps its own new client', async () => {
@@ -96,7 +96,7 @@ test('a duplicated tab, whose copied record is live, keeps its own new client', 
   const page = createPage({config: pageConfig('dup', 'dup-token'), route: fake.route,
     sessionStorage: copy});
   await settle();
-  assert.equal(page.requests[0].params.token, 'dup-token');
+  assert.equal(page.requests[0].headers['X-Thywill-Token'], 'dup-token');
   assert.equal(page.thywill.clientId, 'dup');
   assert.equal(page.thywill.resumed, false);
   assert.equal(kept(copy).clientId, 'dup');
@@ -111,7 +111,7 @@ test('a kept client the server refuses gives way to the page\'s own, sends inclu
     sessionStorage: storage});
   const sent = page.thywill.send('early');
   await settle();
-  assert.deepEqual(page.requests.map((r) => r.params.token), ['first-token', 'second-token']);
+  assert.deepEqual(page.requests.map((r) => r.headers['X-Thywill-Token']), ['first-token', 'second-token']);
   assert.equal(page.thywill.clientId, 'second');
   assert.equal(page.thywill.resumed, false);
   assert.equal(page.thywill.state, 'connecting');
@@ -138,7 +138,7 @@ test('with resuming off, by the server or by connect(), a page uses its own clie
       route: fake.route, sessionStorage: storage});
     const client = page.thywill.connect('echo', options);
     await settle();
-    assert.deepEqual(page.requests.map((r) => r.params.token), ['second-token']);
+    assert.deepEqual(page.requests.map((r) => r.headers['X-Thywill-Token']), ['second-token']);
     assert.equal(client.resumed, false);
     assert.equal(storage.getItem(KEY), before, 'the kept client is left alone');
   }

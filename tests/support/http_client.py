@@ -27,6 +27,7 @@ from html.parser import HTMLParser
 from typing import Any, Literal, NamedTuple, TypeAlias, TypeVar
 
 import httpx
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as websocket_connect
 
@@ -50,6 +51,8 @@ REQUEST_TIMEOUT = 10.0
 LONGPOLL_MARGIN = 5.0
 """Extra time a waiting long-poll gets beyond the server's own ``longpollTimeout``."""
 SSE_TIMEOUT = 5.0
+TOKEN_HEADER = "X-Thywill-Token"
+"""The header that carries the token of long-polls and SSE streams (never the URL)."""
 
 
 class ThywillHttpError(Exception):
@@ -447,10 +450,7 @@ class ThywillHttpClient:
             ThywillHttpError: the poll was refused.
             httpx.ReadTimeout: no answer within ``timeout`` (the request is abandoned).
         """
-        params = {
-            "token": self.token if token is None else token,
-            "cursor": self.cursor if cursor is None else cursor,
-        }
+        params = {"cursor": self.cursor if cursor is None else cursor}
         if not wait:
             params["wait"] = "0"
         if timeout is None:
@@ -459,6 +459,7 @@ class ThywillHttpClient:
         response = self.http.get(
             self.endpoint("longpoll"),
             params=params,
+            headers={TOKEN_HEADER: self.token if token is None else token},
             timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT),
         )
         _raise_for_error(response)
@@ -490,12 +491,15 @@ class ThywillHttpClient:
         Raises:
             ThywillHttpError: the stream was refused.
         """
-        params = {"token": self.token if token is None else token}
+        params = {}
         if cursor is not None:
             params["cursor"] = cursor
         elif last_event_id is None:
             params["cursor"] = self.cursor
-        headers = {"Accept": "text/event-stream"}
+        headers = {
+            "Accept": "text/event-stream",
+            TOKEN_HEADER: self.token if token is None else token,
+        }
         if last_event_id is not None:
             headers["Last-Event-ID"] = last_event_id
         deadline = time.monotonic() + timeout
@@ -566,19 +570,21 @@ class ThywillHttpClient:
         token: str | None = None,
         origin: str | None = "",
         cookie: str | None = None,
+        auth: bool = True,
+        query: Mapping[str, str] | None = None,
     ) -> Iterator[ClientConnection]:
-        """Open the WebSocket transport as this tab's page would; closed on leaving.
+        """Open the WebSocket transport as this tab's page would, its first frame the
+        ``auth`` frame with the token; closed on leaving.
 
         Args:
             cursor: resume from here (default: this tab's cursor).
             token: send this token instead of the tab's own.
             origin: the Origin header; ``""`` means the server's own, ``None`` none.
             cookie: the Cookie header instead of the tab's session cookie.
+            auth: send the auth frame; without it, the test sends the first frame.
+            query: more query parameters.
         """
-        params = {
-            "token": self.token if token is None else token,
-            "cursor": self.cursor if cursor is None else cursor,
-        }
+        params = {"cursor": self.cursor if cursor is None else cursor, **(query or {})}
         url = httpx.URL(self.base_url.replace("http", "ws", 1) + self.endpoint("websocket"))
         if cookie is None:
             cookie = "; ".join(
@@ -592,6 +598,18 @@ class ThywillHttpClient:
             close_timeout=CONNECT_TIMEOUT,
             max_size=None,
         ) as connection:
+            if auth:
+                # A socket the server refused at once (its Origin, say) may be closed
+                # already: the refusal is still there to read.
+                with contextlib.suppress(ConnectionClosed):
+                    connection.send(
+                        json.dumps(
+                            {
+                                "type": "auth",
+                                "token": self.token if token is None else token,
+                            }
+                        )
+                    )
             yield connection
 
     def ws_send(self, connection: ClientConnection, *datas: JSONValue) -> None:

@@ -49,7 +49,8 @@ def feed_answer(tab: SyncTestClient) -> tuple[int, Any]:
     error)."""
     response = async_to_sync(tab.http.get)(
         tab.config["endpoints"]["longpoll"],
-        {"token": tab.config["token"], "cursor": tab.config["cursor"], "wait": "0"},
+        {"cursor": tab.config["cursor"], "wait": "0"},
+        headers={"X-Thywill-Token": tab.config["token"]},
     )
     error = json.loads(response.content).get("error")
     return response.status_code, None if error is None else error["code"]

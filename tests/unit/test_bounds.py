@@ -76,7 +76,7 @@ async def test_longpoll_and_sse_beyond_the_limit_answer_429(tab: Tab) -> None:
     poll = await tab.poll_response()
     assert poll.status_code == 429
     assert poll.json()["error"]["code"] == "too_many_connections"
-    sse = await tab.client.get("/thywill/sse/", {"token": tab.token, "cursor": ""})
+    sse = await tab.sse_response({"cursor": ""})
     assert sse.status_code == 429
     held[0].close()
     assert (await tab.poll_response()).status_code == 200

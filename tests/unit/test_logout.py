@@ -58,7 +58,7 @@ async def test_send_and_longpoll_of_a_logged_out_session_are_session_ended(
     send = await tab.post_send(tab.batch("after"))
     poll = await tab.poll_response()
     waiting_poll = await tab.poll_response(wait=None)
-    sse = await tab.client.get("/thywill/sse/", {"token": tab.token})
+    sse = await tab.sse_response()
     for response in (send, poll, waiting_poll, sse):
         assert (response.status_code, response.json()) == (403, ENDED)
     assert [r["status"] for r in await other.send("still here")] == ["ok"]

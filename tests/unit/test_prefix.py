@@ -57,11 +57,10 @@ async def test_the_transports_are_routed_at_the_prefix(settings):
     cookies = "; ".join(f"{k}={v.value}" for k, v in client.cookies.items())
     headers = [(b"origin", b"http://testserver"), (b"host", b"testserver")]
     headers.append((b"cookie", cookies.encode()))
-    socket = WebsocketCommunicator(
-        WebsocketRouter(), f"/rt/websocket/?token={config['token']}", headers=headers
-    )
+    socket = WebsocketCommunicator(WebsocketRouter(), "/rt/websocket/", headers=headers)
     connected, _ = await socket.connect(timeout=WAIT)
     assert connected
+    await socket.send_to(json.dumps({"type": "auth", "token": config["token"]}))
     opened = json.loads(await socket.receive_from(timeout=WAIT))
     assert opened["type"] == "open"
     await socket.disconnect()

@@ -132,7 +132,8 @@ def test_token_carries_no_session_key():
 
 
 def test_token_is_url_safe_text():
-    """A token is plain URL-safe text (it travels as a query parameter)."""
+    """A token is plain URL-safe text: it travels as an HTTP header value (X-Thywill-Token),
+    which takes visible ASCII only."""
     token = issue_token(identity())
     assert set(token) <= set(
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_:"

@@ -16,6 +16,7 @@ from django.core import signing
 from django.test import AsyncClient
 
 from tests.unit.expected import client_config
+from thywill.edge.feeds import TOKEN_HEADER
 from thywill.feed.cursor import Cursor
 from thywill.identity.tokens import (
     CLIENT_ID,
@@ -98,16 +99,34 @@ class Tab:
         assert response.status_code == 200, response.content
         return response.json()["results"]
 
-    async def poll_response(self, cursor: str = "", wait: str | None = "0", **query):
-        params = {"token": self.token, "cursor": cursor, **query}
+    async def poll_response(
+        self, cursor: str = "", wait: str | None = "0", *, token: str | None = None, **query
+    ):
+        """A long-poll, its token in the X-Thywill-Token header (``token`` instead of the
+        tab's own)."""
+        params = {"cursor": cursor, **query}
         if wait is not None:
             params["wait"] = wait
-        return await self.client.get("/thywill/longpoll/", params)
+        return await self.client.get(
+            "/thywill/longpoll/", params, headers=token_header(self, token)
+        )
+
+    async def sse_response(
+        self, query=None, *, token: str | None = None, headers: dict | None = None
+    ):
+        """Open an SSE stream, its token in the X-Thywill-Token header."""
+        headers = {**token_header(self, token), **(headers or {})}
+        return await self.client.get("/thywill/sse/", query or {}, headers=headers)
 
     async def poll(self, cursor: str = "", wait: str | None = "0") -> dict:
         response = await self.poll_response(cursor, wait)
         assert response.status_code == 200, response.content
         return json.loads(response.content)
+
+
+def token_header(tab: Tab, token: str | None = None) -> dict[str, str]:
+    """The header that carries a token (the tab's own, or ``token``)."""
+    return {TOKEN_HEADER: tab.token if token is None else token}
 
 
 def data_of(answer: dict) -> list:
@@ -579,11 +598,15 @@ async def csrf_wrong_token(tab, settings):
 async def session_mismatch(tab, settings):
     other = Tab()
     await other.bootstrap()
-    return await other.client.get("/thywill/longpoll/", {"token": tab.token, "wait": "0"})
+    return await other.client.get(
+        "/thywill/longpoll/", {"wait": "0"}, headers=token_header(tab)
+    )
 
 
 async def session_missing(tab, settings):
-    return await AsyncClient().get("/thywill/longpoll/", {"token": tab.token, "wait": "0"})
+    return await AsyncClient().get(
+        "/thywill/longpoll/", {"wait": "0"}, headers=token_header(tab)
+    )
 
 
 async def unknown_application_on_send(tab, settings):
@@ -614,7 +637,7 @@ async def longpoll_disabled(tab, settings):
 
 async def sse_disabled(tab, settings):
     settings.THYWILL_TRANSPORTS = ["longpoll"]
-    return await tab.client.get("/thywill/sse/", {"token": tab.token})
+    return await tab.sse_response()
 
 
 async def health_unavailable(tab, settings):
@@ -632,6 +655,10 @@ async def too_large_small_limit(tab, settings):
 
 
 SIGNATURE = "The token's signature does not match."
+TOKEN_IN_QUERY = (
+    "The token goes in the X-Thywill-Token header (WebSocket: in the auth frame), "
+    "never in the URL."
+)
 UNAVAILABLE = "The message service is unavailable; try again shortly."
 
 REJECTIONS = {
@@ -676,17 +703,13 @@ REJECTIONS = {
         "The cursor cannot be decoded.",
     ),
     "bad_cursor_sse": (
-        lambda tab, s: tab.client.get(
-            "/thywill/sse/", {"token": tab.token, "cursor": "!!!"}
-        ),
+        lambda tab, s: tab.sse_response({"cursor": "!!!"}),
         400,
         "bad_cursor",
         "The cursor cannot be decoded.",
     ),
     "bad_cursor_last_event_id": (
-        lambda tab, s: tab.client.get(
-            "/thywill/sse/", {"token": tab.token}, headers={"Last-Event-ID": b64(b"[]")}
-        ),
+        lambda tab, s: tab.sse_response(headers={"Last-Event-ID": b64(b"[]")}),
         400,
         "bad_cursor",
         "The cursor does not map channels to positions.",
@@ -716,18 +739,46 @@ REJECTIONS = {
         "A token is required.",
     ),
     "bad_token_tampered": (
-        lambda tab, s: tab.client.get(
-            "/thywill/longpoll/", {"token": tab.token[:-2] + "xx", "wait": "0"}
-        ),
+        lambda tab, s: tab.poll_response(token=tab.token[:-2] + "xx"),
         403,
         "bad_token",
         SIGNATURE,
     ),
     "bad_token_sse": (
-        lambda tab, s: tab.client.get("/thywill/sse/", {"token": "garbage"}),
+        lambda tab, s: tab.sse_response(token="garbage"),
         403,
         "bad_token",
         SIGNATURE,
+    ),
+    "token_in_query_longpoll": (
+        lambda tab, s: tab.client.get(
+            "/thywill/longpoll/", {"token": tab.token, "wait": "0"}
+        ),
+        400,
+        "bad_request",
+        TOKEN_IN_QUERY,
+    ),
+    "token_in_query_and_header_longpoll": (
+        lambda tab, s: tab.client.get(
+            "/thywill/longpoll/",
+            {"token": tab.token, "wait": "0"},
+            headers=token_header(tab),
+        ),
+        400,
+        "bad_request",
+        TOKEN_IN_QUERY,
+    ),
+    "token_in_query_sse": (
+        lambda tab, s: tab.client.get("/thywill/sse/", {"token": tab.token}),
+        400,
+        "bad_request",
+        TOKEN_IN_QUERY,
+    ),
+    "token_in_query_empty_sse": (
+        lambda tab, s: tab.sse_response({"token": ""}),
+        400,
+        "bad_request",
+        TOKEN_IN_QUERY,
     ),
     "bad_token_send": (
         lambda tab, s: tab.post_send({"token": "x", "messages": [{"seq": 1, "data": 1}]}),
@@ -736,9 +787,7 @@ REJECTIONS = {
         SIGNATURE,
     ),
     "token_expired": (
-        lambda tab, s: tab.client.get(
-            "/thywill/longpoll/", {"token": past_token(tab, 8 * 24 * 3600), "wait": "0"}
-        ),
+        lambda tab, s: tab.poll_response(token=past_token(tab, 8 * 24 * 3600)),
         403,
         "token_expired",
         "The token has expired; load the page again.",
@@ -893,12 +942,8 @@ async def test_send_with_csrf_token_and_same_origin_passes():
 async def test_token_within_max_age_is_accepted(tab, settings):
     """A token younger than TOKEN_MAX_AGE is accepted; an older one is token_expired."""
     settings.THYWILL_LIMITS = {"TOKEN_MAX_AGE": 60}
-    fresh = await tab.client.get(
-        "/thywill/longpoll/", {"token": past_token(tab, 30), "wait": "0"}
-    )
-    stale = await tab.client.get(
-        "/thywill/longpoll/", {"token": past_token(tab, 90), "wait": "0"}
-    )
+    fresh = await tab.poll_response(token=past_token(tab, 30))
+    stale = await tab.poll_response(token=past_token(tab, 90))
     assert (fresh.status_code, stale.status_code) == (200, 403)
     assert stale.json()["error"]["code"] == "token_expired"
 
@@ -938,16 +983,19 @@ ODD_POLL_QUERIES = {
     "cursor-deep-json": {"cursor": b64(b"[" * 3000)},
     "cursor-too-long": {"cursor": "A" * 5000},
     "cursor-unicode": {"cursor": "é✓"},
-    "token-unicode": {"token": "é✓:ü"},
     "token-huge": {"token": "t" * 5000},
     "token-colons": {"token": ":::"},
+    "token-in-the-query": {"query_token": "x"},
 }
 
 
 @pytest.mark.parametrize("name", ODD_POLL_QUERIES)
 async def test_odd_poll_queries_get_a_4xx(tab, name):
     """No long-poll query, however odd, makes the server fail: each gets a JSON 4xx."""
-    response = await tab.poll_response(**ODD_POLL_QUERIES[name])
+    query = dict(ODD_POLL_QUERIES[name])
+    if "query_token" in query:
+        query["token"] = query.pop("query_token")  # refused: it goes in the header
+    response = await tab.poll_response(**query)
     assert 400 <= response.status_code < 500, response.content
     assert list(response.json()) == ["error"]
 
@@ -983,11 +1031,9 @@ async def sse_stream(
     tab: Tab, *, cursor: str | None = None, last_event_id: str | None = None
 ):
     """Open the tab's SSE stream; yield the response and its chunk iterator, then close."""
-    query = {"token": tab.token}
-    if cursor is not None:
-        query["cursor"] = cursor
+    query = {} if cursor is None else {"cursor": cursor}
     headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
-    response = await tab.client.get("/thywill/sse/", query, headers=headers)
+    response = await tab.sse_response(query, headers=headers)
     assert response.status_code == 200, response.content
     chunks = aiter(response.streaming_content)
     try:
@@ -1166,7 +1212,7 @@ async def test_sse_is_refused_while_the_push_backend_is_unreachable(tab, setting
     ended at once, which would reset the client's backoff), logged once."""
     settings.THYWILL_COMPONENTS = {"push": {"BACKEND": UNREACHABLE}}
     logs.clear()
-    response = await tab.client.get("/thywill/sse/", {"token": tab.token, "cursor": ""})
+    response = await tab.sse_response({"cursor": ""})
     assert (response.status_code, response.json()) == (
         503,
         error("unavailable", "The message service is unavailable; try again shortly."),
@@ -1206,3 +1252,16 @@ async def test_health_is_ok_when_the_push_backend_answers():
         "no-store",
         {"status": "ok"},
     )
+
+
+@pytest.mark.parametrize("path", ["/thywill/longpoll/", "/thywill/sse/"])
+async def test_a_token_in_the_query_is_never_logged(tab, logs, path):
+    """A token put in the URL is refused, and its refusal does not repeat it: neither
+    thywill's log record nor the answer carries the token."""
+    logs.clear()
+    response = await tab.client.get(path, {"token": tab.token, "cursor": ""})
+    assert response.status_code == 400
+    assert tab.token not in response.content.decode()
+    [record] = [r for r in logs.records if r.name == "thywill"]
+    assert tab.token not in record.getMessage()
+    assert all(tab.token not in str(value) for value in vars(record).values())

@@ -22,6 +22,21 @@ WAIT = 2.0
 application = WebsocketRouter()
 
 
+class Socket(WebsocketCommunicator):
+    """A communicator that, once accepted, sends its auth frame as thywill.js does
+    (``auth`` None: none; the test sends the first frame itself)."""
+
+    def __init__(self, *args, auth: str | None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.auth = auth
+
+    async def connect(self, timeout: float = 1):
+        connected = await super().connect(timeout)
+        if connected[0] and self.auth is not None:
+            await self.send_to(json.dumps({"type": "auth", "token": self.auth}))
+        return connected
+
+
 def socket_for(
     tab: Tab,
     *,
@@ -30,15 +45,24 @@ def socket_for(
     origin: str | None = ORIGIN,
     cookie: str | None = None,
     path: str = "/thywill/websocket/",
-) -> WebsocketCommunicator:
-    """A communicator for ``tab``'s socket, with the headers a browser would send."""
+    auth: bool = True,
+    query: str = "",
+) -> Socket:
+    """A communicator for ``tab``'s socket, with the headers a browser would send; its
+    first frame is the auth frame with the tab's token (or ``token``), unless ``auth``
+    is false."""
     headers = [(b"host", b"testserver")]
     if origin is not None:
         headers.append((b"origin", origin.encode()))
     cookie = f"sessionid={tab.session_key}" if cookie is None else cookie
     headers.append((b"cookie", cookie.encode()))
-    query = f"?token={tab.token if token is None else token}&cursor={cursor}"
-    return WebsocketCommunicator(application, path + query, headers=headers)
+    token = tab.token if token is None else token
+    return Socket(
+        application,
+        f"{path}?cursor={cursor}{query}",
+        headers=headers,
+        auth=token if auth else None,
+    )
 
 
 async def frame(socket: WebsocketCommunicator) -> dict:
@@ -185,6 +209,102 @@ async def test_refused_connections_close_with_their_code(
     assert await refused(socket) == refusal(code, message, status)
     records = [r for r in logs.records if r.name == "thywill"]
     assert [r.thywill_code for r in records] == [code]
+
+
+TOKEN_IN_QUERY = (
+    "The token goes in the X-Thywill-Token header (WebSocket: in the auth frame), "
+    "never in the URL."
+)
+
+
+@pytest.mark.parametrize("token", ["tab", "", "forged"])
+async def test_a_token_in_the_query_closes_4400_bad_request(tab, logs, token):
+    """A token in the URL is refused before anything else, auth frame or not, and its
+    refusal is logged once without the token."""
+    value = tab.token if token == "tab" else token
+    socket = socket_for(tab, query=f"&token={value}")
+    assert await socket.connect(WAIT) == (True, None)
+    assert await refused(socket) == refusal("bad_request", TOKEN_IN_QUERY, 400)
+    [record] = [r for r in logs.records if r.name == "thywill"]
+    assert record.thywill_code == "bad_request"
+    assert tab.token not in record.getMessage()
+    assert all(tab.token not in str(value) for value in vars(record).values())
+
+
+async def test_no_auth_frame_closes_4408_after_the_bound(tab, settings, logs):
+    """A socket that sends nothing is closed after AUTH_TIMEOUT with 4408 auth_timeout,
+    and is given nothing before: no ``open``, no message."""
+    settings.THYWILL_LIMITS = {"AUTH_TIMEOUT": 0.2}
+    await tab.send("waiting for the socket")
+    socket = socket_for(tab, auth=False)
+    started = time.monotonic()
+    assert await socket.connect(WAIT) == (True, None)
+    assert await socket.receive_nothing(0.1)
+    assert await refused(socket) == refusal(
+        "auth_timeout",
+        'No auth frame within 0.2 s of the connection; the first frame must be {"type": '
+        '"auth", "token": ...}.',
+        408,
+    )
+    assert 0.2 <= time.monotonic() - started < WAIT
+    assert [r.thywill_code for r in logs.records if r.name == "thywill"] == ["auth_timeout"]
+
+
+async def test_nothing_is_delivered_before_the_auth_frame(tab):
+    """The feed starts only once the auth frame passed: ``open`` first, then what was
+    waiting; a slow auth frame within the bound is fine."""
+    await tab.send("waiting")
+    socket = socket_for(tab, auth=False)
+    assert await socket.connect(WAIT) == (True, None)
+    assert await socket.receive_nothing(0.3)
+    await socket.send_to(json.dumps({"type": "auth", "token": tab.token}))
+    assert await frame(socket) == {"type": "open", "cursor": ""}
+    batch = await frame(socket)
+    assert [m["data"] for m in batch["messages"]] == ["waiting"]
+    await socket.disconnect()
+
+
+FIRST_FRAME = 'The first frame must be {"type": "auth", "token": ...}; this one was '
+
+
+@pytest.mark.parametrize(
+    ("payload", "what"),
+    [
+        pytest.param(b"\x00\x01", "a binary frame", id="binary"),
+        pytest.param("not json", "not JSON", id="not-json"),
+        pytest.param("[1, 2]", "not a JSON object", id="not-an-object"),
+        pytest.param(send_frame((1, "x")), "of another type", id="a-send-frame"),
+        pytest.param('{"token": "t"}', "of another type", id="no-type"),
+        pytest.param('{"type": "auth"}', "without a string 'token'", id="no-token"),
+        pytest.param(
+            '{"type": "auth", "token": 1}', "without a string 'token'", id="token-int"
+        ),
+    ],
+)
+async def test_a_wrong_first_frame_closes_4400_bad_request(tab, logs, payload, what):
+    """Any first frame but ``{"type": "auth", "token": T}`` closes 4400 bad_request,
+    before anything is delivered; the message says what the frame was, not what it
+    held."""
+    await tab.send("never delivered here")
+    socket = socket_for(tab, auth=False)
+    assert await socket.connect(WAIT) == (True, None)
+    if isinstance(payload, bytes):
+        await socket.send_to(bytes_data=payload)
+    else:
+        await socket.send_to(text_data=payload)
+    assert await refused(socket) == refusal("bad_request", FIRST_FRAME + what + ".", 400)
+    assert [r.thywill_code for r in logs.records if r.name == "thywill"] == ["bad_request"]
+
+
+async def test_an_auth_frame_after_the_first_is_a_bad_frame(tab):
+    """Once authenticated, a second auth frame is no ``send``: 4400 bad_frame."""
+    socket = await opened(tab)
+    await socket.send_to(json.dumps({"type": "auth", "token": tab.token}))
+    assert await refused(socket) == refusal(
+        "bad_frame",
+        "Unknown frame type 'auth': a client sends only JSON objects of type 'send'.",
+        400,
+    )
 
 
 async def test_expired_token_is_refused(tab, monkeypatch):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.http import HttpRequest
 
 from thywill import conf, metrics
@@ -12,6 +14,27 @@ from thywill.feed.cursor import Cursor
 from thywill.feed.feed import ClientFeed
 from thywill.identity.tokens import ClientIdentity
 from thywill.wiring.runtime import get_runtime
+
+TOKEN_HEADER = "X-Thywill-Token"
+"""The request header that carries the client's token to the long-poll and SSE
+endpoints: never the URL, which access logs keep."""
+
+
+def refuse_token_in_query(query: Mapping[str, object]) -> None:
+    """Refuse a token in the query string, so that nobody keeps putting it there.
+
+    The token is a credential: in a URL it lands in the access log of every server and
+    proxy along the way. The refusal never repeats it.
+
+    Raises:
+        RejectedError: ``bad_request``.
+    """
+    if "token" in query:
+        raise RejectedError(
+            ErrorCode.BAD_REQUEST,
+            "The token goes in the X-Thywill-Token header (WebSocket: in the auth "
+            "frame), never in the URL.",
+        )
 
 
 def require_enabled(transport: str) -> None:
@@ -36,16 +59,18 @@ def new_feed(identity: ClientIdentity, cursor: str | None) -> ClientFeed:
 
 
 async def open_feed(request: HttpRequest, transport: str, cursor: str | None) -> ClientFeed:
-    """Check the transport is enabled, the token valid and its session not ended; build
-    the client's feed.
+    """Check the transport is enabled, the token (header ``X-Thywill-Token``) valid and
+    its session not ended; build the client's feed.
 
     Raises:
-        RejectedError: a disabled transport, a bad token, an ended session or a bad
-            cursor.
+        RejectedError: a disabled transport, a token in the query string
+            (``bad_request``), a bad token, an ended session or a bad cursor.
         PushUnavailableError: the push backend cannot be reached.
     """
     require_enabled(transport)
-    feed = new_feed(await authenticate(request.GET.get("token"), request.COOKIES), cursor)
+    refuse_token_in_query(request.GET)
+    token = request.headers.get(TOKEN_HEADER)
+    feed = new_feed(await authenticate(token, request.COOKIES), cursor)
     await feed.check_session()
     return feed
 

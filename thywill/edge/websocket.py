@@ -1,12 +1,16 @@
 """WebSocket: one connection that carries a client's feed and its sends.
 
-The browser opens ``<prefix>/websocket/?token=T&cursor=C`` (the URL named
-``thywill:websocket``; ``WebsocketRouter`` routes it here). The consumer checks that the
-transport is enabled, the Origin and the token; it then sends an ``open`` frame and the
-client's feed from the cursor as ``batch`` frames (a ``keepalive`` frame after
-SSE_KEEPALIVE seconds of silence). The client sends ``send`` frames, handled exactly as
-``POST <prefix>/send/`` bodies are and each answered by a ``sent`` frame. Every refusal
-is an ``error`` frame and a close code (``thywill.wire.frames``).
+The browser opens ``<prefix>/websocket/?cursor=C`` (the URL named ``thywill:websocket``;
+``WebsocketRouter`` routes it here). The consumer accepts, checks that the transport is
+enabled and the Origin, then waits for the client's first frame, ``{"type": "auth",
+"token": T}`` (a browser cannot set headers on a WebSocket, and a token in the URL lands
+in access logs), for at most AUTH_TIMEOUT seconds. It checks the token as every
+transport does, then sends an ``open`` frame and the client's feed from the cursor as
+``batch`` frames (a ``keepalive`` frame after SSE_KEEPALIVE seconds of silence).
+Nothing is delivered before the auth frame passed. The client then sends ``send``
+frames, handled exactly as ``POST <prefix>/send/`` bodies are and each answered by a
+``sent`` frame. Every refusal is an ``error`` frame and a close code
+(``thywill.wire.frames``).
 """
 
 from __future__ import annotations
@@ -26,7 +30,12 @@ from django.utils.http import is_same_domain
 
 from thywill import conf, metrics
 from thywill.edge.direct import route_path
-from thywill.edge.feeds import new_feed, open_connection, require_enabled
+from thywill.edge.feeds import (
+    new_feed,
+    open_connection,
+    refuse_token_in_query,
+    require_enabled,
+)
 from thywill.edge.sessions import authenticate
 from thywill.edge.shutdown import drain, refusal
 from thywill.exceptions import (
@@ -49,7 +58,7 @@ from thywill.wire.frames import (
     refused_send_frame,
     sent_frame,
 )
-from thywill.wire.inbound import parse_json, parse_messages
+from thywill.wire.inbound import parse_auth_frame, parse_json, parse_messages
 from thywill.wire.outbound import encode_batch
 from thywill.wire.results import send_results
 from thywill.wiring.runtime import get_runtime
@@ -94,6 +103,8 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     identity: ClientIdentity | None = None
     feed_task: asyncio.Task[None] | None = None
+    auth_task: asyncio.Task[None] | None = None
+    """Closes the socket when no auth frame came in time."""
     connection: Connection | None = None
     closing = False
     closed = False
@@ -103,6 +114,9 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         # The feed task and the send answers share the socket: one frame at a time.
         self.send_lock = asyncio.Lock()
+        # What the handshake brought, for the auth frame's checks.
+        self.cookies: Mapping[str, str] = {}
+        self.cursor: str | None = None
 
     @property
     def path(self) -> str:
@@ -125,7 +139,10 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         await handler(message)
 
     async def connect(self) -> None:
-        """Accept, then check; a refusal is an error frame and a close code."""
+        """Accept, then check what needs no token; wait for the auth frame.
+
+        A refusal is an error frame and a close code.
+        """
         # Accepting first is what lets a browser see why it was refused: a handshake
         # refused with an HTTP status reaches the page as an anonymous close (1006).
         await self.accept()
@@ -135,15 +152,56 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             name.decode("latin-1").lower(): value.decode("latin-1")
             for name, value in self.scope.get("headers", [])
         }
-        query = dict(parse_qsl(self.scope.get("query_string", b"").decode("latin-1")))
+        query = dict(
+            parse_qsl(
+                self.scope.get("query_string", b"").decode("latin-1"),
+                keep_blank_values=True,
+            )
+        )
         try:
             require_enabled("websocket")
             if drain.draining:
                 raise refusal()
             check_origin(headers, str(self.scope.get("scheme", "ws")))
-            cookies = parse_cookie(headers.get("cookie", ""))
-            identity = await authenticate(query.get("token"), cookies)
-            feed = new_feed(identity, query.get("cursor"))
+            refuse_token_in_query(query)
+        except RejectedError as error:
+            await self.refuse(error)
+            return
+        self.cookies = parse_cookie(headers.get("cookie", ""))
+        self.cursor = query.get("cursor")
+        self.auth_task = asyncio.create_task(
+            self.expect_auth(conf.get_limits().auth_timeout)
+        )
+
+    async def expect_auth(self, bound: float) -> None:
+        """Close the socket when its auth frame has not come within ``bound`` seconds:
+        a socket that proves nothing holds nothing of the server's for long. A process
+        that starts draining meanwhile refuses it at once (4503), as a new socket."""
+        if await drain.unless_draining(asyncio.sleep(bound, result=True)) is None:
+            await self.refuse(refusal())
+            return
+        await self.refuse(
+            RejectedError(
+                ErrorCode.AUTH_TIMEOUT,
+                f"No auth frame within {bound:g} s of the connection; the first frame "
+                'must be {"type": "auth", "token": ...}.',
+            )
+        )
+
+    async def check_auth_frame(self, text_data: str | None) -> None:
+        """Check the first frame, ``{"type": "auth", "token": T}``, and the token, the
+        session and the cursor as every transport does; start the feed, which sends
+        ``open`` first. A refusal is an error frame and a close code."""
+        if self.auth_task is not None:
+            self.auth_task.cancel()  # it came; disconnect() awaits the task
+        try:
+            token = parse_auth_frame(
+                text_data, max_bytes=conf.get_limits().max_message_bytes
+            )
+            if drain.draining:
+                raise refusal()
+            identity = await authenticate(token, self.cookies)
+            feed = new_feed(identity, self.cursor)
             await feed.check_session()
             self.connection = open_connection(identity, "websocket")
         except RejectedError as error:
@@ -203,9 +261,13 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None
     ) -> None:
-        """Handle one frame from the client; a malformed one closes the socket."""
-        if self.identity is None or self.closing:
+        """Handle one frame from the client; a malformed one closes the socket. The
+        first is the auth frame."""
+        if self.closing:
             return  # refused: the close is under way
+        if self.identity is None:
+            await self.check_auth_frame(text_data)
+            return
         try:
             if text_data is None:
                 raise RejectedError(
@@ -330,6 +392,10 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         if self.counted:
             self.counted = False
             drain.leave(self.path)
+        waiting, self.auth_task = self.auth_task, None
+        if waiting is not None:
+            waiting.cancel()
+            await asyncio.wait([waiting])
         task, self.feed_task = self.feed_task, None
         if task is not None:
             task.cancel()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from django.test import AsyncClient
 from django.urls import reverse
 
+from thywill.edge.feeds import TOKEN_HEADER
 from thywill.identity.tokens import ClientIdentity, identify
 from thywill.types import JSON
 from thywill.wiring.runtime import get_runtime
@@ -196,7 +197,8 @@ class TestClient:
         while True:
             response = await self.http.get(
                 self.config["endpoints"]["longpoll"],
-                {"token": self.config["token"], "cursor": self._cursor, "wait": "0"},
+                {"cursor": self._cursor, "wait": "0"},
+                headers={TOKEN_HEADER: self.config["token"]},
             )
             answer = _answer(response.status_code, response.content, "long-poll")
             if answer["reset"] is not None:

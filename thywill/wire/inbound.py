@@ -127,6 +127,41 @@ def parse_bye_body(body: bytes, *, max_bytes: int) -> str:
     return token
 
 
+def parse_auth_frame(text: str | None, *, max_bytes: int) -> str:
+    """Validate the first frame of a WebSocket, ``{"type": "auth", "token": T}``; return
+    the token. ``text`` is None for a binary frame.
+
+    The refusal's message says what the frame was, never what it held: it may hold a
+    token, and refusals are logged.
+
+    Raises:
+        RejectedError: ``too_large``, or ``bad_request`` for any other frame.
+    """
+    if text is None:
+        raise _not_auth("a binary frame")
+    try:
+        parsed = parse_json(text, max_bytes=max_bytes, what="frame")
+    except RejectedError as error:
+        if error.code is ErrorCode.TOO_LARGE:
+            raise
+        raise _not_auth("not JSON") from error
+    if not isinstance(parsed, dict):
+        raise _not_auth("not a JSON object")
+    if parsed.get("type") != "auth":
+        raise _not_auth("of another type")
+    token = parsed.get("token")
+    if not isinstance(token, str):
+        raise _not_auth("without a string 'token'")
+    return token
+
+
+def _not_auth(what: str) -> RejectedError:
+    return RejectedError(
+        ErrorCode.BAD_REQUEST,
+        f'The first frame must be {{"type": "auth", "token": ...}}; this one was {what}.',
+    )
+
+
 def _require_encodable(parsed: Any, what: str) -> None:
     """Refuse text JSON can write but UTF-8 cannot: a lone UTF-16 surrogate (``"\\ud800"``)
     parses, but no transport could ever deliver it, to anyone."""

@@ -75,6 +75,7 @@ export type ServerErrorCode =
   | 'disconnected'
   | 'bad_origin'
   | 'bad_request'
+  | 'auth_timeout'
   | 'bad_host'
   | 'csrf_failed'
   | 'refused'

@@ -144,6 +144,9 @@
   const UPGRADE_MAX_MS = 600000;     // ... and the cap of the doubling wait between tries
   const BACKOFF_BASE_MS = 250;       // first reconnection / resend delay (before jitter)
   const SEND_TIMEOUT_MS = 60000;     // a POST unanswered for this long is retried (same seqs)
+  // The token is a credential: it never goes in a URL, which access logs keep. Long-poll and SSE
+  // send it in this header; a WebSocket, which cannot have headers, in its first frame (`auth`).
+  const TOKEN_HEADER = 'X-Thywill-Token';
   const DEFAULT_LIMITS = {
     maxMessageBytes: 65536, maxBatch: 100, longpollTimeout: 25, sseKeepalive: 15,
     reconnectMaxDelay: 30,
@@ -324,7 +327,7 @@
   async function runSse(ctx, controller) {
     const {config} = ctx;
     const cursor = ctx.cursor();
-    const headers = {Accept: 'text/event-stream'};
+    const headers = {Accept: 'text/event-stream', [TOKEN_HEADER]: config.token};
     if (cursor) {
       headers['Last-Event-ID'] = cursor;
     }
@@ -356,7 +359,7 @@
 
     arm(OPEN_TIMEOUT_MS, 'The event stream did not open in time.');
     try {
-      const response = await fetch(buildUrl(config.endpoints.sse, {token: config.token, cursor}), {
+      const response = await fetch(buildUrl(config.endpoints.sse, {cursor}), {
         headers, credentials: 'same-origin', cache: 'no-store', signal: controller.signal,
       });
       if (!response.ok) {
@@ -413,11 +416,12 @@
     const timeoutMs = (config.limits.longpollTimeout + 10) * 1000;
     let first = true;
     while (!stopSignal.aborted) {
-      const params = {token: config.token, cursor: ctx.cursor()};
+      const params = {cursor: ctx.cursor()};
       if (first) {
         params.wait = '0';  // answer at once, so that the client knows it is connected
       }
-      const answer = await pollOnce(buildUrl(config.endpoints.longpoll, params), timeoutMs, stopSignal);
+      const url = buildUrl(config.endpoints.longpoll, params);
+      const answer = await pollOnce(url, config.token, timeoutMs, stopSignal);
       if (stopSignal.aborted) {
         return;
       }
@@ -435,8 +439,9 @@
     }
   }
 
-  function pollOnce(url, timeoutMs, stopSignal) {
-    const init = {headers: {Accept: 'application/json'}, credentials: 'same-origin', cache: 'no-store'};
+  function pollOnce(url, token, timeoutMs, stopSignal) {
+    const headers = {Accept: 'application/json', [TOKEN_HEADER]: token};
+    const init = {headers, credentials: 'same-origin', cache: 'no-store'};
     return timedFetch(url, init, timeoutMs, stopSignal, async (response) => {
       if (!response.ok) {
         throw await httpError(response);
@@ -452,7 +457,9 @@
 
   /**
    * WebSocket: the feed and the sends over one connection. Frames are JSON objects with a
-   * `type`; a refusal is an `error` frame, then a close with code 4000 + HTTP status.
+   * `type`. The client's first frame is `auth`, with the token (a browser cannot set headers on
+   * a WebSocket, and a URL would put the token in access logs); the server answers `open`. A
+   * refusal is an `error` frame, then a close with code 4000 + HTTP status.
    */
   function websocketTransport(ctx) {
     const waiting = [];   // {resolve, reject} of each send frame not answered yet, in order
@@ -479,7 +486,7 @@
           open = false;
           clearTimeout(watchdog);
           if (socket !== null) {
-            socket.onmessage = socket.onclose = socket.onerror = null;
+            socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
             socket.close();
           }
           for (const item of waiting.splice(0)) {
@@ -493,12 +500,12 @@
         };
         arm(OPEN_TIMEOUT_MS, 'The WebSocket did not open in time.');
         try {
-          socket = new WebSocket(websocketUrl(config.endpoints.websocket,
-            {token: config.token, cursor: ctx.cursor()}));
+          socket = new WebSocket(websocketUrl(config.endpoints.websocket, {cursor: ctx.cursor()}));
         } catch (error) {
           end(new ThywillError('network_error', 'The WebSocket could not be opened.', {cause: error}));
           return;
         }
+        socket.onopen = () => socket.send(JSON.stringify({type: 'auth', token: config.token}));
         socket.onmessage = (event) => {
           try {
             const frame = JSON.parse(event.data);
