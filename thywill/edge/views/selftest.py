@@ -23,16 +23,17 @@ import time
 from collections.abc import AsyncIterator
 
 from django.conf import settings
-from django.contrib.auth.views import redirect_to_login
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
+    HttpResponseRedirect,
     JsonResponse,
     QueryDict,
     StreamingHttpResponse,
 )
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.clickjacking import xframe_options_deny
 
@@ -107,13 +108,19 @@ async def require_staff(request: HttpRequest) -> None:
         )
 
 
-def login_url() -> str:
-    """Where an anonymous visitor of the page is sent: the admin's login, as Django's
-    ``staff_member_required`` does, or LOGIN_URL in a project without the admin."""
+def to_login(request: HttpRequest) -> HttpResponseRedirect:
+    """Send an anonymous visitor of the page to log in, and back: to the admin's login,
+    as Django's ``staff_member_required`` does, or to LOGIN_URL without the admin.
+
+    (``django.contrib.auth.views.redirect_to_login`` does the same, but importing it
+    loads the auth models, and this module is imported before Django is set up.)"""
     try:
-        return reverse("admin:login")
+        url = reverse("admin:login")
     except NoReverseMatch:
-        return str(settings.LOGIN_URL)
+        url = resolve_url(settings.LOGIN_URL)
+    query = QueryDict(mutable=True)
+    query[REDIRECT_FIELD_NAME] = request.get_full_path()
+    return HttpResponseRedirect(f"{url}?{query.urlencode(safe='/')}")
 
 
 def page_config(request: HttpRequest) -> dict[str, object]:
@@ -157,7 +164,7 @@ async def selftest(request: HttpRequest) -> HttpResponseBase:
     if conf.get_selftest() and auser is not None:
         user = await auser()
         if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), login_url())
+            return to_login(request)
     await require_staff(request)  # 404 while off, 403 for a user who is not staff
     response = render(
         request,

@@ -27,18 +27,19 @@
   const plural = (n, word) => n + ' ' + word + (n === 1 ? '' : 's');
 
   function report(name, status, verdict, advice, docAnchor) {
-    const result = {status, verdict, advice: advice || ''};
+    const doc = advice && docAnchor ? DOCS + '#' + docAnchor : '';
+    const result = {status, verdict, advice: advice ? advice + (doc ? ' See ' + doc + '.' : '') : ''};
     state.results[name] = result;
     const item = document.getElementById('check-' + name);
     item.dataset.status = status;
     item.querySelector('.verdict').textContent = verdict;
     const adviceNode = item.querySelector('.advice');
     adviceNode.textContent = advice || '';
-    if (advice && docAnchor) {
-      const doc = document.createElement('code');
-      doc.className = 'doc';
-      doc.textContent = DOCS + '#' + docAnchor;
-      adviceNode.append(' See ', doc, '.');
+    if (doc) {
+      const code = document.createElement('code');
+      code.className = 'doc';
+      code.textContent = doc;
+      adviceNode.append(' See ', code, '.');
     }
     return result;
   }
@@ -314,11 +315,17 @@
   }
 
   function cutAdvice(setting, value, elapsed, location) {
-    return 'Raise the idle (read) timeout of every proxy and load balancer on the way to ' +
-      location + ' above ' + value + ' s: in nginx, proxy_read_timeout ' +
+    const raise = 'Raise the idle (read) timeout of every proxy and load balancer on the ' +
+      'way to ' + location + ' above ' + value + ' s: in nginx, proxy_read_timeout ' +
       Math.max(60, Math.ceil(value * 2)) + 's; in that location (cloud load balancers have ' +
-      'an idle timeout of their own, often 60 s). Or lower THYWILL_LIMITS["' + setting +
-      '"] (now ' + value + ' s) below ' + Math.max(1, Math.floor(elapsed / 1000) - 5) + ' s.';
+      'an idle timeout of their own, often 60 s).';
+    // Lowering thywill's own silence below the cut helps only when it leaves room for one.
+    const below = Math.floor(elapsed / 1000) - 5;
+    return below >= 5
+      ? raise + ' Or lower THYWILL_LIMITS["' + setting + '"] (now ' + value + ' s) below ' +
+        below + ' s.'
+      : raise + ' THYWILL_LIMITS["' + setting + '"] is ' + value + ' s; a cut this early ' +
+        'is no idle timeout thywill can stay under: look for what drops connections.';
   }
 
   async function checkLongpoll() {
@@ -384,7 +391,8 @@
       ' s) and leaves a stream or socket silent up to SSE_KEEPALIVE (' + limits.sseKeepalive +
       ' s) between heartbeats';
     if (!failed.length) {
-      const names = done.map((probe) => 'a ' + probe.name + ' ' + probe.held + ' s').join(', ');
+      const names = done.map((probe) => (/^[aeiou]/i.test(probe.name) ? 'an ' : 'a ') +
+        probe.name + ' ' + probe.held + ' s').join(', ');
       const short = done.some((probe) => probe.held < probe.value)
         ? ' These holds were shorter than ' + needs + ' (?idle=' + requested + '): they ' +
           'show no cut within that time only. Open the page without ?idle= for the full check.'
@@ -459,8 +467,15 @@
     const warnings = results.filter((result) => result.status === 'warn').length;
     const summary = document.getElementById('selftest-summary');
     summary.dataset.status = failures ? 'fail' : warnings ? 'warn' : 'ok';
-    summary.textContent = failures || warnings
-      ? plural(failures, 'problem') + ' and ' + plural(warnings, 'warning') + ': see below.'
+    const found = [];
+    if (failures) {
+      found.push(plural(failures, 'problem'));
+    }
+    if (warnings) {
+      found.push(plural(warnings, 'warning'));
+    }
+    summary.textContent = found.length
+      ? found.join(' and ') + ': see below.'
       : 'All clear: every check passed.';
     state.done = true;
   }
