@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 from channels.testing import WebsocketCommunicator
@@ -329,3 +330,23 @@ def test_a_setting_that_is_not_a_bool_is_reported(value):
                 f"THYWILL_SELFTEST must be True or False, not {value!r}.", id="thywill.E018"
             )
         ]
+
+
+def test_every_section_the_page_names_is_in_the_deployment_guide():
+    """The anchors of documentation/deployment.md the page's advice names exist there."""
+    root = Path(__file__).resolve().parents[2]
+    script = (root / "thywill/static/thywill/selftest.js").read_text()
+    guide = (root / "documentation/deployment.md").read_text()
+    named = set(re.findall(r"'(the-[a-z-]+-check)'", script))
+    headings = {
+        re.sub(r"[^a-z0-9 -]", "", title.lower()).replace(" ", "-")
+        for title in re.findall(r"^#+ (.+)$", guide, re.M)
+    }
+    assert named == {
+        "the-websocket-check",
+        "the-event-stream-check",
+        "the-long-poll-check",
+        "the-idle-connection-check",
+        "the-clock-check",
+    }
+    assert named | {"self-test"} <= headings
