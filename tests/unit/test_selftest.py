@@ -318,6 +318,37 @@ async def test_the_socket_is_not_found_while_the_setting_is_off():
     await communicator.disconnect()
 
 
+@ON
+@override_settings(ROOT_URLCONF="tests.apps.prefixed_urls")
+async def test_under_another_prefix_without_the_admin_everything_follows_the_prefix():
+    """The page names its endpoints under the project's prefix, the socket is found
+    there, and an anonymous visitor is sent to LOGIN_URL when there is no admin."""
+    anonymous = await AsyncClient().get("/rt/selftest/")
+    assert anonymous["Location"] == "/accounts/login/?next=/rt/selftest/"
+    http = await logged_in(staff=True)
+    config = json.loads(
+        CONFIG.search((await http.get("/rt/selftest/")).content.decode())[1]
+    )
+    assert set(config["endpoints"].values()) == {
+        "/rt/websocket/selftest/",
+        "/rt/sse/selftest/",
+        "/rt/longpoll/selftest/",
+        "/rt/selftest/clock/",
+    }
+    prefixed = SelfTestSockets(WebsocketRouter())  # reads the URLconf on first use
+    headers = [
+        (b"host", b"testserver"),
+        (b"origin", ORIGIN.encode()),
+        (b"cookie", f"sessionid={http.cookies['sessionid'].value}".encode()),
+    ]
+    communicator = WebsocketCommunicator(
+        prefixed, "/rt/websocket/selftest/", headers=headers
+    )
+    assert await communicator.connect(WAIT) == (True, None)
+    assert (await frame(communicator))["type"] == "open"
+    await communicator.disconnect()
+
+
 # --- the setting ------------------------------------------------------------------------
 
 
