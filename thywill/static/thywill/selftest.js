@@ -137,9 +137,13 @@
         } catch (error) {
           body = null;  // not thywill's answer: a proxy's page
         }
-        if (response.ok && body && typeof body.held === 'number' && !body.drained
-            && elapsed >= holdMs * 0.9) {
-          return {outcome: 'ok', elapsed};
+        if (response.ok && body && typeof body.held === 'number') {
+          if (body.drained) {
+            return {outcome: 'drained', elapsed};  // the server process was stopping
+          }
+          if (elapsed >= holdMs * 0.9) {
+            return {outcome: 'ok', elapsed};
+          }
         }
         return {outcome: 'status', status: response.status, elapsed, body};
       });
@@ -328,6 +332,9 @@
         'is no idle timeout thywill can stay under: look for what drops connections.';
   }
 
+  const RESTARTED = 'The server process answering was stopping (a restart) during the ' +
+    'check, and answered early: open the page again.';
+
   async function checkLongpoll() {
     const holdMs = config.longpollHold * 1000;
     const result = await hold(
@@ -337,6 +344,9 @@
       return report('longpoll', 'ok',
         'A long-poll held ' + seconds(holdMs) + ' by thywill arrived after ' +
         seconds(result.elapsed) + ', whole.');
+    }
+    if (result.outcome === 'drained') {
+      return report('longpoll', 'warn', RESTARTED);
     }
     if (result.outcome === 'timeout') {
       return report('longpoll', 'fail',
@@ -386,7 +396,10 @@
         })));
     }
     const done = await Promise.all(probes);
-    const failed = done.filter((probe) => probe.result.outcome !== 'ok');
+    const failed = done.filter((probe) => !['ok', 'drained'].includes(probe.result.outcome));
+    if (!failed.length && done.some((probe) => probe.result.outcome === 'drained')) {
+      return report('idle', 'warn', RESTARTED);
+    }
     const needs = 'thywill holds a long-poll up to LONGPOLL_TIMEOUT (' + limits.longpollTimeout +
       ' s) and leaves a stream or socket silent up to SSE_KEEPALIVE (' + limits.sseKeepalive +
       ' s) between heartbeats';
