@@ -60,3 +60,6 @@ ROOT_URLCONF = "tests.apps.live_urls"
 # Metrics, when a test gives the scraper's token (and PROMETHEUS_MULTIPROC_DIR).
 if os.environ.get("THYWILL_TEST_METRICS_TOKEN"):
     THYWILL_METRICS = {"ENABLED": True, "TOKEN": os.environ["THYWILL_TEST_METRICS_TOKEN"]}
+
+# The deployment self-test, for its browser tests (tests/e2e/test_selftest.py).
+THYWILL_SELFTEST = True

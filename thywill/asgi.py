@@ -21,6 +21,7 @@ from django.core.asgi import get_asgi_application as get_django_application
 from thywill import conf
 from thywill.edge.direct import DirectEndpoints
 from thywill.edge.lifespan import lifespan
+from thywill.edge.selftest import SelfTestSockets
 from thywill.edge.static import StaticFiles
 from thywill.edge.websocket import WebsocketRouter
 from thywill.types import ASGIApp
@@ -51,7 +52,8 @@ def get_asgi_application(*, websocket: ASGIApp | None = None) -> ASGIApp:
     return ProtocolTypeRouter(  # type: ignore[no-any-return]
         {
             "http": DirectEndpoints(http),
-            "websocket": WebsocketRouter(websocket),
+            # The self-test's echo, then thywill's transport or the project's own.
+            "websocket": SelfTestSockets(WebsocketRouter(websocket)),
             "lifespan": lifespan,
         }
     )

@@ -373,6 +373,24 @@ def get_resume() -> bool:
     return resume
 
 
+SELFTEST_MAX_HOLD = 60.0
+"""The longest a self-test endpoint holds a request or stream open, in seconds, whatever
+the page asks for: the self-test's connections are bounded in time."""
+
+
+@functools.cache
+def get_selftest() -> bool:
+    """THYWILL_SELFTEST: whether the deployment self-test page and its endpoints are
+    served, to staff users (default False, thywill.E018 when it is not a bool)."""
+    enabled = getattr(settings, "THYWILL_SELFTEST", False)
+    if not isinstance(enabled, bool):
+        raise ConfigurationError(
+            f"THYWILL_SELFTEST must be True or False, not {enabled!r}.",
+            check_id="thywill.E018",
+        )
+    return enabled
+
+
 def reset() -> None:
     """Forget every cached value (called when a THYWILL_* setting changes)."""
     for cached in (
@@ -386,5 +404,6 @@ def reset() -> None:
         get_csp,
         get_resume,
         get_metrics,
+        get_selftest,
     ):
         cached.cache_clear()

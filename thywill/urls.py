@@ -14,6 +14,7 @@ from thywill.edge.views.bye import bye
 from thywill.edge.views.health import health
 from thywill.edge.views.longpoll import longpoll
 from thywill.edge.views.metrics import metrics
+from thywill.edge.views.selftest import clock, longpoll_probe, selftest, sse_probe
 from thywill.edge.views.send import send
 from thywill.edge.views.session import session
 from thywill.edge.views.sse import sse
@@ -33,5 +34,13 @@ urlpatterns = [
     path("websocket/", upgrade_required, name="websocket"),
     path("health/", health, name="health"),
     path("metrics/", metrics, name="metrics"),  # 404 unless THYWILL_METRICS enables it
+    # The deployment self-test, for staff users: 404 unless THYWILL_SELFTEST is on. Its
+    # probes lie under the transports' paths, where a proxy's rules for them apply.
+    path("selftest/", selftest, name="selftest"),
+    path("selftest/clock/", clock, name="selftest-clock"),
+    path("sse/selftest/", sse_probe, name="selftest-sse"),
+    path("longpoll/selftest/", longpoll_probe, name="selftest-longpoll"),
+    # WebSocket connections reach the self-test's echo (thywill.edge.selftest).
+    path("websocket/selftest/", upgrade_required, name="selftest-websocket"),
     re_path(r"^(?P<path>.*)$", not_found),
 ]

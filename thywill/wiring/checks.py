@@ -1,4 +1,4 @@
-"""System checks for the THYWILL_* settings (ids thywill.E001 to E017, W001 to W007).
+"""System checks for the THYWILL_* settings (ids thywill.E001 to E018, W001 to W007).
 
 Each check builds what the settings name, exactly as the running site would, and turns
 a configuration error into a check message naming the setting. See
@@ -62,8 +62,15 @@ def _collect(*steps: Callable[[], object]) -> list[CheckMessage]:
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """THYWILL_LIMITS, THYWILL_TRANSPORTS, THYWILL_CSP and THYWILL_RESUME are valid."""
-    return _collect(conf.get_limits, conf.get_transports, conf.get_csp, conf.get_resume)
+    """THYWILL_LIMITS, THYWILL_TRANSPORTS, THYWILL_CSP, THYWILL_RESUME and
+    THYWILL_SELFTEST are valid."""
+    return _collect(
+        conf.get_limits,
+        conf.get_transports,
+        conf.get_csp,
+        conf.get_resume,
+        conf.get_selftest,
+    )
 
 
 STREAM_MESSAGES = 16
