@@ -40,6 +40,7 @@ from thywill.feed.feed import ClientFeed
 from thywill.feed.sessions import check_session
 from thywill.identity.tokens import ClientIdentity
 from thywill.log.base import BaseLog
+from thywill.metrics import counters
 from thywill.types import ASGIApp, Receive, Scope, Send
 from thywill.wire.frames import (
     KEEPALIVE_FRAME,
@@ -172,6 +173,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
                     frame = encode_batch(batch, frame_type="batch")
                     await self.send_frame(frame)
                     metrics.delivered("websocket", batch.messages)
+                    counters.delivered(len(batch.messages))
                     if budget.spend(frame):
                         await self.close_spent()
                         return
