@@ -370,6 +370,7 @@ class WebsocketRouter:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         drain.install()  # Daphne sends no lifespan: the first connection does it
+        get_runtime().ensure_background()  # the applications' (the inspector's)
         if self._path is None:
             self._path = route_path("thywill:websocket")
         path_info = scope["path"].removeprefix(scope.get("root_path", ""))

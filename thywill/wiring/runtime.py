@@ -175,8 +175,7 @@ class Runtime:
 
     def feed(self, identity: ClientIdentity, cursor: Cursor) -> ClientFeed:
         """A feed of the client's messages after ``cursor``."""
-        if self._background_loop is not asyncio.get_running_loop():
-            self.start_background()
+        self.ensure_background()
         return ClientFeed(
             self.push,
             self.presence,
@@ -215,6 +214,12 @@ class Runtime:
         """Start the background work of the running event loop (the presence sweeper)."""
         self.presence.ensure_sweeper()
         self.start_background()
+
+    def ensure_background(self) -> None:
+        """``start_background()``, unless it ran on the running event loop already: what
+        every request does (Daphne sends no lifespan), for the cost of one comparison."""
+        if self._background_loop is not asyncio.get_running_loop():
+            self.start_background()
 
     def start_background(self) -> None:
         """Start the applications' background work (``Background``) on the running
