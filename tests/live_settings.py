@@ -59,3 +59,10 @@ ROOT_URLCONF = "tests.apps.live_urls"
 # Metrics, when a test gives the scraper's token (and PROMETHEUS_MULTIPROC_DIR).
 if os.environ.get("THYWILL_TEST_METRICS_TOKEN"):
     THYWILL_METRICS = {"ENABLED": True, "TOKEN": os.environ["THYWILL_TEST_METRICS_TOKEN"]}
+
+# The inspector (thywill.inspector), when a test turns it on.
+if os.environ.get("THYWILL_TEST_INSPECTOR") == "1":
+    THYWILL_APPLICATIONS = {
+        **THYWILL_APPLICATIONS,  # noqa: F405
+        "inspector": {"BACKEND": "thywill.inspector.application.InspectorApplication"},
+    }
