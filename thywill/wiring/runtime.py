@@ -230,8 +230,13 @@ class Runtime:
             work.ensure_running()
 
     def _backgrounds(self) -> list[Background]:
-        found = []
-        for name in conf.get_application_configs():
+        found: list[Background] = []
+        try:
+            names = list(conf.get_application_configs())
+        except Exception:
+            logger.warning("THYWILL_APPLICATIONS cannot be read", exc_info=True)
+            return found
+        for name in names:
             try:
                 app = self.application(name).app
             except Exception:
