@@ -217,8 +217,13 @@ class Runtime:
 
     def ensure_background(self) -> None:
         """``start_background()``, unless it ran on the running event loop already: what
-        every request does (Daphne sends no lifespan), for the cost of one comparison."""
-        if self._background_loop is not asyncio.get_running_loop():
+        every request does (Daphne sends no lifespan), for the cost of one comparison.
+        Outside an event loop, nothing: the work needs one."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._background_loop is not loop:
             self.start_background()
 
     def start_background(self) -> None:
