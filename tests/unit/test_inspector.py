@@ -249,3 +249,15 @@ async def test_a_refused_request_reaches_the_inspector_as_an_error(thywill_conne
             codes = [error["code"] for error in snapshot.get("errors", [])]
             if code in codes:
                 break
+
+
+async def test_a_discarded_runtime_leaves_no_error_handler_behind(thywill_connect):
+    """Replacing the runtime (a settings change) cancels the watcher and takes its error
+    ring off the ``thywill`` logger: nothing is left collecting."""
+    echo = await thywill_connect("echo")
+    await echo.send({"text": "hi"})
+    await echo.receive_one(timeout=1)
+    ring = watcher().ring
+    await until(lambda: ring in logging.getLogger("thywill").handlers)
+    get_runtime().discard()
+    assert ring not in logging.getLogger("thywill").handlers

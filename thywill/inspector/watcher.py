@@ -98,12 +98,16 @@ class Watcher:
             await asyncio.gather(task, return_exceptions=True)
         else:
             self._cancel(task)
+        self.ring.detach()
 
     def cancel(self) -> None:
         """Stop without waiting."""
         task, self._task = self._task, None
         if task is not None:
             self._cancel(task)
+        # Here too: a task whose loop is closed never runs its ``finally``.
+        self.ring.detach()
+        self.ticking = False
 
     @staticmethod
     def _cancel(task: asyncio.Task[None]) -> None:
