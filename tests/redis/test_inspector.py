@@ -13,10 +13,9 @@ from tests.support.cluster import Cluster, start_cluster
 from tests.support.http_client import ThywillHttpClient, data_of
 from tests.support.staff import create_staff_user, log_in
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.parametrize("live_factory", ["daphne"], indirect=True),
-]
+# On every ASGI server: Daphne starts a process's watcher with its first request,
+# uvicorn with the lifespan.
+pytestmark = pytest.mark.live
 
 BOUND = 10.0
 
