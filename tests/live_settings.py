@@ -63,3 +63,10 @@ if os.environ.get("THYWILL_TEST_METRICS_TOKEN"):
 
 # The deployment self-test, for its browser tests (tests/e2e/test_selftest.py).
 THYWILL_SELFTEST = True
+
+# The inspector (thywill.inspector), when a test turns it on.
+if os.environ.get("THYWILL_TEST_INSPECTOR") == "1":
+    THYWILL_APPLICATIONS = {
+        **THYWILL_APPLICATIONS,  # noqa: F405
+        "inspector": {"BACKEND": "thywill.inspector.application.InspectorApplication"},
+    }

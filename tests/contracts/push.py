@@ -786,6 +786,18 @@ class PushBackendContract:
         await push_backend.add_member(group, clients[0])
         assert await push_backend.members(group) == sorted(clients)
 
+    async def test_count_members_counts_each_member_once(self, push_backend):
+        """count_members() is the number of members: 0 for an unknown group, each
+        member once, less one after a leave."""
+        group = new_channel("group")
+        assert await push_backend.count_members(group) == 0
+        clients = [new_client() for _ in range(3)]
+        for client in [*clients, clients[0]]:
+            await push_backend.add_member(group, client)
+        assert await push_backend.count_members(group) == 3
+        await push_backend.remove_member(group, clients[1])
+        assert await push_backend.count_members(group) == 2
+
     async def test_remove_member_is_true_only_when_it_was_a_member(self, push_backend):
         """remove_member answers True once for a member, then False."""
         group, client, other = new_channel("group"), new_client(), new_client()

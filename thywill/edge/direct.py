@@ -41,6 +41,7 @@ from thywill.edge.views.send import send as send_view
 from thywill.edge.views.sse import sse
 from thywill.exceptions import ClientGone, ErrorCode, RejectedError
 from thywill.types import ASGIApp, Message, Receive, Scope, Send
+from thywill.wiring.runtime import get_runtime
 
 View: TypeAlias = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 T = TypeVar("T")
@@ -63,6 +64,7 @@ class DirectEndpoints:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         drain.install()  # Daphne sends no lifespan: the first request does it
+        get_runtime().ensure_background()  # the applications' (the inspector's)
         if scope["type"] == "http":
             path_info = scope["path"].removeprefix(scope.get("root_path", ""))
             route = self.routes().get(path_info)

@@ -13,6 +13,7 @@ from thywill.feed.connections import Connection
 from thywill.feed.cursor import Cursor
 from thywill.feed.feed import ClientFeed
 from thywill.identity.tokens import ClientIdentity
+from thywill.metrics import counters
 from thywill.wiring.runtime import get_runtime
 
 TOKEN_HEADER = "X-Thywill-Token"
@@ -84,6 +85,14 @@ def open_connection(identity: ClientIdentity, transport: str) -> Connection:
     """
     connections = get_runtime().connections
     connection = connections.open(identity.client_id)
-    # Counted in the metrics only once the limiter took it: a refusal is no connection.
-    connection.on_close = metrics.connection_opened(transport, identity.application)
+    # Counted only once the limiter took it: a refusal is no connection.
+    metric_closed = metrics.connection_opened(transport, identity.application)
+    counters.opened(transport)
+
+    def closed() -> None:
+        counters.closed(transport)
+        if metric_closed is not None:
+            metric_closed()
+
+    connection.on_close = closed
     return connection

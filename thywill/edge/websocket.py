@@ -49,6 +49,7 @@ from thywill.feed.feed import ClientFeed
 from thywill.feed.sessions import check_session
 from thywill.identity.tokens import ClientIdentity
 from thywill.log.base import BaseLog
+from thywill.metrics import counters
 from thywill.types import ASGIApp, Receive, Scope, Send
 from thywill.wire.frames import (
     KEEPALIVE_FRAME,
@@ -230,6 +231,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
                     frame = encode_batch(batch, frame_type="batch")
                     await self.send_frame(frame)
                     metrics.delivered("websocket", batch.messages)
+                    counters.delivered(len(batch.messages))
                     if budget.spend(frame):
                         await self.close_spent()
                         return
@@ -434,6 +436,7 @@ class WebsocketRouter:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         drain.install()  # Daphne sends no lifespan: the first connection does it
+        get_runtime().ensure_background()  # the applications' (the inspector's)
         if self._path is None:
             self._path = route_path("thywill:websocket")
         path_info = scope["path"].removeprefix(scope.get("root_path", ""))

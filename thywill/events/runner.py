@@ -30,6 +30,7 @@ from thywill.handlers.context import Context
 from thywill.handlers.outbox import Change, Outbox, encode
 from thywill.identity.tokens import ClientIdentity
 from thywill.log.base import BaseLog
+from thywill.metrics import counters
 from thywill.pipeline import Event
 from thywill.pipeline.event import new_trace_id
 from thywill.push.base import BasePushBackend
@@ -219,6 +220,7 @@ class EventRunner:
                     result = Result(Outcome.DUPLICATE)
                 results.append(result)
                 last = message.seq
+        counters.received(len(results))
         if metrics.on():
             for result in results:
                 metrics.sent(_metric_outcome(result))

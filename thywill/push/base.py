@@ -320,6 +320,18 @@ class BasePushBackend:
         """
         raise NotImplementedError("subclasses of BasePushBackend must provide members()")
 
+    async def count_members(self, group: str) -> int:
+        """How many clients are members of a group now (0: no group).
+
+        The base reads the members; a backend that can count without reading them all
+        (Redis: ``SCARD``) does.
+
+        Raises:
+            ValueError: the group name is invalid.
+            PushUnavailableError: the backend cannot be reached.
+        """
+        return len(await self.members(group))
+
     async def memberships(self, client_id: str) -> list[str]:
         """The names of the groups a client is a member of now, sorted.
 

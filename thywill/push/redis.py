@@ -497,6 +497,11 @@ class RedisPushBackend(BasePushBackend):
         found = await self._call(lambda: client.smembers(f"{self._tag}:g:{group}"))
         return sorted(_text(member) for member in found)
 
+    async def count_members(self, group: str) -> int:
+        self.validate_channel(group)
+        client = self._state().client
+        return int(await self._call(lambda: client.scard(f"{self._tag}:g:{group}")))
+
     async def memberships(self, client_id: str) -> list[str]:
         client = self._state().client
         found = await self._call(lambda: client.smembers(f"{self._tag}:cg:{client_id}"))

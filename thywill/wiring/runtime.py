@@ -14,9 +14,10 @@ the next use builds a new one.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from thywill import conf, metrics
 from thywill.application.spec import ApplicationSpec
@@ -48,12 +49,30 @@ WIRED = ("flows", "events", "presence", "connections")
 """The parts wired from the components, dropped with them."""
 
 
+class Background(Protocol):
+    """Background work an application object carries as its ``background`` attribute:
+    the runtime starts it on the event loop that serves (the lifespan's, or the first
+    transport request's), stops it with the runtime, and cancels it when the runtime is
+    replaced. Internal: the inspector's ticker uses it (thywill.inspector); not part of
+    the public application API."""
+
+    def ensure_running(self) -> None:
+        """Start on the running event loop, unless running already."""
+
+    async def stop(self) -> None:
+        """Stop, and wait until stopped."""
+
+    def cancel(self) -> None:
+        """Stop without waiting (from any thread)."""
+
+
 class Runtime:
     """The process's components, applications, flows, event runner and presence."""
 
     def __init__(self) -> None:
         self._components: dict[str, object] = {}
         self._applications: dict[str, ApplicationSpec] = {}
+        self._background_loop: asyncio.AbstractEventLoop | None = None
         if conf.get_metrics().enabled:
             metrics.enable()
             clean_up_at_exit()
@@ -156,6 +175,7 @@ class Runtime:
 
     def feed(self, identity: ClientIdentity, cursor: Cursor) -> ClientFeed:
         """A feed of the client's messages after ``cursor``."""
+        self.ensure_background()
         return ClientFeed(
             self.push,
             self.presence,
@@ -193,6 +213,44 @@ class Runtime:
     def start(self) -> None:
         """Start the background work of the running event loop (the presence sweeper)."""
         self.presence.ensure_sweeper()
+        self.start_background()
+
+    def ensure_background(self) -> None:
+        """``start_background()``, unless it ran on the running event loop already: what
+        every request does (Daphne sends no lifespan), for the cost of one comparison.
+        Outside an event loop, nothing: the work needs one."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._background_loop is not loop:
+            self.start_background()
+
+    def start_background(self) -> None:
+        """Start the applications' background work (``Background``) on the running
+        event loop, once per loop; an application that cannot load is logged, not
+        raised (its own requests report it)."""
+        self._background_loop = asyncio.get_running_loop()
+        for work in self._backgrounds():
+            work.ensure_running()
+
+    def _backgrounds(self) -> list[Background]:
+        found: list[Background] = []
+        try:
+            names = list(conf.get_application_configs())
+        except Exception:
+            logger.warning("THYWILL_APPLICATIONS cannot be read", exc_info=True)
+            return found
+        for name in names:
+            try:
+                app = self.application(name).app
+            except Exception:
+                logger.warning("Application %r cannot load", name, exc_info=True)
+                continue
+            work = getattr(app, "background", None)
+            if work is not None:
+                found.append(work)
+        return found
 
     async def aclose(self) -> None:
         """Stop the running loop's background work, then close the components in reverse
@@ -200,6 +258,9 @@ class Runtime:
         builds everything again."""
         if "presence" in self.__dict__:
             await self.presence.stop()
+        for work in self._backgrounds_loaded():
+            await work.stop()
+        self._background_loop = None
         for role, instance in reversed(list(self._components.items())):
             close = getattr(instance, "aclose", None)
             if close is None:
@@ -217,6 +278,14 @@ class Runtime:
         """Cancel background work without waiting: this runtime is being replaced."""
         if "presence" in self.__dict__:
             self.presence.cancel()
+        for work in self._backgrounds_loaded():
+            work.cancel()
+
+    def _backgrounds_loaded(self) -> list[Background]:
+        # Only the applications built already: stopping must not build any.
+        apps = [spec.app for spec in self._applications.values()]
+        found = [getattr(app, "background", None) for app in apps]
+        return [work for work in found if work is not None]
 
 
 _runtime: Runtime | None = None

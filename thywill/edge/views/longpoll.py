@@ -8,6 +8,7 @@ from thywill import conf, metrics
 from thywill.edge.errors import json_errors
 from thywill.edge.feeds import open_connection, open_feed
 from thywill.edge.shutdown import drain
+from thywill.metrics import counters
 from thywill.wire.outbound import encode_batch
 
 
@@ -30,4 +31,5 @@ async def longpoll(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(encode_batch(batch), content_type="application/json")
     response["Cache-Control"] = "no-store"
     metrics.delivered("longpoll", batch.messages)
+    counters.delivered(len(batch.messages))
     return response

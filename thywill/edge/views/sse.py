@@ -17,6 +17,7 @@ from thywill.feed.connections import Connection
 from thywill.feed.cursor import Cursor
 from thywill.feed.feed import Batch, ClientFeed
 from thywill.log.base import BaseLog
+from thywill.metrics import counters
 from thywill.wire.sse import KEEPALIVE, batch_events, open_event
 from thywill.wiring.runtime import get_runtime
 
@@ -75,6 +76,7 @@ async def _stream(
                 events = batch_events(batch, cursor)
                 yield events
                 metrics.delivered("sse", batch.messages)
+                counters.delivered(len(batch.messages))
                 if budget.spend(events):
                     return  # spent: the client reconnects from the last event's id
             cursor = feed.cursor
