@@ -103,7 +103,9 @@ async def test_a_pending_client_of_a_user_who_is_not_staff_is_refused_on_its_fir
     await http.aforce_login(await make_user("bob", staff=False))
     config = (await http.post("/thywill/inspector/session/")).json()
     response = await http.get(
-        "/thywill/longpoll/", {"token": config["token"], "cursor": "", "wait": "0"}
+        "/thywill/longpoll/",
+        {"cursor": "", "wait": "0"},
+        headers={"X-Thywill-Token": config["token"]},
     )
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "refused"
@@ -197,7 +199,11 @@ async def test_connections_are_counted_by_transport_while_open():
     config = (await http.post("/thywill/echo/session/")).json()
     base = counters.read()[0]["longpoll"]
     poll = asyncio.create_task(
-        http.get("/thywill/longpoll/", {"token": config["token"], "cursor": ""})
+        http.get(
+            "/thywill/longpoll/",
+            {"cursor": ""},
+            headers={"X-Thywill-Token": config["token"]},
+        )
     )
     await until(lambda: counters.read()[0]["longpoll"] == base + 1)
     await thywill.asend_to_client(config["clientId"], "wake")
@@ -240,7 +246,9 @@ async def test_a_refused_request_reaches_the_inspector_as_an_error(thywill_conne
     staff = await make_user("root", staff=True)
     page = await thywill_connect("inspector", user=staff)
     await page.receive_one("inspector.snapshot", timeout=3)
-    response = await AsyncClient().get("/thywill/longpoll/", {"token": "nope", "wait": "0"})
+    response = await AsyncClient().get(
+        "/thywill/longpoll/", {"wait": "0"}, headers={"X-Thywill-Token": "nope"}
+    )
     assert response.status_code in (400, 403)
     code = response.json()["error"]["code"]
     async with asyncio.timeout(3):
