@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 
 from thywill import conf
 from thywill.edge.errors import json_errors
+from thywill.edge.staff import is_staff
 from thywill.exceptions import ErrorCode, RejectedError
 from thywill.metrics.exposition import render
 from thywill.wiring.runtime import get_runtime
@@ -21,7 +22,7 @@ async def metrics(request: HttpRequest) -> HttpResponse:
     config = conf.get_metrics()
     if not config.enabled:
         raise RejectedError(ErrorCode.NOT_FOUND, f"Nothing is at {request.path}.")
-    if not (_has_token(request, config.token) or await _is_staff(request)):
+    if not (_has_token(request, config.token) or await is_staff(request)):
         raise RejectedError(
             ErrorCode.REFUSED,
             "The metrics need THYWILL_METRICS['TOKEN'] as a bearer token, or a staff "
@@ -39,11 +40,3 @@ def _has_token(request: HttpRequest, token: str | None) -> bool:
         return False
     # In constant time: the answer's timing tells nothing of how much of it matched.
     return hmac.compare_digest(given.strip().encode(), token.encode())
-
-
-async def _is_staff(request: HttpRequest) -> bool:
-    auser = getattr(request, "auser", None)  # AuthenticationMiddleware's (thywill.E013)
-    if auser is None:
-        return False
-    user = await auser()
-    return bool(user.is_active and user.is_staff)

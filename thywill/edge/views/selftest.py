@@ -41,6 +41,7 @@ from thywill import conf
 from thywill.edge.csp import content_security_policy, request_nonce
 from thywill.edge.errors import json_errors
 from thywill.edge.shutdown import drain
+from thywill.edge.staff import is_staff
 from thywill.exceptions import ErrorCode, RejectedError
 from thywill.wire.sse import PADDING, sse_event
 
@@ -82,15 +83,6 @@ def seconds(query: QueryDict, name: str, default: float, *, cap: float) -> float
             f"{name} must be a number of seconds, 0 or more, not {raw[:20]!r}.",
         )
     return min(value, cap)
-
-
-async def is_staff(request: HttpRequest) -> bool:
-    """Whether the request's session is an active staff user's."""
-    auser = getattr(request, "auser", None)  # AuthenticationMiddleware's (thywill.E013)
-    if auser is None:
-        return False
-    user = await auser()
-    return bool(user.is_active and user.is_staff)
 
 
 async def require_staff(request: HttpRequest) -> None:
