@@ -156,6 +156,11 @@ class PushUnavailableError(ThywillError):
         self.first_in_episode = first_in_episode
 
 
+class SessionRevokedError(ThywillError):
+    """A push backend's ``client_lock(..., session=...)`` found the session revoked (a
+    logout): the lock was not taken."""
+
+
 class HandlerOutputError(ThywillError):
     """An application handler sent data that cannot be encoded as JSON."""
 

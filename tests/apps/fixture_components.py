@@ -36,11 +36,18 @@ class UnreachablePushBackend(BasePushBackend):
         raise self._down()
 
     async def publish_sequenced(
-        self, client_id: str, seq: int, entries: Sequence[tuple[str, str]]
+        self,
+        client_id: str,
+        seq: int,
+        entries: Sequence[tuple[str, str]],
+        *,
+        final: bool = False,
     ) -> list[str] | None:
         raise self._down()
 
-    def client_lock(self, client_id: str) -> AbstractAsyncContextManager[None]:
+    def client_lock(
+        self, client_id: str, *, session: str | None = None
+    ) -> AbstractAsyncContextManager[None]:
         return contextlib.nullcontext()
 
     async def renew_presence(self, client_id: str, data: str, ttl: float) -> bool:
@@ -124,12 +131,17 @@ class FlakyPushBackend(LocMemPushBackend):
         self.fail_next_sequenced = False
 
     async def publish_sequenced(
-        self, client_id: str, seq: int, entries: Sequence[tuple[str, str]]
+        self,
+        client_id: str,
+        seq: int,
+        entries: Sequence[tuple[str, str]],
+        *,
+        final: bool = False,
     ) -> list[str] | None:
         if self.fail_next_sequenced:
             self.fail_next_sequenced = False
             raise PushUnavailableError("connection lost (test backend)")
-        return await super().publish_sequenced(client_id, seq, entries)
+        return await super().publish_sequenced(client_id, seq, entries, final=final)
 
 
 class OwnSessionMiddleware(SessionMiddleware):

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from thywill.exceptions import SessionRevokedError
 from thywill.push.base import BasePushBackend, ReadResult, StoredMessage
 
 # How long a wait that must return "at once" may take, and how long a wait that must be
@@ -660,6 +661,40 @@ class PushBackendContract:
         async with asyncio.timeout(PROMPTLY):
             async with push_backend.client_lock(client):
                 pass
+
+    async def test_client_lock_of_a_revoked_session_is_refused(self, push_backend):
+        """A lock asked for a revoked session raises SessionRevokedError and is not
+        taken; another session's lock for the same client is."""
+        client, revoked = new_client(), new_session()
+        await push_backend.revoke_session(revoked, 30)
+        entered = False
+        with pytest.raises(SessionRevokedError):
+            async with push_backend.client_lock(client, session=revoked):
+                entered = True
+        assert entered is False
+        async with asyncio.timeout(PROMPTLY):
+            async with push_backend.client_lock(client, session=new_session()):
+                assert await push_backend.last_sequence(client) == 0
+
+    async def test_a_final_publish_leaves_the_lock_free_for_the_next_holder(
+        self, push_backend
+    ):
+        """publish_sequenced(final=True) records and publishes as ever; the lock is
+        free for the next holder once the first leaves it."""
+        client, channel = new_client(), new_channel()
+        async with push_backend.client_lock(client):
+            positions = await push_backend.publish_sequenced(
+                client, 1, [(channel, '"last"')], final=True
+            )
+        assert positions is not None and len(positions) == 1
+        async with asyncio.timeout(PROMPTLY):
+            async with push_backend.client_lock(client):
+                assert await push_backend.last_sequence(client) == 1
+                assert (
+                    await push_backend.publish_sequenced(client, 1, [], final=True) is None
+                )
+        read = await push_backend.read(channel, None)
+        assert [m.payload for m in read.messages] == ['"last"']
 
     # --- presence leases --------------------------------------------------------------
 

@@ -46,7 +46,6 @@ from thywill.exceptions import (
 from thywill.feed.budget import StreamBudget
 from thywill.feed.connections import Connection
 from thywill.feed.feed import ClientFeed
-from thywill.feed.sessions import check_session
 from thywill.identity.tokens import ClientIdentity
 from thywill.log.base import BaseLog
 from thywill.metrics import counters
@@ -285,25 +284,26 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
                     f"Unknown frame type {str(kind)[:50]!r}: a client sends only "
                     "JSON objects of type 'send'.",
                 )
-            # Every send is checked as a POST to the send endpoint is: a socket of a
-            # session that ended closes now, not only when its feed next checks.
-            await check_session(get_runtime().push, self.identity)
         except RejectedError as error:
             await self.refuse(error)
             return
-        except PushUnavailableError as exc:
-            self.log.unavailable(exc, path=self.path)
-            metrics.sent("unavailable")
-            answer = refused_send_frame(RejectedError.unavailable())
-        else:
-            answer = await self.handle_send(self.identity, frame)
+        answer = await self.handle_send(self.identity, frame)
+        if answer is None:
+            return
         try:
             await self.send_frame(answer)
         except OSError:
             return  # the client went away before its answer: it resends the same seqs
 
-    async def handle_send(self, identity: ClientIdentity, frame: dict[str, Any]) -> str:
-        """A ``send`` frame, handled as the HTTP send is; its ``sent`` answer."""
+    async def handle_send(
+        self, identity: ClientIdentity, frame: dict[str, Any]
+    ) -> str | None:
+        """A ``send`` frame, handled as the HTTP send is; its ``sent`` answer.
+
+        Every send is checked as a POST to the send endpoint is: a socket of a session
+        that ended is closed now (and None returned), not only when its feed next
+        checks.
+        """
         try:
             messages = parse_messages(
                 frame.get("messages"), max_batch=conf.get_limits().max_batch
@@ -312,8 +312,11 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             app = runtime.application_of(identity)
             results = await runtime.events.handle_messages(app, identity, messages)
         except RejectedError as error:
-            self.log.rejected(error, path=self.path, client_id=identity.client_id)
             metrics.sent("refused")
+            if error.code is ErrorCode.SESSION_ENDED:
+                await self.refuse(error)
+                return None
+            self.log.rejected(error, path=self.path, client_id=identity.client_id)
             return refused_send_frame(error)
         except PushUnavailableError as exc:
             self.log.unavailable(exc, path=self.path)

@@ -22,10 +22,12 @@ from thywill.exceptions import (
     PushUnavailableError,
     RateLimitedError,
     RejectedError,
+    SessionRevokedError,
 )
 from thywill.feed.channels import group_name, is_group, is_shared, user_channel
 from thywill.feed.control import end
 from thywill.feed.feed import DISCONNECTED_REASON
+from thywill.feed.sessions import session_ended
 from thywill.handlers.context import Context
 from thywill.handlers.outbox import Change, Outbox, encode
 from thywill.identity.tokens import ClientIdentity
@@ -195,35 +197,56 @@ class EventRunner:
         recorded together with what its flow sent: when the push backend fails before
         that, the message was not handled as far as the client can tell, and its retry
         is handled again.
+
+        Raises:
+            RejectedError: ``session_ended``, when the client's browser session ended
+                (checked as the lock is taken); ``disconnected``, for a client the
+                server ended.
+            PushUnavailableError: the push backend cannot be reached.
         """
-        push = self.push
-        results = []
-        async with push.client_lock(identity.client_id):
-            last = await push.last_sequence(identity.client_id)
-            if last >= ENDED:
-                raise RejectedError(ErrorCode.DISCONNECTED, DISCONNECTED_REASON)
-            for message in messages:
-                if message.seq <= last:
-                    results.append(Result(Outcome.DUPLICATE))
-                    continue
-                if message.seq > last + 1:
-                    results.append(Result(Outcome.OUT_OF_ORDER, expected=last + 1))
-                    continue
-                result, outbox = await self.run(
-                    app, identity, "message", data=message.data, seq=message.seq
-                )
-                entries = await release(push, outbox)
-                recorded = await push.publish_sequenced(
-                    identity.client_id, message.seq, entries
-                )
-                if recorded is None:  # recorded by a process that ignored the lock
-                    result = Result(Outcome.DUPLICATE)
-                results.append(result)
-                last = message.seq
+        try:
+            async with self.push.client_lock(
+                identity.client_id, session=identity.session_hash
+            ):
+                results = await self._handle_in_order(app, identity, messages)
+        except SessionRevokedError:  # taking the lock checked the session
+            raise session_ended() from None
         counters.received(len(results))
         if metrics.on():
             for result in results:
                 metrics.sent(_metric_outcome(result))
+        return results
+
+    async def _handle_in_order(
+        self,
+        app: ApplicationSpec,
+        identity: ClientIdentity,
+        messages: Sequence[InboundMessage],
+    ) -> list[Result]:
+        """``handle_messages`` under the client's lock: each message's result."""
+        push = self.push
+        results = []
+        last = await push.last_sequence(identity.client_id)
+        if last >= ENDED:
+            raise RejectedError(ErrorCode.DISCONNECTED, DISCONNECTED_REASON)
+        for number, message in enumerate(messages, 1):
+            if message.seq <= last:
+                results.append(Result(Outcome.DUPLICATE))
+                continue
+            if message.seq > last + 1:
+                results.append(Result(Outcome.OUT_OF_ORDER, expected=last + 1))
+                continue
+            result, outbox = await self.run(
+                app, identity, "message", data=message.data, seq=message.seq
+            )
+            entries = await release(push, outbox)
+            recorded = await push.publish_sequenced(
+                identity.client_id, message.seq, entries, final=number == len(messages)
+            )
+            if recorded is None:  # recorded by a process that ignored the lock
+                result = Result(Outcome.DUPLICATE)
+            results.append(result)
+            last = message.seq
         return results
 
     async def end_client(self, identity: ClientIdentity) -> None:
@@ -238,6 +261,7 @@ class EventRunner:
                 identity.client_id,
                 ENDED,
                 [(identity.channel, end(identity.channel).encode())],
+                final=True,
             )
 
     async def is_ended(self, client_id: str) -> bool:

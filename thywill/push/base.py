@@ -191,7 +191,12 @@ class BasePushBackend:
         )
 
     async def publish_sequenced(
-        self, client_id: str, seq: int, entries: Sequence[tuple[str, str]]
+        self,
+        client_id: str,
+        seq: int,
+        entries: Sequence[tuple[str, str]],
+        *,
+        final: bool = False,
     ) -> list[str] | None:
         """Record a client's send ``seq`` as handled and publish what it sent, atomically.
 
@@ -203,6 +208,9 @@ class BasePushBackend:
             client_id: the client whose send this was.
             seq: its sequence number.
             entries: what handling it sent, as for ``publish_many`` (may be empty).
+            final: the caller holds the client's ``client_lock`` and does nothing more
+                under it: the backend may release the lock in the same round trip
+                (Redis does), and the lock's exit then has nothing left to release.
 
         Returns:
             The positions of the published entries, or ``None`` (and nothing published)
@@ -216,13 +224,25 @@ class BasePushBackend:
             "subclasses of BasePushBackend must provide publish_sequenced()"
         )
 
-    def client_lock(self, client_id: str) -> AbstractAsyncContextManager[None]:
+    def client_lock(
+        self, client_id: str, *, session: str | None = None
+    ) -> AbstractAsyncContextManager[None]:
         """An async context manager that serialises the sends of one client.
 
         Held across reading the client's sequence, running its handlers and
         ``publish_sequenced``, so a retried request that overlaps the original waits
         and then sees true duplicates. It must exclude every process sharing the
         backend, and a lock held by a process that died must lapse.
+
+        Args:
+            client_id: the client.
+            session: the client's session hash: the lock is taken only while
+                ``session_revoked(session)`` is false, checked when it is taken (a
+                networked backend checks in the same round trip).
+
+        Raises:
+            SessionRevokedError: on entering, when ``session`` was revoked.
+            PushUnavailableError: the backend cannot be reached.
         """
         raise NotImplementedError(
             "subclasses of BasePushBackend must provide client_lock()"

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import heapq
 import itertools
 import secrets
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 from django.conf import settings
 from django.core import checks
 from django.core.checks import CheckMessage
 
 from thywill import metrics
+from thywill.exceptions import SessionRevokedError
 from thywill.push.base import BasePushBackend, ReadResult, StoredMessage
 from thywill.push.locks import KeyedLocks
 
@@ -116,7 +117,12 @@ class LocMemPushBackend(BasePushBackend):
             return self._sequences.get(client_id, (0, 0.0))[0]
 
     async def publish_sequenced(
-        self, client_id: str, seq: int, entries: Sequence[tuple[str, str]]
+        self,
+        client_id: str,
+        seq: int,
+        entries: Sequence[tuple[str, str]],
+        *,
+        final: bool = False,
     ) -> list[str] | None:
         for channel, _ in entries:
             self.validate_channel(channel)
@@ -128,8 +134,14 @@ class LocMemPushBackend(BasePushBackend):
         _wake_all(waiters)
         return positions
 
-    def client_lock(self, client_id: str) -> AbstractAsyncContextManager[None]:
-        return self._client_locks.hold(client_id)
+    @contextlib.asynccontextmanager
+    async def client_lock(
+        self, client_id: str, *, session: str | None = None
+    ) -> AsyncIterator[None]:
+        async with self._client_locks.hold(client_id):
+            if session is not None and await self.session_revoked(session):
+                raise SessionRevokedError(f"session {session} was revoked")
+            yield
 
     async def renew_presence(self, client_id: str, data: str, ttl: float) -> bool:
         with self._lock:

@@ -2,10 +2,14 @@
 
 Every channel is a Redis stream bounded by length and age, with a small hash that holds
 its epoch; positions are ``<epoch>-<stream id>``. Publishing is one Lua script per call
-(append, record the sender's sequence, wake readers), so it is atomic and costs one round
-trip. Each process keeps one pub/sub subscription per event loop and wakes only its own
-waiters of the channels named in a notification: no connection per waiting client and no
-polling. The scripts and key layout are in ``redis_scripts.py``.
+(append, record the sender's sequence and release its lock, announce each message), so it
+is atomic and costs one round trip. Each process keeps one pub/sub subscription per event
+loop: an announcement carries the message (up to ``announce_limit`` bytes), which the
+process keeps for its readers of that channel (``tails.py``), and wakes only its own
+waiters of that channel. A reader that was woken reads what the announcement carried, and
+a reader with nothing new learns it, without a round trip: no connection per waiting
+client, no polling, and no read per delivery. The scripts and key layout are in
+``redis_scripts.py``.
 
 Requires Redis 6.2 or newer (exclusive XRANGE starts, ``SET ... PX`` in scripts).
 """
@@ -29,11 +33,12 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from thywill import metrics
-from thywill.exceptions import PushUnavailableError
+from thywill.exceptions import PushUnavailableError, SessionRevokedError
 from thywill.push import redis_scripts as lua
 from thywill.push.base import BasePushBackend, ReadResult, StoredMessage
 from thywill.push.locks import KeyedLocks
 from thywill.push.outage import OutageTracker
+from thywill.push.tails import Announced, ChannelTails
 
 T = TypeVar("T")
 
@@ -45,6 +50,10 @@ class _HeldLock:
     client_id: str
     last_sequence: int
     holder: asyncio.Task[Any] | None
+    key: str
+    token: str
+    released: bool = False
+    """Whether a ``publish_sequenced(..., final=True)`` released it already."""
 
     def answers_for(self, client_id: str) -> bool:
         """Whether this is ``client_id``'s lock, held by the running task (tasks it
@@ -82,6 +91,7 @@ class _LoopState:
         self.client = client
         self.scripts = scripts
         self.waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self.tails = ChannelTails()
         self.subscribed = asyncio.Event()
         # Set by a waiter that needs the subscription: ends the listener's backoff early.
         self.needed = asyncio.Event()
@@ -106,7 +116,12 @@ class RedisPushBackend(BasePushBackend):
         socket_timeout: seconds to wait for a reply before the operation fails with 503.
         socket_connect_timeout: seconds to wait for a connection.
         health_check_interval: seconds of idleness after which a pooled connection is
-            checked before use.
+            checked before use. The wake-up subscription is pinged when quiet for that
+            long or 5 s, whichever is shorter, and reconnected after three such
+            intervals of silence.
+        announce_limit: the largest payload, in bytes, that a message's announcement
+            carries to every process (larger ones are read from Redis by the readers
+            that need them); 0 announces no payload.
         connection_options: any other keyword arguments for redis-py's connection pool.
     """
 
@@ -123,6 +138,7 @@ class RedisPushBackend(BasePushBackend):
         socket_timeout: float = 5.0,
         socket_connect_timeout: float = 2.0,
         health_check_interval: float = 15.0,
+        announce_limit: int = 64 * 1024,
         connection_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(capacity=capacity, max_age=max_age)
@@ -142,8 +158,18 @@ class RedisPushBackend(BasePushBackend):
         ):
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ValueError(f"{name} must be a positive number, not {value!r}")
+        if (
+            isinstance(announce_limit, bool)
+            or not isinstance(announce_limit, int)
+            or announce_limit < 0
+        ):
+            raise ValueError(
+                "announce_limit must be a number of bytes (0 or more), "
+                f"not {announce_limit!r}"
+            )
         self.url = url
         self.key_prefix = key_prefix
+        self.announce_limit = announce_limit
         self.sequence_ttl = max(float(sequence_ttl), self.max_age)
         self.lock_lease = float(lock_lease)
         self._pool_options: dict[str, Any] = {
@@ -157,8 +183,9 @@ class RedisPushBackend(BasePushBackend):
             **(connection_options or {}),
         }
         self._listen_timeout = max(1.0, float(health_check_interval))
+        self._ping_every = min(5.0, self._listen_timeout)
         self._tag = "{" + key_prefix + "}"
-        self._wake_channel = f"{self._tag}:wake"
+        self._wake_channel = f"{self._tag}:announce"
         self._leases_key = f"{self._tag}:presence"
         self._lease_data_key = f"{self._tag}:presence:data"
         self._claims_key = f"{self._tag}:presence:claims"
@@ -205,6 +232,7 @@ class RedisPushBackend(BasePushBackend):
                     "PUBLISH_SEQUENCED",
                     "READ",
                     "HAS_NEWS",
+                    "ACQUIRE_LOCK",
                     "RENEW_LOCK",
                     "RELEASE_LOCK",
                     "RENEW_PRESENCE",
@@ -249,6 +277,7 @@ class RedisPushBackend(BasePushBackend):
             self.capacity,
             self._meta_ttl_ms,
             self._stream_ttl_ms,
+            self.announce_limit,
         ]
         for channel, payload in entries:
             self.validate_channel(channel)
@@ -260,8 +289,24 @@ class RedisPushBackend(BasePushBackend):
         keys, args = self._append_arguments(entries)
         if not entries:
             return []
-        positions = await self._script("PUBLISH_MANY", keys, args)
-        return [_text(p) for p in positions]
+        generation = self._state().tails.generation
+        reply = await self._script("PUBLISH_MANY", keys, args)
+        return self._published(entries, reply, generation)
+
+    def _published(
+        self, entries: Sequence[tuple[str, str]], reply: list[Any], generation: int
+    ) -> list[str]:
+        """The positions a publish script returned; this process's own readers learn the
+        messages at once (their announcements may come later)."""
+        tails = self._state().tails
+        positions = []
+        for (channel, payload), i in zip(entries, range(0, len(reply), 2), strict=True):
+            position = _text(reply[i])
+            epoch, _, entry_id = position.partition("-")
+            previous = _text(reply[i + 1])
+            tails.learn(Announced(channel, epoch, previous, entry_id, payload), generation)
+            positions.append(position)
+        return positions
 
     async def last_sequence(self, client_id: str) -> int:
         held = _held_lock.get()
@@ -272,23 +317,40 @@ class RedisPushBackend(BasePushBackend):
         return int(value or 0)
 
     async def publish_sequenced(
-        self, client_id: str, seq: int, entries: Sequence[tuple[str, str]]
+        self,
+        client_id: str,
+        seq: int,
+        entries: Sequence[tuple[str, str]],
+        *,
+        final: bool = False,
     ) -> list[str] | None:
         keys, args = self._append_arguments(entries)
-        positions = await self._script(
-            "PUBLISH_SEQUENCED",
-            [self._sequence_key(client_id), *keys],
-            [seq, int(self.sequence_ttl * 1000), *args],
-        )
-        if positions is None:
-            return None
         held = _held_lock.get()
-        if held is not None and held.answers_for(client_id):
+        if held is None or not held.answers_for(client_id) or held.released:
+            held = None
+        token = held.token if held is not None and final else ""
+        generation = self._state().tails.generation
+        reply = await self._script(
+            "PUBLISH_SEQUENCED",
+            [self._sequence_key(client_id), self._lock_key(client_id), *keys],
+            [seq, int(self.sequence_ttl * 1000), token, *args],
+        )
+        if held is not None:
+            held.released = bool(token)
+        if reply is None:
+            return None
+        if held is not None:
             held.last_sequence = seq
-        return [_text(p) for p in positions]
+        return self._published(entries, reply, generation)
 
     async def read(self, channel: str, after: str | None, limit: int = 100) -> ReadResult:
         self.validate_channel(channel)
+        state = self._state()
+        if state.subscribed.is_set():
+            held = state.tails.read(channel, after, limit)
+            if held is not None:
+                return held
+        generation = state.tails.generation
         after_epoch, after_id = _split_position(after)
         reply = await self._script(
             "READ",
@@ -300,7 +362,10 @@ class RedisPushBackend(BasePushBackend):
         messages = [
             _stored(channel, epoch, flat[i], flat[i + 1]) for i in range(0, len(flat), 2)
         ]
-        return ReadResult(messages, _text(position) if position else None, bool(reset))
+        newest = _text(position) if position else None
+        if len(messages) < limit and state.subscribed.is_set():
+            state.tails.settle(channel, newest, generation)
+        return ReadResult(messages, newest, bool(reset))
 
     async def newest_position(self, channel: str) -> str | None:
         meta, _ = self._channel_keys(channel)
@@ -341,11 +406,16 @@ class RedisPushBackend(BasePushBackend):
                         del state.waiters[channel]
 
     async def _has_news(self, positions: Mapping[str, str | None]) -> bool:
+        tails = self._state().tails
         keys: list[str] = []
         args: list[str | int] = [int(self.max_age * 1000)]
         for channel, after in positions.items():
-            keys.extend(self._channel_keys(channel))
-            args.extend(_split_position(after))
+            known = tails.has_news(channel, after)
+            if known:
+                return True
+            if known is None:  # only Redis can tell
+                keys.extend(self._channel_keys(channel))
+                args.extend(_split_position(after))
         if not keys:
             return False
         return bool(await self._script("HAS_NEWS", keys, args))
@@ -368,26 +438,36 @@ class RedisPushBackend(BasePushBackend):
             ) from exc
 
     async def _listen(self, state: _LoopState) -> None:
-        """Receive wake-ups for this loop's waiters; resubscribe after a failure."""
+        """Receive announcements for this loop's readers; resubscribe after a failure."""
         delay = 0.1
+        loop = asyncio.get_running_loop()
         while True:
             pubsub = state.client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._wake_channel)
+                # What the tails held may have missed messages while we were not
+                # subscribed; and everyone wakes, to find those by reading.
+                state.tails.forget()
                 state.subscribed.set()
                 delay = 0.1
-                # Wake everyone: anything published while we were not subscribed is
-                # found by their next read.
                 _wake_all(state, None)
+                heard = loop.time()
                 while True:
-                    # The timeout only lets redis-py ping a quiet connection now and then,
-                    # so a silently dropped one is noticed.
-                    message = await pubsub.get_message(timeout=self._listen_timeout)
+                    message = await pubsub.get_message(timeout=self._ping_every)
+                    now = loop.time()
                     if message is not None:
-                        _wake_all(state, _text(message["data"]))
+                        heard = now
+                        if message["type"] == "message":
+                            _announced(state, _text(message["data"]))
+                    elif now - heard > 3 * self._ping_every:
+                        # The tails would trust a silent subscription: end it.
+                        raise ConnectionError("the wake-up subscription went silent")
+                    else:
+                        await pubsub.ping()  # answered by a pong: a message
             except UNAVAILABLE:
                 state.subscribed.clear()
                 state.needed.clear()
+                state.tails.forget()
                 _wake_all(state, None)
                 # Back off, unless a waiter needs the subscription now (Redis may be back).
                 with contextlib.suppress(TimeoutError):
@@ -400,58 +480,66 @@ class RedisPushBackend(BasePushBackend):
     # --- sequences and locks -----------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def client_lock(self, client_id: str) -> AsyncIterator[None]:
+    async def client_lock(
+        self, client_id: str, *, session: str | None = None
+    ) -> AsyncIterator[None]:
         # Queue this process's own requests locally, so only one of them at a time
         # competes for the Redis lock with other processes.
         async with self._local_locks.hold(client_id):
             key, token = self._lock_key(client_id), secrets.token_hex(8)
-            last = await self._acquire(key, token, self._sequence_key(client_id))
-            held = _held_lock.set(_HeldLock(client_id, last, asyncio.current_task()))
-            renewal = asyncio.get_running_loop().create_task(self._renew(key, token))
+            keys = [key, self._sequence_key(client_id)]
+            if session is not None:
+                keys.append(self._revoked_key(session))
+            last = await self._acquire(keys, token)
+            lock = _HeldLock(client_id, last, asyncio.current_task(), key, token)
+            held = _held_lock.set(lock)
+            # Most sends are over long before a renewal is due: no task until then.
+            renewal = _Renewal(self, key, token)
             try:
                 yield
             finally:
                 _held_lock.reset(held)
-                renewal.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await renewal
-                # If Redis is gone the lease lapses by itself.
-                with contextlib.suppress(*UNAVAILABLE):
-                    await self._state().scripts["RELEASE_LOCK"](keys=[key], args=[token])
+                await renewal.stop()
+                if not lock.released:
+                    # If Redis is gone the lease lapses by itself.
+                    with contextlib.suppress(*UNAVAILABLE):
+                        await self._state().scripts["RELEASE_LOCK"](
+                            keys=[key], args=[token]
+                        )
 
-    async def _acquire(self, key: str, token: str, sequence_key: str) -> int:
-        """Take the lock ``key``; return the last sequence kept at ``sequence_key``."""
-        client = self._state().client
+    async def _acquire(self, keys: list[str], token: str) -> int:
+        """Take the lock ``keys[0]``; return the last sequence kept at ``keys[1]``.
+
+        Raises:
+            SessionRevokedError: ``keys[2]``, a session's revocation record, exists.
+        """
         lease_ms = int(self.lock_lease * 1000)
         loop = asyncio.get_running_loop()
         # The holder may be a slow handler that renews its lease; give up in the end
         # (503: the client retries) rather than hang the request.
         deadline = loop.time() + 2 * self.lock_lease + self._pool_options["socket_timeout"]
         delay = 0.005
-
-        async def take() -> list[Any]:
-            async with client.pipeline(transaction=False) as pipe:
-                pipe.set(key, token, nx=True, px=lease_ms)
-                pipe.get(sequence_key)
-                return await pipe.execute()
-
         while True:
-            acquired, last = await self._call(take)
-            if acquired:
-                return int(last or 0)
+            taken, *last = await self._script("ACQUIRE_LOCK", keys, [token, lease_ms])
+            if taken == 1:
+                return int(last[0])
+            if taken == -1:
+                raise SessionRevokedError("the session was revoked")
             # Another process holds it (an overlapping retry): rare, and short.
             if loop.time() > deadline:
-                raise PushUnavailableError(f"the send lock {key} stayed taken")
+                raise PushUnavailableError(f"the send lock {keys[0]} stayed taken")
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.1)
 
-    async def _renew(self, key: str, token: str) -> None:
+    async def renew_lock(self, key: str, token: str) -> None:
+        """Extend the lease of the lock ``key`` while ``token`` holds it, every third of
+        the lease, until cancelled."""
         script = self._state().scripts["RENEW_LOCK"]
         lease_ms = int(self.lock_lease * 1000)
         while True:
-            await asyncio.sleep(self.lock_lease / 3)
             with contextlib.suppress(*UNAVAILABLE):
                 await script(keys=[key], args=[token, lease_ms])
+            await asyncio.sleep(self.lock_lease / 3)
 
     # --- presence ----------------------------------------------------------------------
 
@@ -578,6 +666,37 @@ class RedisPushBackend(BasePushBackend):
                 )
             ]
         return []
+
+
+class _Renewal:
+    """Renews a held client lock from a third of its lease on, by a task started only
+    then."""
+
+    def __init__(self, backend: RedisPushBackend, key: str, token: str) -> None:
+        self._task: asyncio.Task[None] | None = None
+        self._timer = asyncio.get_running_loop().call_later(
+            backend.lock_lease / 3, self._start, backend, key, token
+        )
+
+    def _start(self, backend: RedisPushBackend, key: str, token: str) -> None:
+        self._task = asyncio.get_running_loop().create_task(backend.renew_lock(key, token))
+
+    async def stop(self) -> None:
+        self._timer.cancel()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+def _announced(state: _LoopState, data: str) -> None:
+    """Keep an announced message for this loop's readers and wake its channel's
+    waiters."""
+    channel, epoch, previous, entry_id, *payload = data.split("\n", 4)
+    state.tails.learn(
+        Announced(channel, epoch, previous, entry_id, payload[0] if payload else None)
+    )
+    _wake_all(state, channel)
 
 
 def _wake_all(state: _LoopState, channel: str | None) -> None:

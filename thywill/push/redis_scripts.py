@@ -52,7 +52,8 @@ local function locate(meta, after_epoch, after_id, horizon)
   return 'gap?', '(' .. after_id, epoch, last
 end
 
--- Append one payload to a channel; returns the new entry's id.
+-- Append one payload to a channel; returns its epoch, the id before it ('' for the
+-- channel's first) and its id.
 local function append(meta, stream, payload, new_epoch, capacity, meta_ttl, stream_ttl)
   local m = redis.call('HMGET', meta, 'e', 'l')
   local epoch, prev = m[1], m[2]
@@ -64,49 +65,60 @@ local function append(meta, stream, payload, new_epoch, capacity, meta_ttl, stre
   redis.call('HSET', meta, 'e', epoch, 'l', id)
   redis.call('PEXPIRE', meta, meta_ttl)
   redis.call('PEXPIRE', stream, stream_ttl)
-  return epoch .. '-' .. id
+  return epoch, prev, id
 end
 
 -- Append ARGV[first + 2i] to the channel named ARGV[first + 2i - 1], with its keys at
--- KEYS[key_offset + 2i - 1] (meta) and KEYS[key_offset + 2i] (stream); wake readers.
+-- KEYS[key_offset + 2i - 1] (meta) and KEYS[key_offset + 2i] (stream), and announce each
+-- message on the wake-up channel: its channel, epoch, previous id and id, then its payload
+-- when that is at most announce_limit bytes, separated by newlines. Returns {position,
+-- previous id, ...}.
 local function append_all(key_offset, first, wake, new_epoch, capacity, meta_ttl,
-                          stream_ttl)
-  local positions = {}
-  local woken = {}
+                          stream_ttl, announce_limit)
+  local out = {}
   local n = (#ARGV - first + 1) / 2
   for i = 1, n do
     local channel = ARGV[first + 2 * i - 2]
     local payload = ARGV[first + 2 * i - 1]
-    positions[i] = append(KEYS[key_offset + 2 * i - 1], KEYS[key_offset + 2 * i], payload,
-                          new_epoch, capacity, meta_ttl, stream_ttl)
-    if not woken[channel] then
-      woken[channel] = true
-      redis.call('PUBLISH', wake, channel)
+    local epoch, prev, id = append(KEYS[key_offset + 2 * i - 1], KEYS[key_offset + 2 * i],
+                                   payload, new_epoch, capacity, meta_ttl, stream_ttl)
+    local announcement = channel .. '\\n' .. epoch .. '\\n' .. prev .. '\\n' .. id
+    if #payload <= announce_limit then
+      announcement = announcement .. '\\n' .. payload
     end
+    redis.call('PUBLISH', wake, announcement)
+    out[2 * i - 1] = epoch .. '-' .. id
+    out[2 * i] = prev
   end
-  return positions
+  return out
 end
 """
 
 # KEYS: meta, stream per entry. ARGV: wake channel, new epoch, capacity, meta ttl (ms),
-# stream ttl (ms), then channel, payload per entry. Returns the positions.
+# stream ttl (ms), announce limit (bytes), then channel, payload per entry. Returns
+# {position, previous id} per entry.
 PUBLISH_MANY = (
     PRELUDE
     + """
-return append_all(0, 6, ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+return append_all(0, 7, ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]))
 """
 )
 
-# KEYS: sequence key, then meta, stream per entry. ARGV: seq, sequence ttl (ms), wake
-# channel, new epoch, capacity, meta ttl, stream ttl, then channel, payload per entry.
-# Returns the positions, or false when seq is not above the recorded one.
+# KEYS: sequence key, lock key, then meta, stream per entry. ARGV: seq, sequence ttl
+# (ms), lock token to release the lock with ('': keep it), wake channel, new epoch,
+# capacity, meta ttl, stream ttl, announce limit, then channel, payload per entry.
+# Returns {position, previous id} per entry, or false when seq is not above the recorded
+# one. The lock is released either way (when the token holds it).
 PUBLISH_SEQUENCED = (
     PRELUDE
     + """
+if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then
+  redis.call('DEL', KEYS[2])
+end
 local recorded = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) <= recorded then return false end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return append_all(1, 8, ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+return append_all(2, 10, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9]))
 """
 )
 
@@ -158,6 +170,17 @@ end
 return 0
 """
 )
+
+# KEYS: lock, sequence key, then the session's revocation record (optional). ARGV: token,
+# lease (ms). Takes the lock unless the session was revoked. Returns {1, the client's last
+# sequence} when taken, {0} when someone else holds it, {-1} when the session was revoked.
+ACQUIRE_LOCK = """
+if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1 then return {-1} end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {1, redis.call('GET', KEYS[2]) or '0'}
+end
+return {0}
+"""
 
 # KEYS: lock. ARGV: token, lease (ms). Extends the lease if this token holds the lock.
 RENEW_LOCK = """

@@ -19,7 +19,6 @@ from thywill.edge.csrf import csrf_protect
 from thywill.edge.errors import AsyncView, json_errors
 from thywill.edge.sessions import authenticate
 from thywill.exceptions import ErrorCode, RejectedError
-from thywill.feed.sessions import check_session
 from thywill.wire.inbound import parse_send_body
 from thywill.wire.results import send_results
 from thywill.wiring.runtime import get_runtime
@@ -75,7 +74,6 @@ async def send(request: HttpRequest) -> HttpResponse:
     )
     identity = await authenticate(body.token, request.COOKIES)
     runtime = get_runtime()
-    await check_session(runtime.push, identity)
     app = runtime.application_of(identity)
     results = await runtime.events.handle_messages(app, identity, body.messages)
     return JsonResponse({"results": send_results(body.messages, results)})
