@@ -16,6 +16,7 @@ from tests.contracts.push import LONG_WAIT, new_channel, new_client, new_session
 from tests.redis.conftest import new_prefix
 from tests.support.redis_server import RedisServer
 from thywill.exceptions import SessionRevokedError
+from thywill.push import redis_scripts as lua
 from thywill.push.redis import RedisPushBackend
 
 
@@ -190,3 +191,49 @@ async def test_a_broken_subscription_forgets_what_it_was_told(counted):
     async with asyncio.timeout(LONG_WAIT):
         assert await waiting is True
     assert [m.position for m in (await reader.read(channel, missed)).messages] == [third]
+
+
+# How releases before the announcements published: append, then a bare wake-up that
+# names the channel on {prefix}:wake (the same append, from redis_scripts' prelude).
+LEGACY_PUBLISH = (
+    lua.PRELUDE
+    + """
+local epoch, prev, id = append(KEYS[1], KEYS[2], ARGV[1], 'legacy', 1000, 60000, 60000)
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return epoch .. '-' .. id
+"""
+)
+
+
+async def test_a_publish_by_an_older_release_is_not_missed(counted):
+    """During a rolling upgrade, a process of an older release publishes a bare wake-up:
+    a reader of a newer one, which trusted what announcements told it, is woken and
+    reads the message from Redis."""
+    make, admin = counted
+    publisher, reader = make(), make()
+    channel = new_channel()
+    await publisher.publish(channel, '"new"')
+    after = await follow(reader, channel)
+    assert await reader.wait({channel: after}, 0) is False  # known: nothing new
+
+    waiting = asyncio.create_task(reader.wait({channel: after}, LONG_WAIT))
+    await asyncio.sleep(0.1)
+    meta, stream = (
+        f"{{{reader.key_prefix}}}:m:{channel}",
+        f"{{{reader.key_prefix}}}:s:{channel}",
+    )
+    position = (
+        await admin.eval(
+            LEGACY_PUBLISH,
+            2,
+            meta,
+            stream,
+            '"old"',
+            f"{{{reader.key_prefix}}}:wake",
+            channel,
+        )
+    ).decode()
+    async with asyncio.timeout(LONG_WAIT):
+        assert await waiting is True
+    result = await reader.read(channel, after)
+    assert [(m.position, m.payload) for m in result.messages] == [(position, '"old"')]

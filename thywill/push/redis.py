@@ -29,6 +29,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from django.core import checks
 from django.core.checks import CheckMessage
+from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -186,6 +187,9 @@ class RedisPushBackend(BasePushBackend):
         self._ping_every = min(5.0, self._listen_timeout)
         self._tag = "{" + key_prefix + "}"
         self._wake_channel = f"{self._tag}:announce"
+        # Where releases before the announcements published bare wake-ups (a channel
+        # name, no message): heard during a rolling upgrade (see _listen).
+        self._legacy_wake_channel = f"{self._tag}:wake"
         self._leases_key = f"{self._tag}:presence"
         self._lease_data_key = f"{self._tag}:presence:data"
         self._claims_key = f"{self._tag}:presence:claims"
@@ -437,14 +441,29 @@ class RedisPushBackend(BasePushBackend):
                 ConnectionError("the wake-up subscription is not connected")
             ) from exc
 
+    async def _subscribe(self, pubsub: PubSub, *channels: str) -> None:
+        """Subscribe to ``channels`` and wait until Redis confirms: a read sent after
+        this is answered after the subscription, so no announcement falls between."""
+        await pubsub.subscribe(*channels)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._pool_options["socket_connect_timeout"] + 1.0
+        confirmed = 0
+        while confirmed < len(channels):
+            left = deadline - loop.time()
+            if left <= 0:
+                raise ConnectionError("the wake-up subscription was not confirmed")
+            message = await pubsub.get_message(timeout=left)
+            if message is not None and message["type"] == "subscribe":
+                confirmed += 1
+
     async def _listen(self, state: _LoopState) -> None:
         """Receive announcements for this loop's readers; resubscribe after a failure."""
         delay = 0.1
         loop = asyncio.get_running_loop()
         while True:
-            pubsub = state.client.pubsub(ignore_subscribe_messages=True)
+            pubsub = state.client.pubsub()
             try:
-                await pubsub.subscribe(self._wake_channel)
+                await self._subscribe(pubsub, self._wake_channel, self._legacy_wake_channel)
                 # What the tails held may have missed messages while we were not
                 # subscribed; and everyone wakes, to find those by reading.
                 state.tails.forget()
@@ -457,8 +476,16 @@ class RedisPushBackend(BasePushBackend):
                     now = loop.time()
                     if message is not None:
                         heard = now
-                        if message["type"] == "message":
+                        if message["type"] != "message":
+                            continue
+                        if _text(message["channel"]) == self._wake_channel:
                             _announced(state, _text(message["data"]))
+                        else:
+                            # An older process published without announcing: what the
+                            # tails hold of that channel may be behind.
+                            channel = _text(message["data"])
+                            state.tails.drop(channel)
+                            _wake_all(state, channel)
                     elif now - heard > 3 * self._ping_every:
                         # The tails would trust a silent subscription: end it.
                         raise ConnectionError("the wake-up subscription went silent")

@@ -129,6 +129,13 @@ class ChannelTails:
         self._size = 0
         self.generation += 1
 
+    def drop(self, channel: str) -> None:
+        """Forget what is known of ``channel``: something was published to it that was
+        not announced."""
+        tail = self._tails.get(channel)
+        if tail is not None:
+            self._unknown(tail)
+
     def read(self, channel: str, after: str | None, limit: int) -> ReadResult | None:
         """Read ``channel`` after ``after`` from what is held, or None: ask Redis.
 
