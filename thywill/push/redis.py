@@ -39,6 +39,7 @@ from thywill.push import redis_scripts as lua
 from thywill.push.base import BasePushBackend, ReadResult, StoredMessage
 from thywill.push.locks import KeyedLocks
 from thywill.push.outage import OutageTracker
+from thywill.push.redis_batch import ScriptBatch
 from thywill.push.tails import Announced, ChannelTails
 
 T = TypeVar("T")
@@ -88,9 +89,12 @@ KEY_PREFIX_CHARS = frozenset(
 class _LoopState:
     """The connections and waiters of one event loop (redis-py's belong to one loop)."""
 
-    def __init__(self, client: aioredis.Redis, scripts: dict[str, Any]) -> None:
+    def __init__(
+        self, client: aioredis.Redis, scripts: dict[str, Any], batch: ScriptBatch
+    ) -> None:
         self.client = client
         self.scripts = scripts
+        self.batch = batch
         self.waiters: dict[str, set[asyncio.Future[None]]] = {}
         self.tails = ChannelTails()
         self.subscribed = asyncio.Event()
@@ -248,7 +252,7 @@ class RedisPushBackend(BasePushBackend):
                     "COUNT_PRESENT",
                 )
             }
-            state = _LoopState(client, scripts)
+            state = _LoopState(client, scripts, ScriptBatch(client, scripts, self._call))
             self._states[loop] = state
         return state
 
@@ -266,8 +270,8 @@ class RedisPushBackend(BasePushBackend):
         return result
 
     async def _script(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        script = self._state().scripts[name]
-        return await self._call(lambda: script(keys=keys, args=args))
+        """Run a script, in one pipeline with the others called in the same turn."""
+        return await self._state().batch.call(name, keys, args)
 
     # --- publish and read --------------------------------------------------------------
 
