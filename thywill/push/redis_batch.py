@@ -85,17 +85,31 @@ class ScriptBatch:
             for call in calls:
                 _settle(call.reply, exc)
             return
+        lost = [
+            c for c, r in zip(calls, replies, strict=True) if isinstance(r, NoScriptError)
+        ]
+        if lost:  # Redis lost its scripts (a restart, SCRIPT FLUSH): load them, again
+            replies = await self._again(calls, replies, lost)
         for call, reply in zip(calls, replies, strict=True):
-            if isinstance(reply, NoScriptError):  # Redis lost its scripts (a restart)
-                reply = await self._retried(call)
             _settle(call.reply, reply)
 
-    async def _retried(self, call: _Call) -> Any:
-        """One call again, alone: its reply or its error."""
+    async def _again(
+        self, calls: list[_Call], replies: list[Any], lost: list[_Call]
+    ) -> list[Any]:
+        """The replies, with the calls of scripts Redis did not know sent again once
+        those are loaded (each call's error instead where that fails)."""
         try:
-            return await self._send(lambda: self._alone(call))
-        except Exception as exc:  # noqa: BLE001  (the caller's to raise)
-            return exc
+            await self._send(lambda: self._load({id(c.script): c.script for c in lost}))
+            again = iter(await self._send(lambda: self._pipelined(lost)))
+        except Exception as exc:  # noqa: BLE001  (the callers' to raise)
+            again = iter([exc] * len(lost))
+        return [next(again) if isinstance(r, NoScriptError) else r for r in replies]
+
+    async def _load(self, scripts: Mapping[int, AsyncScript]) -> None:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for script in scripts.values():
+                pipe.script_load(script.script)
+            await pipe.execute()
 
     @staticmethod
     async def _alone(call: _Call) -> Any:
