@@ -234,22 +234,10 @@ def through_redis(cells: Cells) -> list[Comparison]:
     peers = [key for key in cells if key[:2] in REDIS_PEERS and key[2] == "rt100"]
     comparisons = []
     for adapter in TWO_PROCESSES:
-        transport = two_process_transport(adapter)
-        alike = [key for key in peers if key[1] in ADAPTERS[transport]]
+        alike = [key for key in peers if key[1] in ADAPTERS[two_process_transport(adapter)]]
         peer = best(cells, alike or peers, ROUND_TRIPS)
-        mine = typical(cells, ("thywill-redis", adapter, "rt100"))
-        comparisons.append(
-            Comparison(
-                scenario="rt100",
-                what=adapter,
-                figure=ROUND_TRIPS,
-                thywill=value(mine, ROUND_TRIPS),
-                reference=None if peer is None else peer[0],
-                peer=peer,
-                bound=REDIS_BOUND,
-                troubles=troubles(mine),
-            )
-        )
+        reference = None if peer is None else peer[0]
+        comparisons.append(two_processes(cells, adapter, reference, peer, REDIS_BOUND))
     return comparisons
 
 
@@ -257,22 +245,31 @@ def scaled_out(cells: Cells) -> list[Comparison]:
     """thywill over two processes against itself on one, same transport, N=100."""
     comparisons = []
     for adapter in TWO_PROCESSES:
-        transport = two_process_transport(adapter)
-        mine = typical(cells, ("thywill-redis", adapter, "rt100"))
-        alone = typical(cells, ("thywill", f"thywill-{transport}", "rt100"))
-        comparisons.append(
-            Comparison(
-                scenario="rt100",
-                what=adapter,
-                figure=ROUND_TRIPS,
-                thywill=value(mine, ROUND_TRIPS),
-                reference=value(alone, ROUND_TRIPS),
-                peer=None,
-                bound=SCALE_OUT_BOUND,
-                troubles=troubles(mine),
-            )
-        )
+        key = ("thywill", f"thywill-{two_process_transport(adapter)}", "rt100")
+        alone = value(typical(cells, key), ROUND_TRIPS)
+        comparisons.append(two_processes(cells, adapter, alone, None, SCALE_OUT_BOUND))
     return comparisons
+
+
+def two_processes(
+    cells: Cells,
+    adapter: str,
+    reference: float | None,
+    peer: tuple[float, str] | None,
+    bound: float,
+) -> Comparison:
+    """The round trip N=100 of a two-process adapter against ``reference``."""
+    mine = typical(cells, ("thywill-redis", adapter, "rt100"))
+    return Comparison(
+        scenario="rt100",
+        what=adapter,
+        figure=ROUND_TRIPS,
+        thywill=value(mine, ROUND_TRIPS),
+        reference=reference,
+        peer=peer,
+        bound=bound,
+        troubles=troubles(mine),
+    )
 
 
 def two_process_transport(adapter: str) -> str:
