@@ -140,7 +140,7 @@ class LocMemPushBackend(BasePushBackend):
     ) -> AsyncIterator[None]:
         async with self._client_locks.hold(client_id):
             if session is not None and await self.session_revoked(session):
-                raise SessionRevokedError(f"session {session} was revoked")
+                raise SessionRevokedError("the session was revoked")
             yield
 
     async def renew_presence(self, client_id: str, data: str, ttl: float) -> bool:
