@@ -250,8 +250,6 @@ class RedisPushBackend(BasePushBackend):
                     "REMOVE_MEMBER",
                     "PRESENT",
                     "COUNT_PRESENT",
-                    "SESSION_REVOKED",
-                    "MEMBERS",
                 )
             }
             state = _LoopState(client, scripts, ScriptBatch(client, scripts, self._call))
@@ -624,7 +622,8 @@ class RedisPushBackend(BasePushBackend):
         return int(await self._call(lambda: client.scard(f"{self._tag}:g:{group}")))
 
     async def memberships(self, client_id: str) -> list[str]:
-        found = await self._script("MEMBERS", [f"{self._tag}:cg:{client_id}"], [])
+        client = self._state().client
+        found = await self._call(lambda: client.smembers(f"{self._tag}:cg:{client_id}"))
         return sorted(_text(group) for group in found)
 
     async def groups(
@@ -663,7 +662,9 @@ class RedisPushBackend(BasePushBackend):
         await self._call(lambda: client.set(self._revoked_key(session), 1, px=ttl_ms))
 
     async def session_revoked(self, session: str) -> bool:
-        return bool(await self._script("SESSION_REVOKED", [self._revoked_key(session)], []))
+        client = self._state().client
+        found = await self._call(lambda: client.exists(self._revoked_key(session)))
+        return bool(found)
 
     # --- service -----------------------------------------------------------------------
 

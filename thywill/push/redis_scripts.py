@@ -190,15 +190,6 @@ end
 return 0
 """
 
-# The reads that every long-poll makes are scripts too, so that they share the round trip
-# of the other scripts called in the same turn (redis_batch.py).
-
-# KEYS: a session's revocation record. Returns 1 when it exists: the session was revoked.
-SESSION_REVOKED = "return redis.call('EXISTS', KEYS[1])"
-
-# KEYS: a set (a client's groups). Returns its members.
-MEMBERS = "return redis.call('SMEMBERS', KEYS[1])"
-
 # KEYS: lock. ARGV: token. Releases the lock if this token holds it.
 RELEASE_LOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
