@@ -7,8 +7,6 @@ presence sweeper on the first request that needs it).
 
 from __future__ import annotations
 
-import gc
-
 from thywill.edge.shutdown import drain
 from thywill.metrics.exposition import process_exiting
 from thywill.types import Receive, Scope, Send
@@ -25,10 +23,6 @@ async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
             # the disconnect events of clients whose server died.
             get_runtime().start()
             drain.install()  # SIGTERM: streams told to reconnect first
-            # What start-up built (Django, the settings, the applications, the pipeline)
-            # lives as long as the process: out of the collector's way, so that a full
-            # collection does not walk it again and again under load.
-            gc.freeze()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await get_runtime().aclose()
