@@ -52,7 +52,6 @@ class _HeldLock:
     client_id: str
     last_sequence: int
     holder: asyncio.Task[Any] | None
-    key: str
     token: str
     released: bool = False
     """Whether a ``publish_sequenced(..., final=True)`` released it already."""
@@ -187,8 +186,7 @@ class RedisPushBackend(BasePushBackend):
             "retry": Retry(NoBackoff(), 0),
             **(connection_options or {}),
         }
-        self._listen_timeout = max(1.0, float(health_check_interval))
-        self._ping_every = min(5.0, self._listen_timeout)
+        self._ping_every = min(5.0, max(1.0, float(health_check_interval)))
         self._tag = "{" + key_prefix + "}"
         self._wake_channel = f"{self._tag}:announce"
         # Where releases before the announcements published bare wake-ups (a channel
@@ -522,7 +520,7 @@ class RedisPushBackend(BasePushBackend):
             if session is not None:
                 keys.append(self._revoked_key(session))
             last = await self._acquire(keys, token)
-            lock = _HeldLock(client_id, last, asyncio.current_task(), key, token)
+            lock = _HeldLock(client_id, last, asyncio.current_task(), token)
             held = _held_lock.set(lock)
             # Most sends are over long before a renewal is due: no task until then.
             renewal = _Renewal(self, key, token)
