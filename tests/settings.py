@@ -58,3 +58,7 @@ THYWILL_PIPELINE = [
 # Most tests check what issuing a client does at once (its record, its connect event);
 # the tests of reloads turn resuming on (THYWILL_RESUME's default).
 THYWILL_RESUME = False
+# gc.freeze() in the test process would keep every test's start-up objects for good (and
+# trips Hypothesis's check of registered Randoms at the end); tests/unit/test_gc_freeze.py
+# turns it on where it is the subject.
+THYWILL_GC_FREEZE = False

@@ -364,13 +364,7 @@ def serve_static() -> bool:
 def get_resume() -> bool:
     """THYWILL_RESUME: whether a reloaded page resumes its tab's client (default True,
     thywill.E016 when it is not a bool)."""
-    resume = getattr(settings, "THYWILL_RESUME", True)
-    if not isinstance(resume, bool):
-        raise ConfigurationError(
-            f"THYWILL_RESUME must be True or False, not {resume!r}.",
-            check_id="thywill.E016",
-        )
-    return resume
+    return _bool_setting("THYWILL_RESUME", True, "thywill.E016")
 
 
 SELFTEST_MAX_HOLD = 60.0
@@ -382,13 +376,24 @@ the page asks for: the self-test's connections are bounded in time."""
 def get_selftest() -> bool:
     """THYWILL_SELFTEST: whether the deployment self-test page and its endpoints are
     served, to staff users (default False, thywill.E018 when it is not a bool)."""
-    enabled = getattr(settings, "THYWILL_SELFTEST", False)
-    if not isinstance(enabled, bool):
+    return _bool_setting("THYWILL_SELFTEST", False, "thywill.E018")
+
+
+@functools.cache
+def get_gc_freeze() -> bool:
+    """THYWILL_GC_FREEZE: whether the objects built at start-up are frozen out of the
+    garbage collector's way once the server runs (``gc.freeze()``; default True,
+    thywill.E019 when it is not a bool)."""
+    return _bool_setting("THYWILL_GC_FREEZE", True, "thywill.E019")
+
+
+def _bool_setting(name: str, default: bool, check_id: str) -> bool:
+    value = getattr(settings, name, default)
+    if not isinstance(value, bool):
         raise ConfigurationError(
-            f"THYWILL_SELFTEST must be True or False, not {enabled!r}.",
-            check_id="thywill.E018",
+            f"{name} must be True or False, not {value!r}.", check_id=check_id
         )
-    return enabled
+    return value
 
 
 def reset() -> None:
@@ -405,5 +410,6 @@ def reset() -> None:
         get_resume,
         get_metrics,
         get_selftest,
+        get_gc_freeze,
     ):
         cached.cache_clear()

@@ -62,14 +62,15 @@ def _collect(*steps: Callable[[], object]) -> list[CheckMessage]:
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """THYWILL_LIMITS, THYWILL_TRANSPORTS, THYWILL_CSP, THYWILL_RESUME and
-    THYWILL_SELFTEST are valid."""
+    """THYWILL_LIMITS, THYWILL_TRANSPORTS, THYWILL_CSP, THYWILL_RESUME,
+    THYWILL_SELFTEST and THYWILL_GC_FREEZE are valid."""
     return _collect(
         conf.get_limits,
         conf.get_transports,
         conf.get_csp,
         conf.get_resume,
         conf.get_selftest,
+        conf.get_gc_freeze,
     )
 
 

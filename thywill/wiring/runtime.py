@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 from typing import Protocol, TypeVar
 
@@ -229,10 +230,16 @@ class Runtime:
     def start_background(self) -> None:
         """Start the applications' background work (``Background``) on the running
         event loop, once per loop; an application that cannot load is logged, not
-        raised (its own requests report it)."""
+        raised (its own requests report it). Then, unless THYWILL_GC_FREEZE is off,
+        freeze what start-up built out of the garbage collector's way."""
         self._background_loop = asyncio.get_running_loop()
         for work in self._backgrounds():
             work.ensure_running()
+        if conf.get_gc_freeze():
+            # What start-up built (Django, the settings, the applications, the pipeline)
+            # lives as long as the process: frozen, a full collection under load does
+            # not walk it again and again (performance.md: p99 is mostly collections).
+            gc.freeze()
 
     def _backgrounds(self) -> list[Background]:
         found: list[Background] = []
