@@ -26,6 +26,7 @@ from thywill import metrics
 from thywill.exceptions import SessionRevokedError
 from thywill.push.base import BasePushBackend, ReadResult, StoredMessage
 from thywill.push.locks import KeyedLocks
+from thywill.push.sequences import SendSequences
 
 _Waiter = asyncio.Future[None]
 
@@ -93,7 +94,7 @@ class LocMemPushBackend(BasePushBackend):
         self.max_total_bytes = max_total_bytes
         self._size = 0
         self._logs: dict[str, _Log] = {}
-        self._sequences: dict[str, tuple[int, float]] = {}
+        self._sequences = SendSequences(self.max_age)
         self._client_locks = KeyedLocks()
         self._leases: dict[str, tuple[float, str]] = {}
         self._claims: dict[str, tuple[float, str]] = {}
@@ -114,7 +115,7 @@ class LocMemPushBackend(BasePushBackend):
 
     async def last_sequence(self, client_id: str) -> int:
         with self._lock:
-            return self._sequences.get(client_id, (0, 0.0))[0]
+            return self._sequences.get(client_id)
 
     async def publish_sequenced(
         self,
@@ -127,9 +128,9 @@ class LocMemPushBackend(BasePushBackend):
         for channel, _ in entries:
             self.validate_channel(channel)
         with self._lock:
-            if seq <= self._sequences.get(client_id, (0, 0.0))[0]:
+            if seq <= self._sequences.get(client_id):
                 return None
-            self._sequences[client_id] = (seq, time.monotonic())
+            self._sequences.set(client_id, seq)
             positions, waiters = self._append(entries)
         _wake_all(waiters)
         return positions
@@ -402,7 +403,7 @@ class LocMemPushBackend(BasePushBackend):
         return int(seq)
 
     def _sweep(self, now: float) -> None:
-        """Forget idle channel logs and send sequences older than ``max_age``."""
+        """Forget idle channel logs, and the send sequences that are due."""
         if now < self._next_sweep:
             return
         self._next_sweep = now + min(self.max_age, 60.0)
@@ -411,8 +412,7 @@ class LocMemPushBackend(BasePushBackend):
             c for c, log in self._logs.items() if log.touched < horizon and not log.waiters
         ]:
             self._drop(channel)
-        for client_id in [c for c, (_, t) in self._sequences.items() if t < horizon]:
-            del self._sequences[client_id]
+        self._sequences.expire()
 
 
 def _wake_all(waiters: set[_Waiter]) -> None:
