@@ -51,3 +51,48 @@ if os.environ.get("THYWILL_BENCH_MAX_STREAM_BYTES"):
         **THYWILL_LIMITS,
         "MAX_STREAM_BYTES": int(os.environ["THYWILL_BENCH_MAX_STREAM_BYTES"]),
     }
+
+if os.environ.get("THYWILL_MEMORY_STATS"):
+    # Opt-in, for bench/soak.py: every 5 s, one JSON line to $THYWILL_MEMORY_STATS with
+    # what RSS is made of: glibc's heap (mallinfo2: in use, free but kept, mmapped),
+    # CPython's own allocator (blocks), threads and live objects by type.
+    import collections
+    import ctypes
+    import gc
+    import json
+    import sys
+    import threading
+    import time
+
+    class _MallInfo2(ctypes.Structure):
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks "
+            "fordblks keepcost".split()
+        ]
+
+    _libc = ctypes.CDLL("libc.so.6")
+    _libc.mallinfo2.restype = _MallInfo2
+
+    def _memory_stats() -> None:
+        path = os.environ["THYWILL_MEMORY_STATS"]
+        start = time.monotonic()
+        tick = 0
+        while True:
+            info = _libc.mallinfo2()
+            line: dict[str, object] = {
+                "t": round(time.monotonic() - start, 1),
+                "rss": int(open("/proc/self/statm").read().split()[1]) * 4096,
+                **{name: getattr(info, name) for name, _ in _MallInfo2._fields_},
+                "blocks": sys.getallocatedblocks(),
+                "threads": threading.active_count(),
+            }
+            if tick % 12 == 0:  # once a minute: the most numerous live objects
+                counts = collections.Counter(type(o).__name__ for o in gc.get_objects())
+                line["objects"] = dict(counts.most_common(25))
+            tick += 1
+            with open(path, "a") as out:
+                out.write(json.dumps(line) + "\n")
+            time.sleep(5)
+
+    threading.Thread(target=_memory_stats, daemon=True, name="memory-stats").start()
