@@ -13,7 +13,7 @@ project's ``.venv``, pinned like every other server by the harness:
 - ``thywill``: one process, the in-memory push backend; WebSocket, SSE and long-poll
   through every scenario, and ``idle10000``;
 - ``thywill-redis``: two processes through the harness's Redis; the round trip with 100
-  clients, the feed on one process and the sends on the other.
+  clients, the page from one process and the feed on the other (``peers_adapter.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 IDLE_10000 = "idle10000"
 ONE_PROCESS = ("thywill-ws", "thywill-sse", "thywill-longpoll")
 TWO_PROCESSES = ("thywill-ws-x", "thywill-sse-x", "thywill-longpoll-x")
+WS_SENDS_POSTED = "thywill-ws-xpost"
+"""Measured beside them, not a target: a WebSocket whose sends go by POST to the other
+process (the shape of ``-sse-x`` and ``-longpoll-x``)."""
 
 
 def harness() -> Path:
@@ -67,7 +70,7 @@ def thywill_systems(full: list[str], quick: bool) -> list[tuple[Any, ...]]:
             "thywill + Redis, two processes (uvicorn)",
             ("cmd", server + " --redis-port {redis_port}"),
             {},
-            [(adapter, ["rt100"]) for adapter in TWO_PROCESSES],
+            [(adapter, ["rt100"]) for adapter in (*TWO_PROCESSES, WS_SENDS_POSTED)],
         ),
     ]
 

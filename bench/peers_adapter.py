@@ -16,9 +16,13 @@ callback; presence events (``thywill.join``, ``thywill.leave``, objects) do not.
 
 Adapters: ``thywill-ws``, ``thywill-sse``, ``thywill-longpoll`` (one server process),
 and ``thywill-ws-x``, ``thywill-sse-x``, ``thywill-longpoll-x`` for two processes through
-Redis (``peers_server.py --redis-port``): the page is loaded from, and every message
-sent (POST) to, the second process; the feed is on the first one, the one the harness
-measures. Every echo crosses from one process to the other through Redis.
+Redis (``peers_server.py --redis-port``): the page is loaded from the second process and
+the feed is on the first one, the one the harness measures. Each client sends as
+thywill.js does: over its WebSocket (``-ws-x``, so the first process handles the message
+and its echo comes back through Redis, as python-socketio's Redis manager does), or by
+POST to the second process (``-sse-x``, ``-longpoll-x``: every echo crosses from one
+process to the other through Redis). ``thywill-ws-xpost`` is the WebSocket with its
+sends POSTed to the second process, as the HTTP transports do.
 """
 
 from __future__ import annotations
@@ -255,6 +259,9 @@ class ThywillAdapter(Adapter):
 
 @register("thywill-ws")
 class ThywillWs(ThywillAdapter):
+    posts = False
+    """Whether the socket is the feed only, its client's messages POSTed instead."""
+
     async def connect(self, idx: int, on_message: OnMessage) -> Client:
         page = await self.page()
         assert self.session is not None  # opened by start()
@@ -273,8 +280,7 @@ class ThywillWs(ThywillAdapter):
         ):
             await ws.close()
             raise RejectedError(f"the socket did not open: {opened.data!r}")
-        # Over two processes the socket is the feed, and messages go to the other one.
-        sender = self.sender(page) if self.home_offset else None
+        sender = self.sender(page) if self.posts else None
         return ThywillWsClient(ws, on_message, sender)
 
 
@@ -299,6 +305,12 @@ class ThywillLongPoll(ThywillAdapter):
 @register("thywill-ws-x")
 class ThywillWsCross(ThywillWs):
     home_offset = PAIR_PORT_OFFSET
+
+
+@register("thywill-ws-xpost")
+class ThywillWsCrossPost(ThywillWs):
+    home_offset = PAIR_PORT_OFFSET
+    posts = True
 
 
 @register("thywill-sse-x")
