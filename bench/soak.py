@@ -17,7 +17,9 @@ duplicated, across the reconnect). The server's RSS is sampled every second
 With THYWILL_TRACEMALLOC_DUMP=/path/prefix, the server traces its allocations
 (``bench/settings.py``) and dumps a snapshot after the warm-up and one at the end, as
 ``<prefix>.<unix time>``; compare them with ``tracemalloc.Snapshot.load()`` and
-``compare_to()``.
+``compare_to()``. With THYWILL_MEMORY_STATS=/path, it appends a JSON line every 5 s of
+what its RSS is made of (glibc's heap in use and freed, CPython's blocks, threads; live
+objects by type once a minute).
 
 Reported: the slope of RSS after the warm-up (MB/min, least squares), the baseline (the
 median RSS of the first 10 s after the warm-up), the RSS at the end of the load, and
