@@ -7,6 +7,8 @@ import threading
 
 import pytest
 from django.test import override_settings
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.contracts.push import PROMPTLY, PushBackendContract, new_channel
 from tests.unit.expected import W001
@@ -131,3 +133,32 @@ def test_options_are_keyword_only():
         LocMemPushBackend(10)  # type: ignore[misc]
     push = LocMemPushBackend(capacity=10, max_age=5)
     assert (push.capacity, push.max_age) == (10, 5.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    kept=st.integers(min_value=1, max_value=40),
+    trimmed=st.integers(min_value=0, max_value=30),
+    after=st.integers(min_value=0, max_value=75),
+    limit=st.integers(min_value=1, max_value=50),
+)
+def test_a_read_from_any_position_returns_what_follows_it_in_order(
+    kept, trimmed, after, limit
+):
+    """Whether the wanted entries are nearer the oldest or the newest end of the log
+    (the read walks from the nearer one), a read returns the ``limit`` messages that
+    follow ``after``, in order, or a reset from the oldest kept when ``after`` was
+    trimmed away."""
+    push = LocMemPushBackend(capacity=kept)
+    channel = new_channel()
+    total = kept + trimmed
+    positions = asyncio.run(push.publish_many([(channel, str(n)) for n in range(total)]))
+    epoch = positions[0].split("-")[0]
+    after = min(after, total)
+    position = f"{epoch}-{after}" if after else None
+    result = asyncio.run(push.read(channel, position, limit))
+    first = trimmed if after and after < trimmed else max(after, trimmed)
+    assert [m.payload for m in result.messages] == [
+        str(n) for n in range(first, min(total, first + limit))
+    ]
+    assert result.reset == bool(after and after < trimmed)

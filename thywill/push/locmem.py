@@ -309,11 +309,7 @@ class LocMemPushBackend(BasePushBackend):
             log = self._log(channel, now)
             self._trim(log, now)
             start, reset = self._start(log, after)
-            # Entries hold consecutive seqs: the first wanted one is found by its offset.
-            skip = max(0, start - log.entries[0].seq) if log.entries else 0
-            selected = [
-                e.message for e in itertools.islice(log.entries, skip, skip + limit)
-            ]
+            selected = _slice(log.entries, start, limit)
         if selected:
             return ReadResult(selected, selected[-1].position, reset)
         if reset or after is None:
@@ -413,6 +409,27 @@ class LocMemPushBackend(BasePushBackend):
         ]:
             self._drop(channel)
         self._sequences.expire()
+
+
+def _slice(
+    entries: collections.deque[_Entry], start: int, limit: int
+) -> list[StoredMessage]:
+    """The messages of at most ``limit`` entries from seq ``start`` on.
+
+    Entries hold consecutive seqs, so the first wanted one is found by its offset. A
+    deque is walked, not indexed: a reader that keeps up wants the newest few of up to
+    ``capacity`` entries, which are found from the right end."""
+    if not entries:
+        return []
+    skip = max(0, start - entries[0].seq)
+    from_right = len(entries) - skip
+    if from_right <= 0:
+        return []
+    if skip <= from_right:
+        return [e.message for e in itertools.islice(entries, skip, skip + limit)]
+    newest_first = [e.message for e in itertools.islice(reversed(entries), from_right)]
+    newest_first.reverse()
+    return newest_first[:limit]
 
 
 def _wake_all(waiters: set[_Waiter]) -> None:
