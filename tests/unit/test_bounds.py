@@ -20,6 +20,7 @@ from django.utils import timezone
 import thywill
 from tests.unit.test_views import LOCMEM, Tab
 from tests.unit.test_websocket import frame, opened, refusal, refused, socket_for
+from thywill.identity.activated import activated
 from thywill.identity.tokens import forget_verified, identify, verified_count
 from thywill.models import Client
 from thywill.push.locmem import LocMemPushBackend
@@ -146,6 +147,7 @@ def held_per_client(runtime) -> dict[str, int]:
     return {
         "presence renewals": len(runtime.presence._renewed),
         "verified tokens": verified_count(),
+        "activated clients": len(activated),
         "leases": len(push._leases),
         "claims": len(push._claims),
         "memberships": len(push._memberships),
@@ -181,6 +183,19 @@ async def test_clients_that_left_leave_nothing_behind() -> None:
     tabs = await cycle(30)
     assert held_per_client(runtime) == dict.fromkeys(held_per_client(runtime), 0)
     assert {c for c in runtime.push._sequences} == {t.client_id for t in tabs}
+
+
+async def test_a_pending_client_that_left_is_no_longer_remembered_as_activated() -> None:
+    """With THYWILL_RESUME on, a client is pending until its first request activates it,
+    and the process remembers that it did; once the client left, it forgets it."""
+    with override_settings(THYWILL_RESUME=True):
+        tab = Tab()
+        await tab.bootstrap()
+        await tab.poll()
+        assert tab.client_id in activated
+        identity = identify(tab.token, {"sessionid": tab.session_key})
+        await get_runtime().presence.end(identity)
+        assert tab.client_id not in activated
 
 
 async def test_memory_returns_to_baseline_when_clients_leave() -> None:

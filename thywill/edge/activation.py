@@ -9,43 +9,12 @@ to it, which then costs nothing and is never announced (documentation/transports
 
 from __future__ import annotations
 
-import collections
-import threading
-
 from thywill import conf
 from thywill.exceptions import ErrorCode, RejectedError
+from thywill.identity.activated import activated
 from thywill.identity.tokens import ClientIdentity
 from thywill.wire.results import Outcome
 from thywill.wiring.runtime import get_runtime
-
-ACTIVATED_CACHE_SIZE = 16384
-"""How many activated pending clients each process remembers: a client it forgot costs
-one database query on its next request."""
-
-
-class _Activated:
-    """The ids of pending clients known to be active, least recently seen first."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.ids: collections.OrderedDict[str, None] = collections.OrderedDict()
-        self.lock = threading.Lock()
-
-    def __contains__(self, client_id: str) -> bool:
-        with self.lock:
-            if client_id not in self.ids:
-                return False
-            self.ids.move_to_end(client_id)
-            return True
-
-    def add(self, client_id: str) -> None:
-        with self.lock:
-            self.ids[client_id] = None
-            while len(self.ids) > self.size:
-                self.ids.popitem(last=False)
-
-
-_activated = _Activated(ACTIVATED_CACHE_SIZE)
 
 
 async def activate_client(identity: ClientIdentity, session_key: str) -> None:
@@ -85,7 +54,7 @@ async def activate_pending(identity: ClientIdentity, session_key: str) -> None:
             ended (``disconnected`` from then on).
         PushUnavailableError: the push backend cannot be reached.
     """
-    if not identity.pending or identity.client_id in _activated:
+    if not identity.pending or identity.client_id in activated:
         return
     runtime = get_runtime()
     async with runtime.push.client_lock(identity.client_id):
@@ -96,7 +65,7 @@ async def activate_pending(identity: ClientIdentity, session_key: str) -> None:
                 await activate_client(identity, session_key)
             except RejectedError as error:
                 refusal = error
-    _activated.add(identity.client_id)
+    activated.add(identity.client_id)
     if refusal is not None:
         await runtime.events.end_client(identity)  # it takes the client's lock
         raise refusal

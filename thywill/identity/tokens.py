@@ -23,6 +23,7 @@ from django.utils.crypto import salted_hmac
 
 from thywill import conf
 from thywill.exceptions import ErrorCode, RejectedError
+from thywill.identity.activated import activated
 
 TOKEN_SALT = "thywill.client"
 SESSION_SALT = "thywill.session"
@@ -213,9 +214,11 @@ def forget_verified() -> None:
 
 
 def forget_client(client_id: str) -> None:
-    """Forget the verified token of a client that left; its next request, if it comes
-    back, verifies the signature again."""
+    """Forget what this process remembers of a client that left: its verified token and
+    that it was activated. If it comes back, its next request verifies the signature
+    again (and, when it was issued pending, asks the database once)."""
     _verified.forget(client_id)
+    activated.forget(client_id)
 
 
 def verified_count() -> int:
