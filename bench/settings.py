@@ -13,7 +13,12 @@ from __future__ import annotations
 import os
 
 from thywill_server.settings import *  # noqa: F403
-from thywill_server.settings import INSTALLED_APPS, THYWILL_APPLICATIONS, THYWILL_LIMITS
+from thywill_server.settings import (
+    INSTALLED_APPS,
+    THYWILL_APPLICATIONS,
+    THYWILL_COMPONENTS,
+    THYWILL_LIMITS,
+)
 
 INSTALLED_APPS = [*INSTALLED_APPS, "bench.benchapp"]
 
@@ -45,6 +50,20 @@ if os.environ.get("THYWILL_TRACEMALLOC_DUMP"):
 
     signal.signal(signal.SIGUSR1, _dump_allocations)
 
+if os.environ.get("THYWILL_BENCH_MAX_AGE"):
+    # bench/soak.py --max-age: the push backend's max_age, so that what it keeps per
+    # client for that long (send sequences) reaches its bound within the run.
+    THYWILL_COMPONENTS = {
+        **THYWILL_COMPONENTS,
+        "push": {
+            **THYWILL_COMPONENTS["push"],
+            "OPTIONS": {
+                **THYWILL_COMPONENTS["push"]["OPTIONS"],
+                "max_age": float(os.environ["THYWILL_BENCH_MAX_AGE"]),
+            },
+        },
+    }
+
 if os.environ.get("THYWILL_BENCH_MAX_STREAM_BYTES"):
     # bench/slow_readers.py: the run without the bound sets it very high.
     THYWILL_LIMITS = {
@@ -74,6 +93,35 @@ if os.environ.get("THYWILL_MEMORY_STATS"):
     _libc = ctypes.CDLL("libc.so.6")
     _libc.mallinfo2.restype = _MallInfo2
 
+    def _large_containers(least: int = 5000) -> dict[str, int]:
+        """The dicts, sets and deques of ``least`` items or more reachable from the loaded
+        modules (frozen objects and untracked dicts of strings included), each named by
+        the type of what holds it."""
+        found: dict[str, int] = {}
+        seen: set[int] = set()
+        stack: list[tuple[object, str]] = [
+            (m, "module") for m in list(sys.modules.values())
+        ]
+        atoms = (str, bytes, int, float, bool, type(None))
+        while stack:
+            obj, held_by = stack.pop()
+            if id(obj) in seen or isinstance(obj, atoms):
+                continue
+            seen.add(id(obj))
+            if isinstance(obj, dict | set | frozenset | collections.deque):
+                if len(obj) >= least:
+                    key = f"{held_by}>{type(obj).__name__}"
+                    found[key] = max(found.get(key, 0), len(obj))
+                    continue  # not into its items: they are what it is made of
+            try:
+                referents = gc.get_referents(obj)
+            except Exception:  # noqa: BLE001 (a diagnostic walk: skip what cannot be walked)
+                continue
+            name = type(obj).__name__
+            holder = held_by if name in ("dict", "list", "tuple", "cell") else name
+            stack.extend((r, holder) for r in referents)
+        return found
+
     def _memory_stats() -> None:
         path = os.environ["THYWILL_MEMORY_STATS"]
         start = time.monotonic()
@@ -90,6 +138,8 @@ if os.environ.get("THYWILL_MEMORY_STATS"):
             if tick % 12 == 0:  # once a minute: the most numerous live objects
                 counts = collections.Counter(type(o).__name__ for o in gc.get_objects())
                 line["objects"] = dict(counts.most_common(25))
+                if os.environ.get("THYWILL_MEMORY_STATS_LARGE"):  # costly: it walks all
+                    line["large"] = _large_containers()
             tick += 1
             with open(path, "a") as out:
                 out.write(json.dumps(line) + "\n")

@@ -327,6 +327,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=90.0, help="seconds (default 90)")
     parser.add_argument("--settle", type=float, default=100.0, help="seconds (default 100)")
     parser.add_argument(
+        "--max-age",
+        type=float,
+        default=None,
+        help="the push backend's max_age in seconds (default: the site's, 3600), so "
+        "that what it keeps per client that long reaches its bound within the run",
+    )
+    parser.add_argument(
         "--short", action="store_true", help="1 min, 20 s warm-up, 80 s settle"
     )
     args = parser.parse_args()
@@ -336,8 +343,8 @@ def main() -> None:
         env = server_env(
             Path(work) / "db.sqlite3", None, "soak", secrets.token_hex(16), "bench.settings"
         )
-        if os.environ.get("THYWILL_TRACEMALLOC_DUMP"):
-            env["THYWILL_TRACEMALLOC_DUMP"] = os.environ["THYWILL_TRACEMALLOC_DUMP"]
+        if args.max_age is not None:
+            env["THYWILL_BENCH_MAX_AGE"] = str(args.max_age)
         migrate(env)
         server = start_thywill(Path(work), env, None, options=CROSS_PROCESS_OPTIONS)
         try:
