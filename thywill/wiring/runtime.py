@@ -238,7 +238,7 @@ class Runtime:
         if conf.get_gc_freeze():
             # What start-up built (Django, the settings, the applications, the pipeline)
             # lives as long as the process: frozen, a full collection under load does
-            # not walk it again and again (performance.md: p99 is mostly collections).
+            # not walk it again and again (performance.md: it shows in the p99).
             gc.freeze()
 
     def _backgrounds(self) -> list[Background]:
