@@ -95,12 +95,25 @@ class ThywillError(Exception):
 
 
 class RejectedError(ThywillError):
-    """A request was refused because of what the client sent."""
+    """A request was refused because of what the client sent.
+
+    ``index`` is set on the refusal of one client of a shared connection (several
+    clients on one long-poll, SSE stream or WebSocket): its position in the
+    connection's list of tokens, which the error answer names.
+    """
+
+    index: int | None = None
 
     def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+
+    def at(self, index: int) -> RejectedError:
+        """The same refusal, of the client at ``index`` of a shared connection."""
+        error = RejectedError(self.code, self.message)
+        error.index = index
+        return error
 
     @classmethod
     def unavailable(cls) -> RejectedError:
@@ -114,9 +127,12 @@ class RejectedError(ThywillError):
         """The HTTP status of the error (WebSocket close codes are 4000 + it)."""
         return self.code.status
 
-    def as_json(self) -> dict[str, str]:
-        """The ``{"code", "message"}`` object every error answer and frame carries."""
-        return {"code": self.code.value, "message": self.message}
+    def as_json(self) -> dict[str, str | int]:
+        """The ``{"code", "message"}`` object every error answer and frame carries
+        (and ``index`` when the refusal is of one client of a shared connection)."""
+        if self.index is None:
+            return {"code": self.code.value, "message": self.message}
+        return {"code": self.code.value, "message": self.message, "index": self.index}
 
     def __repr__(self) -> str:
         return f"RejectedError({self.code.value!r}, {self.message!r})"

@@ -8,6 +8,10 @@
 
 ``POST /logout/`` logs the request's session out with ``django.contrib.auth.logout``, as
 a project's logout view does.
+
+``POST /disconnect/<client_id>/`` ends that client with ``thywill.disconnect``, as a
+project's view (or the admin) does: the server process's push backend is the one its
+streams read.
 """
 
 from __future__ import annotations
@@ -73,8 +77,17 @@ def log_out(request: HttpRequest) -> HttpResponse:
     return HttpResponse("logged out")
 
 
+@csrf_exempt
+def disconnect(request: HttpRequest, client_id: str) -> HttpResponse:
+    if request.method != "POST":
+        return HttpResponse(status=405)
+    thywill.disconnect(client_id)
+    return HttpResponse("disconnected")
+
+
 urlpatterns = [
     path("push/<str:mode>/<int:n>/", push),
     path("logout/", log_out),
+    path("disconnect/<str:client_id>/", disconnect),
     *site_urlpatterns,
 ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -31,8 +31,11 @@ from django.utils.http import is_same_domain
 from thywill import conf, metrics
 from thywill.edge.direct import route_path
 from thywill.edge.feeds import (
+    close_connections,
     new_feed,
+    new_shared_feed,
     open_connection,
+    open_connections,
     refuse_token_in_query,
     require_enabled,
 )
@@ -46,6 +49,7 @@ from thywill.exceptions import (
 from thywill.feed.budget import StreamBudget
 from thywill.feed.connections import Connection
 from thywill.feed.feed import ClientFeed
+from thywill.feed.shared import SharedFeed
 from thywill.identity.tokens import ClientIdentity
 from thywill.log.base import BaseLog
 from thywill.metrics import counters
@@ -57,9 +61,10 @@ from thywill.wire.frames import (
     open_frame,
     refused_send_frame,
     sent_frame,
+    shared_open_frame,
 )
 from thywill.wire.inbound import parse_auth_frame, parse_json, parse_messages
-from thywill.wire.outbound import encode_batch
+from thywill.wire.outbound import encode_batch, encode_client_batch
 from thywill.wire.results import send_results
 from thywill.wiring.runtime import get_runtime
 
@@ -99,9 +104,17 @@ def check_origin(headers: Mapping[str, str], scheme: str) -> None:
 
 
 class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
-    """The WebSocket transport: a client's feed out, its sends in, one connection."""
+    """The WebSocket transport: a client's feed out, its sends in, one connection.
+
+    A shared socket (its auth frame names ``tokens``) carries several clients of one
+    browser session: the feeds of all, and the sends of each (a ``send`` frame names
+    its ``client``).
+    """
 
     identity: ClientIdentity | None = None
+    """The client of a single-client socket, once its auth frame passed."""
+    identities: tuple[ClientIdentity, ...] = ()
+    """The clients of a shared socket, in the order of its tokens, once authenticated."""
     feed_task: asyncio.Task[None] | None = None
     auth_task: asyncio.Task[None] | None = None
     """Closes the socket when no auth frame came in time."""
@@ -117,6 +130,12 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         # What the handshake brought, for the auth frame's checks.
         self.cookies: Mapping[str, str] = {}
         self.cursor: str | None = None
+        self.cursors: list[str] = []
+        """Every ``cursor`` parameter, in order: a shared socket's, one per token."""
+        self.clients: dict[str, int] = {}
+        """A shared socket's client ids, to their index."""
+        self.connections: list[Connection] = []
+        """A shared socket's connections, one per client."""
 
     @property
     def path(self) -> str:
@@ -152,12 +171,10 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             name.decode("latin-1").lower(): value.decode("latin-1")
             for name, value in self.scope.get("headers", [])
         }
-        query = dict(
-            parse_qsl(
-                self.scope.get("query_string", b"").decode("latin-1"),
-                keep_blank_values=True,
-            )
+        pairs = parse_qsl(
+            self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
         )
+        query = dict(pairs)
         try:
             require_enabled("websocket")
             if drain.draining:
@@ -169,6 +186,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         self.cookies = parse_cookie(headers.get("cookie", ""))
         self.cursor = query.get("cursor")
+        self.cursors = [value for name, value in pairs if name == "cursor"]
         self.auth_task = asyncio.create_task(
             self.expect_auth(conf.get_limits().auth_timeout)
         )
@@ -191,7 +209,10 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def check_auth_frame(self, text_data: str | None) -> None:
         """Check the first frame, ``{"type": "auth", "token": T}``, and the token, the
         session and the cursor as every transport does; start the feed, which sends
-        ``open`` first. A refusal is an error frame and a close code."""
+        ``open`` first. A refusal is an error frame and a close code.
+
+        A frame ``{"type": "auth", "tokens": [...]}`` opens a shared socket: each token
+        is checked so, with its cursor (the ``cursor`` parameters, in order)."""
         if self.auth_task is not None:
             self.auth_task.cancel()  # it came; disconnect() awaits the task
         try:
@@ -200,6 +221,9 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             )
             if drain.draining:
                 raise refusal()
+            if isinstance(token, list):
+                await self.start_shared(token)
+                return
             identity = await authenticate(token, self.cookies)
             feed = new_feed(identity, self.cursor)
             await feed.check_session()
@@ -212,35 +236,34 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.close_with(RejectedError.unavailable())
             return
         self.identity = identity
-        self.feed_task = asyncio.create_task(self.stream(feed))
+        self.feed_task = asyncio.create_task(
+            self.run_feed(self.stream(feed), identity.client_id)
+        )
 
-    async def stream(self, feed: ClientFeed) -> None:
-        """Write ``open``, then every batch of the feed, with keepalives in between."""
-        limits = conf.get_limits()
-        keepalive = limits.sse_keepalive
-        budget = StreamBudget(limits.max_stream_bytes)
+    async def start_shared(self, tokens: list[object]) -> None:
+        """Authenticate a shared socket's clients and start their feed.
+
+        Raises:
+            RejectedError: as ``new_shared_feed`` and ``open_connections``.
+            PushUnavailableError: the push backend cannot be reached.
+        """
+        shared = await new_shared_feed(tokens, self.cursors, self.cookies)
+        self.connections = open_connections(shared.feeds, "websocket")
+        self.identities = tuple(feed.identity for feed in shared.feeds)
+        self.clients = {
+            identity.client_id: index for index, identity in enumerate(self.identities)
+        }
+        self.feed_task = asyncio.create_task(
+            self.run_feed(self.stream_shared(shared), ",".join(self.clients))
+        )
+
+    async def run_feed(self, body: Coroutine[Any, Any, None], clients: str) -> None:
+        """Run a feed's stream; close the socket as its end requires.
+
+        ``clients`` names the client (or the clients) in the log, should it fail.
+        """
         try:
-            start = feed.cursor
-            # Read once before ``open``: while the push backend is down the socket
-            # closes with 4503 without opening, and the client backs off.
-            batch = await feed.next(0)
-            await self.send_frame(open_frame(start))
-            while True:
-                if batch:
-                    frame = encode_batch(batch, frame_type="batch")
-                    await self.send_frame(frame)
-                    metrics.delivered("websocket", batch.messages)
-                    counters.delivered(len(batch.messages))
-                    if budget.spend(frame):
-                        await self.close_spent()
-                        return
-                waited = await drain.unless_draining(feed.next(keepalive))
-                if waited is None:
-                    await self.close_for_restart()
-                    return
-                batch = waited
-                if not batch:
-                    await self.send_frame(KEEPALIVE_FRAME)
+            await body
         except PushUnavailableError as exc:
             # The client reconnects with its cursor, after a backoff.
             self.log.unavailable(exc, path=self.path)
@@ -253,11 +276,66 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         except Exception:
             # A bug, not the client's doing: say so once, and close rather than leave a
             # socket open with no feed behind it.
-            client_id = feed.identity.client_id
-            logger.exception("The WebSocket feed of client %s failed", client_id)
+            logger.exception("The WebSocket feed of client %s failed", clients)
             with contextlib.suppress(OSError):
                 await self.close(code=1011)
             self.closed = True
+
+    async def stream(self, feed: ClientFeed) -> None:
+        """Write ``open``, then every batch of the feed, with keepalives in between."""
+        limits = conf.get_limits()
+        keepalive = limits.sse_keepalive
+        budget = StreamBudget(limits.max_stream_bytes)
+        start = feed.cursor
+        # Read once before ``open``: while the push backend is down the socket closes
+        # with 4503 without opening, and the client backs off.
+        batch = await feed.next(0)
+        await self.send_frame(open_frame(start))
+        while True:
+            if batch:
+                frame = encode_batch(batch, frame_type="batch")
+                await self.send_frame(frame)
+                metrics.delivered("websocket", batch.messages)
+                counters.delivered(len(batch.messages))
+                if budget.spend(frame):
+                    await self.close_spent()
+                    return
+            waited = await drain.unless_draining(feed.next(keepalive))
+            if waited is None:
+                await self.close_for_restart()
+                return
+            batch = waited
+            if not batch:
+                await self.send_frame(KEEPALIVE_FRAME)
+
+    async def stream_shared(self, shared: SharedFeed) -> None:
+        """``stream`` for a shared socket: ``open`` with every client's cursor, then a
+        ``batch`` frame (naming its client) per client that has something."""
+        limits = conf.get_limits()
+        keepalive = limits.sse_keepalive
+        budget = StreamBudget(limits.max_stream_bytes)
+        starts = [feed.cursor for feed in shared.feeds]
+        ready = await shared.next(0)
+        await self.send_frame(shared_open_frame(starts))
+        while True:
+            for index, batch in ready:
+                client_id = self.identities[index].client_id
+                frame = encode_client_batch(
+                    client_id, batch, index=index, frame_type="batch"
+                )
+                await self.send_frame(frame)
+                metrics.delivered("websocket", batch.messages)
+                counters.delivered(len(batch.messages))
+                if budget.spend(frame):
+                    await self.close_spent()
+                    return
+            waited = await drain.unless_draining(shared.next(keepalive))
+            if waited is None:
+                await self.close_for_restart()
+                return
+            ready = waited
+            if not ready:
+                await self.send_frame(KEEPALIVE_FRAME)
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None
@@ -266,7 +344,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         first is the auth frame."""
         if self.closing:
             return  # refused: the close is under way
-        if self.identity is None:
+        if self.identity is None and not self.identities:
             await self.check_auth_frame(text_data)
             return
         try:
@@ -284,10 +362,11 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
                     f"Unknown frame type {str(kind)[:50]!r}: a client sends only "
                     "JSON objects of type 'send'.",
                 )
+            identity, index = self.sender(frame)
         except RejectedError as error:
             await self.refuse(error)
             return
-        answer = await self.handle_send(self.identity, frame)
+        answer = await self.handle_send(identity, frame, index)
         if answer is None:
             return
         try:
@@ -295,14 +374,38 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         except OSError:
             return  # the client went away before its answer: it resends the same seqs
 
+    def sender(self, frame: dict[str, Any]) -> tuple[ClientIdentity, int | None]:
+        """The client a ``send`` frame is of, and its index on a shared socket.
+
+        A shared socket's frame names its client (``client``: one of the socket's);
+        a single client's may name it too, its own id and no other.
+
+        Raises:
+            RejectedError: ``bad_frame``.
+        """
+        client = frame.get("client")
+        if self.identity is not None:
+            if client is None or client == self.identity.client_id:
+                return self.identity, None
+            raise RejectedError(
+                ErrorCode.BAD_FRAME, "The send frame names a client not on this socket."
+            )
+        index = self.clients.get(client) if isinstance(client, str) else None
+        if index is None:
+            raise RejectedError(
+                ErrorCode.BAD_FRAME,
+                "A send frame of a shared socket names its 'client': one of the socket's.",
+            )
+        return self.identities[index], index
+
     async def handle_send(
-        self, identity: ClientIdentity, frame: dict[str, Any]
+        self, identity: ClientIdentity, frame: dict[str, Any], index: int | None = None
     ) -> str | None:
         """A ``send`` frame, handled as the HTTP send is; its ``sent`` answer.
 
         Every send is checked as a POST to the send endpoint is: a socket of a session
         that ended is closed now (and None returned), not only when its feed next
-        checks.
+        checks. ``index`` is the client's on a shared socket.
         """
         try:
             messages = parse_messages(
@@ -314,7 +417,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         except RejectedError as error:
             metrics.sent("refused")
             if error.code is ErrorCode.SESSION_ENDED:
-                await self.refuse(error)
+                await self.refuse(error if index is None else error.at(index))
                 return None
             self.log.rejected(error, path=self.path, client_id=identity.client_id)
             return refused_send_frame(error)
@@ -327,6 +430,8 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def refuse(self, error: RejectedError) -> None:
         """Log a refusal once, then send its error frame and close."""
         client_id = self.identity.client_id if self.identity is not None else None
+        if error.index is not None and error.index < len(self.identities):
+            client_id = self.identities[error.index].client_id
         self.log.rejected(error, path=self.path, client_id=client_id)
         await self.close_with(error)
 
@@ -394,6 +499,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.closed = True
         if self.connection is not None:
             self.connection.close()
+        close_connections(self.connections)
         if self.counted:
             self.counted = False
             drain.leave(self.path)

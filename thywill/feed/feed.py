@@ -92,11 +92,41 @@ class ClientFeed:
         await check_session(self.push, self.identity)
         self._session_due = time.monotonic() + self.presence.ttl / 3
 
-    async def _keep_alive(self) -> None:
-        """Check the session when due, then renew the client's lease when due."""
+    @property
+    def session_due(self) -> float:
+        """When (``time.monotonic()``) the session is to be checked again."""
+        return self._session_due
+
+    def expire_within(self, timeout: float) -> float:
+        """``timeout``, shortened to the seconds left before the client's token expires:
+        an open stream ends when its token expires, as a new request would fail.
+
+        Raises:
+            RejectedError: ``token_expired``, the token has expired.
+        """
+        expires_at = self.identity.expires_at
+        if expires_at is None:
+            return timeout
+        left = expires_at - time.time()
+        if left <= 0:
+            raise token_expired()
+        return min(timeout, left)
+
+    async def keep_alive(self) -> None:
+        """Check the session when due, then renew the client's lease when due.
+
+        Raises:
+            RejectedError: ``session_ended``.
+            PushUnavailableError: the push backend cannot be reached.
+        """
         if time.monotonic() >= self._session_due:
             await self.check_session()
         await self.presence.keep_alive(self.identity)
+
+    def wait_positions(self) -> dict[str, str | None]:
+        """What to wait on for this client: each channel it follows, to the position
+        after which it has not read yet (``None``: from its oldest message)."""
+        return {channel: _after(self.cursor, channel) for channel in self.channels}
 
     async def _start(self) -> None:
         memberships = set(await self.push.memberships(self.identity.client_id))
@@ -164,14 +194,8 @@ class ClientFeed:
                 once its browser session ended.
             PushUnavailableError: the push backend cannot be reached.
         """
-        expires_at = self.identity.expires_at
-        if expires_at is not None:
-            # An open stream ends when its token expires, as a new request would fail.
-            left = expires_at - time.time()
-            if left <= 0:
-                raise token_expired()
-            timeout = min(timeout, left)
-        await self._keep_alive()
+        timeout = self.expire_within(timeout)
+        await self.keep_alive()
         batch = await self.read()
         if batch:
             return batch
@@ -179,17 +203,17 @@ class ClientFeed:
         deadline = loop.time() + timeout
         renew_every = self.presence.ttl / 3
         while (remaining := deadline - loop.time()) > 0:
-            positions = {channel: _after(self.cursor, channel) for channel in self.channels}
             # Wake up when the session check is due, so a stream ends within ttl / 3 of
             # its session's end (the lease renewals are due no sooner).
             until_check = max(self._session_due - time.monotonic(), 0.0)
-            if await self.push.wait(positions, min(remaining, renew_every, until_check)):
+            wait = min(remaining, renew_every, until_check)
+            if await self.push.wait(self.wait_positions(), wait):
                 # A wake-up may bring only control entries (a group joined): then the
                 # batch is empty and waiting goes on, on the new channels too.
                 batch = await self.read()
                 if batch:
                     return batch
-            await self._keep_alive()
+            await self.keep_alive()
         return batch
 
 

@@ -7,6 +7,7 @@ status of the error and whose reason is the error code.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from thywill.exceptions import RejectedError
 from thywill.feed.cursor import Cursor
@@ -30,6 +31,12 @@ def error_frame(error: RejectedError) -> str:
 def open_frame(start: Cursor) -> str:
     """The first frame of a feed: ``open`` with the starting cursor."""
     return json.dumps({"type": "open", "cursor": start.encode()})
+
+
+def shared_open_frame(starts: Sequence[Cursor]) -> str:
+    """The first frame of a shared socket: ``open`` with each client's starting cursor,
+    in the order of the auth frame's tokens."""
+    return json.dumps({"type": "open", "cursors": [start.encode() for start in starts]})
 
 
 def sent_frame(results: list[dict[str, JSON]]) -> str:

@@ -127,9 +127,11 @@ def parse_bye_body(body: bytes, *, max_bytes: int) -> str:
     return token
 
 
-def parse_auth_frame(text: str | None, *, max_bytes: int) -> str:
+def parse_auth_frame(text: str | None, *, max_bytes: int) -> str | list[object]:
     """Validate the first frame of a WebSocket, ``{"type": "auth", "token": T}``; return
-    the token. ``text`` is None for a binary frame.
+    the token. ``text`` is None for a binary frame. A shared socket's auth frame names
+    several clients, ``{"type": "auth", "tokens": [T1, T2, ...]}``: their list is
+    returned (each token is checked as the client's).
 
     The refusal's message says what the frame was, never what it held: it may hold a
     token, and refusals are logged.
@@ -149,6 +151,13 @@ def parse_auth_frame(text: str | None, *, max_bytes: int) -> str:
         raise _not_auth("not a JSON object")
     if parsed.get("type") != "auth":
         raise _not_auth("of another type")
+    if "tokens" in parsed:
+        tokens = parsed["tokens"]
+        if "token" in parsed:
+            raise _not_auth("with both 'token' and 'tokens'")
+        if not isinstance(tokens, list):
+            raise _not_auth("with a 'tokens' that is not a list")
+        return tokens
     token = parsed.get("token")
     if not isinstance(token, str):
         raise _not_auth("without a string 'token'")

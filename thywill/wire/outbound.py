@@ -25,6 +25,30 @@ def encode_batch(batch: Batch, *, frame_type: str | None = None) -> str:
     position after the whole batch and a reset comes before the messages it concerns.
     """
     head = "" if frame_type is None else f'"type":{json.dumps(frame_type)},'
+    return _batch_object(head, batch)
+
+
+def encode_client_batch(
+    client_id: str, batch: Batch, *, index: int | None = None, frame_type: str | None = None
+) -> str:
+    """A batch of one client of a shared connection: ``encode_batch``'s object with
+    ``client`` (the client's id) and, when given, ``index`` (its position in the
+    connection's tokens)."""
+    head = "" if frame_type is None else f'"type":{json.dumps(frame_type)},'
+    head += f'"client":{json.dumps(client_id)},'
+    if index is not None:
+        head += f'"index":{index:d},'
+    return _batch_object(head, batch)
+
+
+def encode_batches(batches: Sequence[tuple[str, Batch]]) -> str:
+    """The answer of a shared long-poll: ``{"batches": [...]}``, one client batch per
+    (client id, batch), in the order given."""
+    entries = ",".join(encode_client_batch(client, batch) for client, batch in batches)
+    return f'{{"batches":[{entries}]}}'
+
+
+def _batch_object(head: str, batch: Batch) -> str:
     messages = ",".join(encode_delivery(m) for m in batch.messages)
     reset = encode_reset(batch.reset_channels) if batch.reset_channels else "null"
     return (

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+
+from thywill.exceptions import RejectedError
 from thywill.feed.cursor import Cursor
 from thywill.feed.feed import Batch
-from thywill.wire.outbound import encode_delivery, encode_reset
+from thywill.wire.outbound import encode_client_batch, encode_delivery, encode_reset
 
 # Some proxies and browsers hold back the first bytes of a response; 2 KiB of comment
 # pushes the stream past them so the client sees the open event at once.
@@ -38,3 +42,22 @@ def batch_events(batch: Batch, cursor: Cursor) -> str:
         cursor = cursor.advanced(message.channel, message.position)
         chunks.append(sse_event("message", encode_delivery(message), cursor.encode()))
     return "".join(chunks)
+
+
+def shared_open_event(starts: Sequence[Cursor]) -> str:
+    """The first chunk of a shared stream: the padding, then ``open`` with each
+    client's starting cursor, in the order of the tokens (no ``id:``: a shared stream
+    resumes by its ``cursor`` parameters only)."""
+    cursors = ",".join(f'"{start.encode()}"' for start in starts)
+    return PADDING + sse_event("open", f'{{"cursors":[{cursors}]}}')
+
+
+def client_batch_event(client_id: str, index: int, batch: Batch) -> str:
+    """A batch of one client of a shared stream: one ``batch`` event, no ``id:``."""
+    return sse_event("batch", encode_client_batch(client_id, batch, index=index))
+
+
+def error_event(error: RejectedError) -> str:
+    """The last event of a shared stream when one of its clients is refused: ``error``
+    with the usual ``{"code", "message", "index"}`` object."""
+    return sse_event("error", json.dumps({"error": error.as_json()}))

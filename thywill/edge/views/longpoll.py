@@ -6,15 +6,25 @@ from django.http import HttpRequest, HttpResponse
 
 from thywill import conf, metrics
 from thywill.edge.errors import json_errors
-from thywill.edge.feeds import open_connection, open_feed
+from thywill.edge.feeds import (
+    close_connections,
+    is_shared_request,
+    open_connection,
+    open_connections,
+    open_feed,
+    open_shared_feed,
+)
 from thywill.edge.shutdown import drain
+from thywill.feed.feed import Batch
 from thywill.metrics import counters
-from thywill.wire.outbound import encode_batch
+from thywill.wire.outbound import encode_batch, encode_batches
 
 
 @json_errors(methods=("GET",))
 async def longpoll(request: HttpRequest) -> HttpResponse:
     """Answer with the client's messages after its cursor, waiting for some if needed."""
+    if is_shared_request(request):
+        return await _shared_longpoll(request)
     feed = await open_feed(request, "longpoll", request.GET.get("cursor"))
     connection = open_connection(feed.identity, "longpoll")
     try:
@@ -32,4 +42,31 @@ async def longpoll(request: HttpRequest) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     metrics.delivered("longpoll", batch.messages)
     counters.delivered(len(batch.messages))
+    return response
+
+
+async def _shared_longpoll(request: HttpRequest) -> HttpResponse:
+    """A long-poll of several clients (``X-Thywill-Tokens``): answers as soon as any of
+    them has something, with a batch for every client, in the order of the tokens."""
+    shared = await open_shared_feed(request, "longpoll")
+    connections = open_connections(shared.feeds, "longpoll")
+    try:
+        if request.GET.get("wait") == "0":
+            ready = await shared.next(0)
+        else:
+            limit = conf.get_limits().longpoll_timeout
+            waited = await drain.unless_draining(shared.next(limit))
+            ready = await shared.read() if waited is None else waited
+    finally:
+        close_connections(connections)
+    got = dict(ready)
+    batches = []
+    for index, feed in enumerate(shared.feeds):
+        # A client with nothing still gets its batch: its cursor may have moved.
+        batch = got.get(index) or Batch((), (), feed.cursor)
+        batches.append((feed.identity.client_id, batch))
+        metrics.delivered("longpoll", batch.messages)
+        counters.delivered(len(batch.messages))
+    response = HttpResponse(encode_batches(batches), content_type="application/json")
+    response["Cache-Control"] = "no-store"
     return response
