@@ -52,6 +52,7 @@ THYWILL_TRANSPORTS = os.environ.get(
     "THYWILL_TEST_TRANSPORTS", "websocket,sse,longpoll"
 ).split(",")
 THYWILL_RESUME = os.environ.get("THYWILL_TEST_RESUME") == "1"
+THYWILL_SHARE_CONNECTIONS = os.environ.get("THYWILL_TEST_SHARE", "1") == "1"
 THYWILL_HOOKS = {"PATH": str(Path(__file__).parent / "apps" / "hooks"), "RELOAD": False}
 
 # The site's URLs and a view that pushes (tests/apps/live_urls.py).

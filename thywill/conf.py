@@ -49,6 +49,7 @@ class Limits:
     max_connections_per_client: int = 8
     max_stream_bytes: int = 8 * 1024 * 1024
     auth_timeout: float = 10.0
+    max_clients_per_connection: int = 16
 
     def as_client_config(self) -> dict[str, float | int]:
         """The limits the browser client needs, with the protocol's camelCase names."""
@@ -58,6 +59,7 @@ class Limits:
             "longpollTimeout": self.longpoll_timeout,
             "sseKeepalive": self.sse_keepalive,
             "reconnectMaxDelay": self.reconnect_max_delay,
+            "maxClientsPerConnection": self.max_clients_per_connection,
         }
 
 
@@ -387,6 +389,13 @@ def get_gc_freeze() -> bool:
     return _bool_setting("THYWILL_GC_FREEZE", True, "thywill.E019")
 
 
+@functools.cache
+def get_share_connections() -> bool:
+    """THYWILL_SHARE_CONNECTIONS: whether the tabs of a browser share one connection to
+    the server (default True, thywill.E020 when it is not a bool)."""
+    return _bool_setting("THYWILL_SHARE_CONNECTIONS", True, "thywill.E020")
+
+
 def _bool_setting(name: str, default: bool, check_id: str) -> bool:
     value = getattr(settings, name, default)
     if not isinstance(value, bool):
@@ -411,5 +420,6 @@ def reset() -> None:
         get_metrics,
         get_selftest,
         get_gc_freeze,
+        get_share_connections,
     ):
         cached.cache_clear()

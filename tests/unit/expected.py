@@ -22,6 +22,7 @@ def client_config(config: dict[str, Any], application: str) -> dict[str, Any]:
         "application": application,
         "cursor": "",
         "resume": False,
+        "share": True,
         "transports": ["websocket", "sse", "longpoll"],
         "forcedTransport": None,
         "csrfToken": config["csrfToken"],
@@ -38,6 +39,7 @@ def client_config(config: dict[str, Any], application: str) -> dict[str, Any]:
             "longpollTimeout": 25.0,
             "sseKeepalive": 15.0,
             "reconnectMaxDelay": 30.0,
+            "maxClientsPerConnection": 16,
         },
         "app": {},
     }

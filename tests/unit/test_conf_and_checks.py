@@ -509,9 +509,10 @@ def test_transports_keep_their_order(debug):
         pytest.param(
             {"MAX_BYTES": 10},
             "THYWILL_LIMITS has an unknown key 'MAX_BYTES'; known keys: AUTH_TIMEOUT, "
-            "BYE_GRACE, LONGPOLL_TIMEOUT, MAX_BATCH, MAX_CLIENTS_PER_SESSION, "
-            "MAX_CONNECTIONS_PER_CLIENT, MAX_MESSAGE_BYTES, MAX_STREAM_BYTES, "
-            "PRESENCE_TTL, READ_BATCH, RECONNECT_MAX_DELAY, SSE_KEEPALIVE, TOKEN_MAX_AGE.",
+            "BYE_GRACE, LONGPOLL_TIMEOUT, MAX_BATCH, MAX_CLIENTS_PER_CONNECTION, "
+            "MAX_CLIENTS_PER_SESSION, MAX_CONNECTIONS_PER_CLIENT, MAX_MESSAGE_BYTES, "
+            "MAX_STREAM_BYTES, PRESENCE_TTL, READ_BATCH, RECONNECT_MAX_DELAY, "
+            "SSE_KEEPALIVE, TOKEN_MAX_AGE.",
             id="unknown-key",
         ),
         pytest.param(

@@ -34,6 +34,7 @@ CONFIG_KEYS = {
     "application",
     "cursor",
     "resume",
+    "share",
     "transports",
     "forcedTransport",
     "csrfToken",

@@ -60,8 +60,9 @@ async def issue_client(
 
     Returns:
         The client's configuration: ``clientId``, ``token``, ``application``,
-        ``cursor``, ``resume``, ``transports``, ``forcedTransport``, ``csrfToken``,
-        ``endpoints``, ``limits`` and ``app`` (the application's ``client_config()``).
+        ``cursor``, ``resume``, ``share``, ``transports``, ``forcedTransport``,
+        ``csrfToken``, ``endpoints``, ``limits`` and ``app`` (the application's
+        ``client_config()``).
 
     Raises:
         RejectedError: ``bad_transport`` when ``forced_transport`` is not enabled;
@@ -94,6 +95,7 @@ async def issue_client(
         "application": app.name,
         "cursor": "",
         "resume": resume,
+        "share": conf.get_share_connections(),
         "transports": list(transports),
         "forcedTransport": forced_transport,
         "csrfToken": get_token(request),

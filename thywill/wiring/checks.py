@@ -63,7 +63,7 @@ def _collect(*steps: Callable[[], object]) -> list[CheckMessage]:
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """THYWILL_LIMITS, THYWILL_TRANSPORTS, THYWILL_CSP, THYWILL_RESUME,
-    THYWILL_SELFTEST and THYWILL_GC_FREEZE are valid."""
+    THYWILL_SELFTEST, THYWILL_GC_FREEZE and THYWILL_SHARE_CONNECTIONS are valid."""
     return _collect(
         conf.get_limits,
         conf.get_transports,
@@ -71,6 +71,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         conf.get_resume,
         conf.get_selftest,
         conf.get_gc_freeze,
+        conf.get_share_connections,
     )
 
 
