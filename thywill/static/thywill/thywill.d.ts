@@ -18,6 +18,8 @@ export interface ThywillLimits {
   longpollTimeout: number;
   sseKeepalive: number;
   reconnectMaxDelay: number;
+  /** The most clients one connection shared by a browser's tabs may carry. */
+  maxClientsPerConnection?: number;
 }
 
 /** The framework's URLs for this client; `websocket` is a path on the page's own host. */
@@ -46,6 +48,11 @@ export interface ThywillConfig<App = Record<string, unknown>> {
    * from a configuration made before it existed, which means no.
    */
   resume?: boolean;
+  /**
+   * Whether the tabs of a browser may share one connection (THYWILL_SHARE_CONNECTIONS); absent
+   * from a configuration made before it existed, which means no.
+   */
+  share?: boolean;
   transports: TransportName[];
   forcedTransport: TransportName | null;
   csrfToken: string;
@@ -158,6 +165,11 @@ export class ThywillError extends Error {
   traceId?: string;
   /** A WebSocket that closed: its close code. */
   closeCode?: number;
+  /**
+   * A refusal of a connection shared by several tabs' clients: the position of the client it
+   * is about (0: the leading tab's own).
+   */
+  index?: number;
 }
 
 /** What onError handlers receive: an error that is not the answer to a send. */
@@ -205,7 +217,20 @@ export interface ConnectOptions {
    * the server's THYWILL_RESUME = False turns resuming off for every page.
    */
   resume?: boolean;
+  /**
+   * false: this client connects alone instead of sharing one connection with the other tabs
+   * of the browser that run the application (documentation/transports.md, "Shared
+   * connections"). Default true; the server's THYWILL_SHARE_CONNECTIONS = False turns sharing
+   * off for every page.
+   */
+  share?: boolean;
 }
+
+/**
+ * How a client reaches the server: `leader` (its tab holds the connection the browser's tabs
+ * share), `member` (it receives through the leading tab's), `off` (its own connection).
+ */
+export type SharingRole = 'leader' | 'member' | 'off';
 
 /** Removes the handler it was returned for. */
 export type Unsubscribe = () => void;
@@ -255,6 +280,8 @@ export interface ThywillClient<App = Record<string, unknown>> {
    * everything sent to it meanwhile are still there.
    */
   readonly resumed: boolean;
+  /** How this client reaches the server: through the connection of the browser's tabs, or alone. */
+  readonly sharing: SharingRole;
 }
 
 /**

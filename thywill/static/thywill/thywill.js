@@ -147,9 +147,12 @@
   // The token is a credential: it never goes in a URL, which access logs keep. Long-poll and SSE
   // send it in this header; a WebSocket, which cannot have headers, in its first frame (`auth`).
   const TOKEN_HEADER = 'X-Thywill-Token';
+  // A connection shared by the tabs of a browser carries several clients: their tokens go in
+  // this header, comma-separated, and their cursors in as many `cursor` parameters, in order.
+  const TOKENS_HEADER = 'X-Thywill-Tokens';
   const DEFAULT_LIMITS = {
     maxMessageBytes: 65536, maxBatch: 100, longpollTimeout: 25, sseKeepalive: 15,
-    reconnectMaxDelay: 30,
+    reconnectMaxDelay: 30, maxClientsPerConnection: 16,
   };
 
   /**
@@ -192,17 +195,27 @@
     const statusText = response.statusText ? ' ' + response.statusText : '';
     let message = 'The server answered ' + status + statusText + '.';
     let fromServer = false;
+    let index;
     try {
       const body = await response.json();
       if (body && body.error && typeof body.error.code === 'string') {
         code = body.error.code;
         message = typeof body.error.message === 'string' ? body.error.message : message;
         fromServer = true;
+        index = refusedIndex(body.error);
       }
     } catch (ignored) {
       // Not JSON: an answer from a proxy or a crashed server. The generic message stands.
     }
-    return new ThywillError(code, message, {status, fromServer});
+    return new ThywillError(code, message, {status, fromServer, index});
+  }
+
+  /**
+   * Which client of a shared connection a refusal is about (its position in the connection's
+   * list: 0 is the leading tab's own), or undefined when it is about the whole connection.
+   */
+  function refusedIndex(error) {
+    return Number.isSafeInteger(error.index) && error.index >= 0 ? error.index : undefined;
   }
 
   function isAbort(error) {
@@ -293,6 +306,47 @@
     return message;
   }
 
+  /**
+   * One client's part of what a connection brought, {messages, cursor, reset}: handed to the
+   * client itself when index is 0, relayed to the tab of member `index` otherwise.
+   */
+  function deliverEntry(ctx, entry, index) {
+    if (!isObject(entry) || !Array.isArray(entry.messages) || typeof entry.cursor !== 'string') {
+      throw new ThywillError('bad_response', 'The server sent a malformed batch.');
+    }
+    entry.messages.forEach(checkMessage);
+    if (index > 0) {
+      ctx.relay(index, entry);
+      return;
+    }
+    if (entry.reset) {
+      ctx.reset(entry.reset, null);
+    }
+    for (const message of entry.messages) {
+      ctx.deliver(message, null);
+    }
+    ctx.setCursor(entry.cursor);
+  }
+
+  /** The query of a shared connection: the cursor of each of its clients, the client's first. */
+  function sharedCursors(ctx, members) {
+    return [ctx.cursor(), ...members.map((member) => member.cursor)].map((c) => ['cursor', c]);
+  }
+
+  /** The header value of a shared connection's tokens, the client's own first. */
+  function sharedTokens(config, members) {
+    return [config.token, ...members.map((member) => member.token)].join(',');
+  }
+
+  /** The position of a shared connection's entry (0, the client's own, when not shared). */
+  function entryIndex(entry, members) {
+    const index = entry.index === undefined ? 0 : entry.index;
+    if (!Number.isSafeInteger(index) || index < 0 || index > members.length) {
+      throw new ThywillError('bad_response', 'The server sent a batch for no client of this connection.');
+    }
+    return index;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // 3. Transports
   // ---------------------------------------------------------------------------------------------
@@ -309,6 +363,11 @@
   //   ctx.deliver(m, c)     one message object; c is the cursor after it, or null
   //   ctx.reset(info, c)    history was lost ({channels, reason}); c as for deliver
   //   ctx.setCursor(c)      the cursor after everything delivered so far
+  //   ctx.members()         the other tabs' clients this connection also carries ([] when it is
+  //                         the client's alone), each {clientId, token, cursor}; fixed for the
+  //                         connection's life, their cursors kept current by the client
+  //   ctx.relay(i, entry)   what the connection brought member i (1-based, in ctx.members()'s
+  //                         order): {messages, cursor, reset}
   // A transport that can also carry sends (websocket) has two more members:
   //   canSend()          true while it is open
   //   send(itemsJson)    sends the messages (their JSON objects, comma-separated) and returns a
@@ -327,9 +386,18 @@
   async function runSse(ctx, controller) {
     const {config} = ctx;
     const cursor = ctx.cursor();
-    const headers = {Accept: 'text/event-stream', [TOKEN_HEADER]: config.token};
-    if (cursor) {
-      headers['Last-Event-ID'] = cursor;
+    const members = ctx.members();
+    const headers = {Accept: 'text/event-stream'};
+    let url;
+    if (members.length > 0) {
+      headers[TOKENS_HEADER] = sharedTokens(config, members);
+      url = buildUrl(config.endpoints.sse, sharedCursors(ctx, members));
+    } else {
+      headers[TOKEN_HEADER] = config.token;
+      if (cursor) {
+        headers['Last-Event-ID'] = cursor;
+      }
+      url = buildUrl(config.endpoints.sse, {cursor});
     }
     // One timer watches the stream: first for `open`, then for silence. When it fires it aborts
     // the request, and the abort is reported as its own error.
@@ -347,10 +415,10 @@
     const parser = createSseParser((event) => {
       if (event.type === 'open') {
         opened = true;
-        ctx.setCursor(event.id !== null ? event.id : JSON.parse(event.data).cursor);
+        ctx.setCursor(openCursor(event, members));
         ctx.opened();
       } else {
-        handleSseEvent(ctx, event);
+        handleSseEvent(ctx, event, members);
       }
       if (opened) {
         arm(idleMs, 'The event stream went silent.');  // any event, keepalives included
@@ -359,7 +427,7 @@
 
     arm(OPEN_TIMEOUT_MS, 'The event stream did not open in time.');
     try {
-      const response = await fetch(buildUrl(config.endpoints.sse, {cursor}), {
+      const response = await fetch(url, {
         headers, credentials: 'same-origin', cache: 'no-store', signal: controller.signal,
       });
       if (!response.ok) {
@@ -391,14 +459,31 @@
     }
   }
 
-  function handleSseEvent(ctx, event) {
+  /** The client's own cursor in an `open` event: its id, or in a shared stream its data. */
+  function openCursor(event, members) {
+    const data = members.length > 0 || event.id === null ? JSON.parse(event.data) : null;
+    if (members.length === 0) {
+      return data === null ? event.id : data.cursor;
+    }
+    if (!isObject(data) || !Array.isArray(data.cursors) || typeof data.cursors[0] !== 'string') {
+      throw new ThywillError('bad_response', 'The server sent a malformed open event.');
+    }
+    return data.cursors[0];
+  }
+
+  function handleSseEvent(ctx, event, members) {
     if (event.type === 'message') {
       ctx.deliver(checkMessage(JSON.parse(event.data)), event.id);
     } else if (event.type === 'reset') {
       ctx.reset(JSON.parse(event.data), event.id);
+    } else if (event.type === 'batch') {
+      const entry = JSON.parse(event.data);
+      deliverEntry(ctx, entry, entryIndex(entry, members));
     }
     // `keepalive` only proves the stream alive (the watchdog was re-armed); events unknown to
     // this client are skipped, without taking their cursor, which a later event carries anyway.
+    // A shared stream's `error` (one of its clients was refused) is followed by its end: the
+    // next connection's refusal names the client (its `index`).
   }
 
   /** Long-polling: one GET after another, each resuming from the cursor the previous gave. */
@@ -415,13 +500,22 @@
     const {config} = ctx;
     const timeoutMs = (config.limits.longpollTimeout + 10) * 1000;
     let first = true;
+    const members = ctx.members();
     while (!stopSignal.aborted) {
-      const params = {cursor: ctx.cursor()};
+      const headers = {Accept: 'application/json'};
+      let params;
+      if (members.length > 0) {
+        headers[TOKENS_HEADER] = sharedTokens(config, members);
+        params = sharedCursors(ctx, members);
+      } else {
+        headers[TOKEN_HEADER] = config.token;
+        params = [['cursor', ctx.cursor()]];
+      }
       if (first) {
-        params.wait = '0';  // answer at once, so that the client knows it is connected
+        params.push(['wait', '0']);  // answer at once, so that the client knows it is connected
       }
       const url = buildUrl(config.endpoints.longpoll, params);
-      const answer = await pollOnce(url, config.token, timeoutMs, stopSignal);
+      const answer = await pollOnce(url, headers, timeoutMs, stopSignal);
       if (stopSignal.aborted) {
         return;
       }
@@ -429,28 +523,25 @@
         first = false;
         ctx.opened();
       }
-      if (answer.reset) {
-        ctx.reset(answer.reset, null);
+      // A shared answer has an entry per client, in the order of the tokens.
+      const entries = members.length > 0 ? answer.batches : [answer];
+      if (!Array.isArray(entries) || entries.length !== members.length + 1) {
+        throw new ThywillError('bad_response', 'The server sent a malformed long-poll answer.');
       }
-      for (const message of answer.messages) {
-        ctx.deliver(message, null);
-      }
-      ctx.setCursor(answer.cursor);
+      entries.forEach((entry, index) => deliverEntry(ctx, entry, index));
     }
   }
 
-  function pollOnce(url, token, timeoutMs, stopSignal) {
-    const headers = {Accept: 'application/json', [TOKEN_HEADER]: token};
+  function pollOnce(url, headers, timeoutMs, stopSignal) {
     const init = {headers, credentials: 'same-origin', cache: 'no-store'};
     return timedFetch(url, init, timeoutMs, stopSignal, async (response) => {
       if (!response.ok) {
         throw await httpError(response);
       }
       const answer = await response.json();
-      if (!isObject(answer) || !Array.isArray(answer.messages) || typeof answer.cursor !== 'string') {
+      if (!isObject(answer)) {
         throw new ThywillError('bad_response', 'The server sent a malformed long-poll answer.');
       }
-      answer.messages.forEach(checkMessage);
       return answer;
     });
   }
@@ -466,6 +557,8 @@
     let socket = null;
     let open = false;
     let end = () => {};   // ends the connection; replaced by start()
+
+    const members = ctx.members();
 
     function start() {
       return new Promise((resolve, reject) => {
@@ -500,12 +593,15 @@
         };
         arm(OPEN_TIMEOUT_MS, 'The WebSocket did not open in time.');
         try {
-          socket = new WebSocket(websocketUrl(config.endpoints.websocket, {cursor: ctx.cursor()}));
+          const params = members.length > 0 ? sharedCursors(ctx, members) : {cursor: ctx.cursor()};
+          socket = new WebSocket(websocketUrl(config.endpoints.websocket, params));
         } catch (error) {
           end(new ThywillError('network_error', 'The WebSocket could not be opened.', {cause: error}));
           return;
         }
-        socket.onopen = () => socket.send(JSON.stringify({type: 'auth', token: config.token}));
+        socket.onopen = () => socket.send(JSON.stringify(members.length > 0
+          ? {type: 'auth', tokens: [config.token, ...members.map((member) => member.token)]}
+          : {type: 'auth', token: config.token}));
         socket.onmessage = (event) => {
           try {
             const frame = JSON.parse(event.data);
@@ -531,21 +627,16 @@
 
     function handleFrame(frame) {
       if (frame.type === 'open') {
+        const cursor = members.length > 0 && Array.isArray(frame.cursors) ? frame.cursors[0]
+          : frame.cursor;
+        if (typeof cursor !== 'string') {
+          throw new ThywillError('bad_response', 'The server sent a malformed open frame.');
+        }
         open = true;
-        ctx.setCursor(frame.cursor);
+        ctx.setCursor(cursor);
         ctx.opened();
       } else if (frame.type === 'batch') {
-        if (!Array.isArray(frame.messages) || typeof frame.cursor !== 'string') {
-          throw new ThywillError('bad_response', 'The server sent a malformed batch.');
-        }
-        frame.messages.forEach(checkMessage);
-        if (frame.reset) {
-          ctx.reset(frame.reset, null);
-        }
-        for (const message of frame.messages) {
-          ctx.deliver(message, null);
-        }
-        ctx.setCursor(frame.cursor);
+        deliverEntry(ctx, frame, entryIndex(frame, members));
       } else if (frame.type === 'sent' && waiting.length > 0) {
         waiting.shift().resolve(frame);
       }
@@ -559,10 +650,14 @@
           return;
         }
         waiting.push({resolve, reject});
-        socket.send('{"type":"send","messages":[' + itemsJson + ']}');
+        // On a shared socket each send names its client: the leading tab's own.
+        socket.send(sendHead + itemsJson + ']}');
       });
     }
 
+    const sendHead = members.length > 0
+      ? '{"type":"send","client":' + JSON.stringify(ctx.config.clientId) + ',"messages":['
+      : '{"type":"send","messages":[';
     return {name: 'websocket', start, stop: () => end(null), canSend: () => open, send};
   }
 
@@ -586,7 +681,8 @@
         : event.reason || 'http_' + status;
       const message = isObject(refusal) && typeof refusal.message === 'string' ? refusal.message
         : 'The server closed the connection (' + event.code + ').';
-      return new ThywillError(code, message, {status, fromServer: true});
+      const index = isObject(refusal) ? refusedIndex(refusal) : undefined;
+      return new ThywillError(code, message, {status, fromServer: true, index});
     }
     if (wasOpen && (event.code === 1000 || event.code === 1001 || event.code === 1012)) {
       return null;
@@ -1059,6 +1155,322 @@
     }
   }
 
+  // --- One connection for the tabs of a browser -----------------------------------------------
+  // The tabs of one browser that run the same application share one transport connection
+  // (documentation/transports.md, "Shared connections"). The tab that holds the Web Lock
+  // `thywill.share:<application>:<endpoint>` leads: it holds the connection, which carries its
+  // own client and every other tab's (the protocol's shared connection), and relays to each
+  // tab what is that tab's client's, over a BroadcastChannel of its own. The other tabs are
+  // members: they join over the BroadcastChannel of the lock's name, saying where their
+  // client's cursor stands, receive their client's batches, and send as ever, by POST. Each tab
+  // keeps its client, its cursor and its sends: a tab never receives another's messages.
+  //
+  // A member applies a batch only when it starts where the member's cursor stands (`prev`), so
+  // a batch relayed twice, late, or by a leader that has since been replaced is never handed
+  // over twice. When the leading tab goes, its lock goes with it and the next tab waiting for
+  // the lock leads: the members join it with their cursors, and nothing is lost or repeated.
+  // A leader not heard for SHARE_SILENCE_MS (a frozen tab) has its lock taken from it.
+
+  const SHARE_HEARTBEAT_MS = 15000;  // leader and members say they are there this often
+  const SHARE_SILENCE_MS = 150000;   // ... and are taken for gone after this long unheard
+  const SHARE_SETTLE_MS = 50;        // joins this close together make one reconnection
+  const SHARE_RESYNC_MS = 1000;      // batches that do not follow on for this long: resync
+
+  /**
+   * Whether a client of `config` shares its tab's connection: the server allows it
+   * (THYWILL_SHARE_CONNECTIONS), the page did not turn it off (`wanted`), and the browser has
+   * Web Locks and BroadcastChannel (without them, each tab connects alone).
+   */
+  function sharingWanted(config, wanted) {
+    return wanted && config.share === true
+      && typeof BroadcastChannel === 'function' && typeof navigator === 'object'
+      && navigator !== null && isObject(navigator.locks) && typeof navigator.locks.request === 'function';
+  }
+
+  /**
+   * The lock's (and the tabs' channel's) name for a configuration: its application, its server,
+   * and the transport it forces (tabs that force another transport share another connection).
+   */
+  function shareName(config) {
+    const endpoints = config.endpoints;
+    return 'thywill.share:' + config.application + ':' + (config.forcedTransport || '*') + ':'
+      + (endpoints.longpoll || endpoints.sse || endpoints.websocket || endpoints.send);
+  }
+
+  function randomId() {
+    return Math.random().toString(36).slice(2) + Date.now().toString(36);
+  }
+
+  /**
+   * The sharing of one client's tab. `hooks` are the client's:
+   *   identity()               {clientId, token, cursor} of the tab's client now
+   *   maxClients()             the most clients one connection may carry
+   *   lead()                   this tab now leads: open the connection
+   *   follow()                 this tab no longer leads: close the connection
+   *   leaderState(s, t)        (member) the leader's connection is s ('connecting',
+   *                            'connected', 'reconnecting'), on transport t
+   *   relayed(batch)           (member) a batch for this tab's client, {prev, cursor,
+   *                            messages, reset}; returns false when it does not follow on
+   *   refused(error)           (member) the server refused this tab's client
+   *   alone()                  (member) the leader's connection is full: connect alone
+   *   membersChanged()         (leader) the members changed: reconnect when connected
+   */
+  function createShare(name, hooks) {
+    const tabId = randomId();
+    const hub = new BroadcastChannel(name);
+    const members = new Map();   // (leader) clientId -> {clientId, token, cursor, seen, outbox}
+    let inbox = null;            // (member) this tab's client's batches
+    let inboxId = null;
+    let leading = false;
+    let release = null;          // (leader) lets go of the lock
+    let stopped = false;
+    let leaderSeen = Date.now();
+    let connectionState = {state: 'connecting', transport: null};  // (leader) announced
+    let leaderId = null;         // (member) the leading tab heard last
+    let beat = null;
+    let restartTimer = null;
+    let resyncTimer = null;
+
+    function post(channel, message) {
+      try {
+        channel.postMessage(message);
+      } catch (error) {
+        // A closed channel (the page is going): nobody is left to tell.
+      }
+    }
+
+    function announce() {
+      post(hub, Object.assign({type: 'leader', leader: tabId}, connectionState));
+    }
+
+    function join() {
+      const identity = hooks.identity();
+      if (inboxId !== identity.clientId) {
+        if (inbox !== null) {
+          inbox.close();
+        }
+        inboxId = identity.clientId;
+        inbox = new BroadcastChannel(name + ':' + inboxId);
+        inbox.onmessage = (event) => onInbox(event.data);
+      }
+      post(hub, Object.assign({type: 'join'}, identity));
+    }
+
+    function requestLock(steal) {
+      navigator.locks.request(name, steal ? {steal: true} : {}, () => {
+        if (stopped || leading) {
+          return undefined;  // nothing to hold: let go at once
+        }
+        return new Promise((resolve) => {
+          release = resolve;
+          lead();
+        });
+      }).catch((error) => {
+        // AbortError: another tab took the lock from this one, whose leading had gone silent.
+        if (leading && isAbort(error)) {
+          stepDown();
+        }
+      });
+    }
+
+    function lead() {
+      leading = true;
+      connectionState = {state: 'connecting', transport: null};
+      clearTimeout(resyncTimer);
+      announce();  // the members join, with their cursors
+      setTimeout(() => leading && !stopped && hooks.lead(), SHARE_SETTLE_MS);
+    }
+
+    function stepDown() {
+      leading = false;
+      release = null;
+      leaderId = null;
+      dropAll();
+      hooks.follow();
+      leaderSeen = Date.now();
+      requestLock(false);
+      join();
+    }
+
+    function dropAll() {
+      for (const member of members.values()) {
+        member.outbox.close();
+      }
+      members.clear();
+    }
+
+    function onHub(message) {
+      if (!isObject(message) || stopped) {
+        return;
+      }
+      if (message.type === 'leader' && message.leader !== tabId && !leading) {
+        leaderSeen = Date.now();
+        if (message.leader !== leaderId) {
+          leaderId = message.leader;
+          join();  // a new leader: tell it where this tab's client stands
+        }
+        hooks.leaderState(message.state, message.transport);
+      } else if (message.type === 'join' && leading) {
+        admit(message);
+      } else if (message.type === 'leave' && leading) {
+        drop(members.get(message.clientId));
+      } else if (message.type === 'resync' && leading) {
+        const member = members.get(message.clientId);
+        if (member && typeof message.cursor === 'string' && member.cursor !== message.cursor) {
+          member.cursor = message.cursor;
+          scheduleRestart();
+        }
+      }
+    }
+
+    function admit(message) {
+      const {clientId, token, cursor} = message;
+      if (typeof clientId !== 'string' || typeof token !== 'string' || typeof cursor !== 'string'
+          || clientId === hooks.identity().clientId) {
+        return;
+      }
+      const known = members.get(clientId);
+      if (known) {
+        known.seen = Date.now();  // a member's heartbeat
+        return;
+      }
+      const outbox = new BroadcastChannel(name + ':' + clientId);
+      if (members.size + 1 >= hooks.maxClients()) {
+        post(outbox, {type: 'full'});
+        outbox.close();
+        return;
+      }
+      members.set(clientId, {clientId, token, cursor, seen: Date.now(), outbox});
+      announce();  // so that the new member knows the connection's state
+      scheduleRestart();
+    }
+
+    function drop(member) {
+      if (member && members.get(member.clientId) === member) {
+        members.delete(member.clientId);
+        member.outbox.close();
+        scheduleRestart();
+      }
+    }
+
+    function scheduleRestart() {
+      if (restartTimer === null) {
+        restartTimer = setTimeout(() => {
+          restartTimer = null;
+          if (leading && !stopped) {
+            hooks.membersChanged();
+          }
+        }, SHARE_SETTLE_MS);
+      }
+    }
+
+    function onInbox(message) {
+      if (!isObject(message) || stopped || leading) {
+        return;
+      }
+      if (message.type === 'batch') {
+        leaderSeen = Date.now();
+        if (hooks.relayed(message)) {
+          clearTimeout(resyncTimer);
+          resyncTimer = null;
+        } else if (resyncTimer === null) {
+          // Batches that do not follow on from this tab's cursor (a leader that took over
+          // while some were on their way) are dropped; if they still do not, the leader is
+          // told where the cursor stands.
+          resyncTimer = setTimeout(() => {
+            resyncTimer = null;
+            const {clientId, cursor} = hooks.identity();
+            post(hub, {type: 'resync', clientId, cursor});
+          }, SHARE_RESYNC_MS);
+        }
+      } else if (message.type === 'refused' && typeof message.code === 'string') {
+        hooks.refused(new ThywillError(message.code, String(message.message),
+          {status: message.status, fromServer: true}));
+      } else if (message.type === 'full') {
+        stop();
+        hooks.alone();
+      }
+    }
+
+    function heartbeat() {
+      if (leading) {
+        announce();
+        const now = Date.now();
+        for (const member of members.values()) {
+          if (now - member.seen > SHARE_SILENCE_MS) {
+            drop(member);
+          }
+        }
+      } else {
+        join();
+        if (Date.now() - leaderSeen > SHARE_SILENCE_MS) {
+          leaderSeen = Date.now();
+          requestLock(true);
+        }
+      }
+    }
+
+    function stop() {
+      if (stopped) {
+        return;
+      }
+      stopped = true;
+      clearInterval(beat);
+      clearTimeout(restartTimer);
+      clearTimeout(resyncTimer);
+      if (leading) {
+        leading = false;
+        dropAll();
+        release();
+      } else {
+        post(hub, {type: 'leave', clientId: hooks.identity().clientId});
+      }
+      hub.close();
+      if (inbox !== null) {
+        inbox.close();
+      }
+    }
+
+    hub.onmessage = (event) => onHub(event.data);
+    beat = setInterval(heartbeat, SHARE_HEARTBEAT_MS);
+    join();
+    requestLock(false);
+
+    return {
+      get leading() {
+        return leading;
+      },
+      /** (leader) The members, for a new connection to carry (see ctx.members()). */
+      members: () => Array.from(members.values()),
+      /** (leader) A batch for `member`, from the connection. */
+      relay(member, entry) {
+        if (members.get(member.clientId) !== member) {
+          return;  // it left meanwhile
+        }
+        post(member.outbox, {type: 'batch', prev: member.cursor, cursor: entry.cursor,
+          messages: entry.messages, reset: entry.reset || null});
+        member.cursor = entry.cursor;
+      },
+      /** (leader) The server refused `member`'s client: tell its tab, and carry it no more. */
+      refuse(member, error) {
+        if (members.get(member.clientId) === member) {
+          post(member.outbox, {type: 'refused', code: error.code, message: error.message,
+            status: error.status});
+          members.delete(member.clientId);
+          member.outbox.close();
+        }
+      },
+      /** (leader) The connection's state, for the members. */
+      state(state, transport) {
+        connectionState = {state, transport};
+        announce();
+      },
+      /** The tab's client changed (a resumed client was refused): join as the new one. */
+      rejoin: join,
+      stop,
+    };
+  }
+
   /**
    * One client: a connection to the server for one configuration, with its own send queue and
    * handlers. `config` is checked (checkConfig) and `candidates` are its transports
@@ -1066,8 +1478,10 @@
    * closed from the start and reports that error. `resume` (resumePlan) keeps the client for
    * the tab's next page, and resumes the one an earlier page kept, if any; should the server
    * refuse that one before it connects, the client goes on with `config`, its page's own.
+   * With `sharing`, the client shares one connection with the other tabs of the browser that
+   * run the application (see "One connection for the tabs of a browser" above).
    */
-  function createClient(config, candidates, closeError, resume) {
+  function createClient(config, candidates, closeError, resume, sharing) {
     const handlers = {ready: [], message: [], error: [], reset: [], state: []};
     const stats = {received: 0, resets: 0, sent: 0};
     let resumed = Boolean(resume && resume.kept);
@@ -1082,6 +1496,8 @@
     let bootstrapped = false;  // a transport has connected once
     let readyDone = false;     // ... and the ready callbacks have been called
     let sender = config ? newSender() : null;
+    let share = null;           // the sharing of the tab's connection, when shared
+    let leaderTransport = null; // (member) the transport of the leader's connection
 
     function newSender() {
       return createSender(config, stats, () => state === 'connected', () => {
@@ -1221,6 +1637,10 @@
       sender = newSender();
       sender.adopt(held);
       keep(true);
+      if (share !== null && !share.leading) {
+        share.rejoin();
+        return;
+      }
       tried.clear();
       candidateIndex = 0;
       failures = 0;
@@ -1249,8 +1669,11 @@
     let upgradeDelay = UPGRADE_FIRST_MS;
     let probing = false;
 
-    /** The context of one connection attempt: reports from a stale attempt are ignored. */
-    function contextFor(id) {
+    /**
+     * The context of one connection attempt, which also carries `members` (the other tabs'
+     * clients, when the connection is shared): reports from a stale attempt are ignored.
+     */
+    function contextFor(id, members) {
       const live = () => connection !== null && connection.id === id;
       return {
         config,
@@ -1259,6 +1682,8 @@
         deliver: (message, next) => live() && deliver(message, next),
         reset: (info, next) => live() && handleReset(info, next),
         setCursor: (next) => live() && setCursor(next),
+        members: () => members,
+        relay: (index, entry) => live() && share.relay(members[index - 1], entry),
       };
     }
 
@@ -1267,9 +1692,21 @@
       tried.add(name);
       connectionId += 1;
       const id = connectionId;
-      const transport = TRANSPORTS[name](contextFor(id));
-      connection = {transport, id};
+      const members = share !== null ? share.members() : [];
+      const transport = TRANSPORTS[name](contextFor(id, members));
+      connection = {transport, id, members};
       transport.start().then(() => onEnded(id, null), (error) => onEnded(id, error));
+    }
+
+    /** (leader) The tabs sharing the connection changed: a new connection carries them. */
+    function reconnectMembers() {
+      if (connection !== null) {
+        const current = connection;
+        connection = null;
+        current.transport.stop();
+        openConnection();
+      }
+      // Otherwise a reconnection is waiting out its backoff: it takes the new members.
     }
 
     /** The bootstrap is complete: each ready callback runs once, later ones at once. */
@@ -1283,21 +1720,104 @@
     function onOpened() {
       reconnectBackoff.reset();
       failures = 0;
+      if (share !== null) {
+        share.state('connected', candidates[candidateIndex]);
+      }
+      connected();
+      scheduleUpgrade();
+    }
+
+    /** The client's messages flow: over its own connection, or its leading tab's. */
+    function connected() {
       setState('connected');
       if (!bootstrapped) {
         bootstrapped = true;
         dispatch(runReady);
       }
       sender.pump();
-      scheduleUpgrade();
+    }
+
+    // --- A tab that shares its connection (see createShare) -------------------------------
+    let served = false;  // (member) a batch relayed by the leader was handed over
+
+    function shareHooks() {
+      return {
+        identity: () => ({clientId: config.clientId, token: config.token, cursor}),
+        maxClients: () => config.limits.maxClientsPerConnection,
+        lead() {
+          leaderTransport = null;
+          tried.clear();
+          candidateIndex = 0;
+          failures = 0;
+          openConnection();
+        },
+        follow: stopConnecting,
+        leaderState(leaderState, transport) {
+          if (leaderState === 'connected') {
+            leaderTransport = typeof transport === 'string' ? transport : null;
+            connected();
+          } else if (state !== 'closed') {
+            setState(bootstrapped ? 'reconnecting' : 'connecting');
+          }
+        },
+        relayed: applyRelayed,
+        refused(error) {
+          if (resumed && !served && STALE_CLIENT.includes(error.code)) {
+            startAfresh(error);
+          } else {
+            close(error);
+          }
+        },
+        alone() {
+          share = null;
+          openConnection();
+        },
+        membersChanged: reconnectMembers,
+      };
+    }
+
+    /** (member) A relayed batch, handed over when it follows on from the cursor. */
+    function applyRelayed(batch) {
+      if (batch.prev !== cursor || typeof batch.cursor !== 'string' || !Array.isArray(batch.messages)) {
+        return false;
+      }
+      served = true;
+      if (batch.reset) {
+        handleReset(batch.reset, null);
+      }
+      for (const message of batch.messages) {
+        deliver(message, null);
+      }
+      setCursor(batch.cursor);
+      return true;
+    }
+
+    /** Ends the connection and every timer of the reconnection machine. */
+    function stopConnecting() {
+      if (connection !== null) {
+        connection.transport.stop();
+        connection = null;
+      }
+      clearTimeout(reconnectTimer);
+      reconnectTimer = null;
+      clearTimeout(upgradeTimer);
+      upgradeTimer = null;
     }
 
     function onEnded(id, error) {
       if (connection === null || connection.id !== id) {
         return;  // stopped on purpose, or superseded
       }
-      connection.transport.stop();
+      const ended = connection;
+      ended.transport.stop();
       connection = null;
+      if (error && error.index > 0 && error.index <= ended.members.length
+          && !isRetryableStatus(error.status)) {
+        // One of the other tabs' clients was refused: it is told, and the rest go on.
+        share.refuse(ended.members[error.index - 1], error);
+        openConnection();
+        return;
+      }
       failures = error ? failures + 1 : 0;
       const action = nextAction(error);
       if (action === 'close' && resumed && !bootstrapped && STALE_CLIENT.includes(error.code)) {
@@ -1379,6 +1899,8 @@
         deliver: () => {},
         reset: () => {},
         setCursor: () => {},
+        members: () => [],
+        relay: () => {},
       });
       const done = () => {
         trial.stop();
@@ -1399,6 +1921,9 @@
 
     function scheduleReconnect() {
       setState(bootstrapped ? 'reconnecting' : 'connecting');
+      if (share !== null) {
+        share.state(state, candidates[candidateIndex]);
+      }
       reconnectTimer = setTimeout(() => {
         reconnectTimer = null;
         openConnection();
@@ -1407,14 +1932,10 @@
 
     function close(error) {
       closeError = error;
-      if (connection !== null) {
-        connection.transport.stop();
-        connection = null;
+      if (share !== null) {
+        share.stop();
       }
-      clearTimeout(reconnectTimer);
-      reconnectTimer = null;
-      clearTimeout(upgradeTimer);
-      upgradeTimer = null;
+      stopConnecting();
       setState('closed');
       keep(false);  // forgotten: the tab's next page starts with its own client
       reportError(error);
@@ -1529,7 +2050,18 @@
         return config ? config.application : null;
       },
       get transport() {
+        if (share !== null && !share.leading && leaderTransport !== null) {
+          return leaderTransport;
+        }
         return candidates.length > 0 ? candidates[candidateIndex] : null;
+      },
+      // 'leader' (this tab holds the connection the browser's tabs share), 'member' (it
+      // receives through the leading tab's), or 'off' (its own connection).
+      get sharing() {
+        if (share === null) {
+          return 'off';
+        }
+        return share.leading ? 'leader' : 'member';
       },
       get state() {
         return state;
@@ -1548,9 +2080,18 @@
       stats,
     });
 
+    // A tab that goes away leaves its shared connection now, not when the leader misses it.
+    window.addEventListener('pagehide', (event) => {
+      if (!event.persisted && share !== null) {
+        share.stop();
+      }
+    });
+
     openGateWhenLoaded();
     if (closeError) {
       close(closeError);
+    } else if (sharing) {
+      share = createShare(shareName(config), shareHooks());
     } else {
       openConnection();
     }
@@ -1615,9 +2156,11 @@
     if (typeof application !== 'string' || application === '') {
       throw new TypeError('thywill: connect() takes the name of an application');
     }
-    const given = optionsOf(options, ['config', 'resume'], 'connect()');
-    if (given.resume !== undefined && typeof given.resume !== 'boolean') {
-      throw new TypeError('thywill: the resume option of connect() must be true or false');
+    const given = optionsOf(options, ['config', 'resume', 'share'], 'connect()');
+    for (const name of ['resume', 'share']) {
+      if (given[name] !== undefined && typeof given[name] !== 'boolean') {
+        throw new TypeError('thywill: the ' + name + ' option of connect() must be true or false');
+      }
     }
     const existing = clients.get(application);
     if (existing !== undefined && existing.state !== 'closed') {
@@ -1631,7 +2174,8 @@
         + ' is for the application "' + config.application + '", not "' + application + '".');
     }
     const candidates = chooseCandidates(config);
-    const client = createClient(config, candidates, null, resumePlan(config, given.resume !== false));
+    const client = createClient(config, candidates, null, resumePlan(config, given.resume !== false),
+      sharingWanted(config, given.share !== false));
     clients.set(application, client);
     return client;
   }
@@ -1659,7 +2203,8 @@
         }
         error = problem;
       }
-      pageDefault = createClient(config, candidates, error, config ? resumePlan(config, true) : null);
+      pageDefault = createClient(config, candidates, error, config ? resumePlan(config, true) : null,
+        config !== null && sharingWanted(config, true));
     }
     return pageDefault;
   }
@@ -1672,7 +2217,7 @@
 
   const CLIENT_METHODS = ['ready', 'send', 'onMessage', 'onError', 'onReset', 'onStateChange'];
   const CLIENT_PROPERTIES = ['clientId', 'application', 'transport', 'state', 'cursor', 'config', 'stats',
-    'resumed'];
+    'resumed', 'sharing'];
 
   /**
    * `window.thywill`: connect(), and every member of the page's default client, forwarded to
