@@ -44,6 +44,11 @@ CHROMIUM_FLAGS = (
     "--disable-backgrounding-occluded-windows",
 )
 WAIT = 10.0  # default bound of every wait, in seconds
+PAGE_LOAD = 30.0
+"""Bound of a page load. ChromeDriver holds every command to a tab until the tab's pending
+navigation ends, within this bound: a tab opened by ``window.open`` on a loaded machine has
+taken longer than WAIT to load (CI failed with "Timed out receiving message from renderer:
+10.000" on its first script), and its first wait must not be cut short by it."""
 BYE_BOUND = 15.0
 """How soon a closed tab that said bye is gone for the others: BYE_GRACE (5 s), one sweep
 (at most 5 s) and a margin."""
@@ -73,7 +78,7 @@ class Browsers:
         options.add_argument(f"--user-data-dir={profile}")
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-        driver.set_page_load_timeout(WAIT)
+        driver.set_page_load_timeout(PAGE_LOAD)
         driver.set_script_timeout(WAIT)
         self.drivers.append(driver)
         return driver
