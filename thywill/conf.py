@@ -190,11 +190,12 @@ def _entry(setting: str, config: object, check_id: str) -> dict[str, Any]:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class HooksConfig:
-    """THYWILL_HOOKS: where hook scripts are, whether to reload them, their cache."""
+    """THYWILL_HOOKS: where hook scripts are, whether to reload them, their cache
+    (None: the push backend's store when every process shares it, else ``"default"``)."""
 
     path: Path | None = None
     reload: bool = False
-    cache: str = "default"
+    cache: str | None = None
 
 
 @functools.cache
@@ -225,8 +226,8 @@ def get_hooks() -> HooksConfig:
             f"{setting}['RELOAD'] must be True or False, not {reload!r}.",
             check_id="thywill.E010",
         )
-    cache = raw.get("CACHE", "default")
-    if not isinstance(cache, str) or cache not in settings.CACHES:
+    cache = raw.get("CACHE")
+    if cache is not None and (not isinstance(cache, str) or cache not in settings.CACHES):
         raise ConfigurationError(
             f"{setting}['CACHE'] must be a key of CACHES, not {cache!r}.",
             check_id="thywill.E010",

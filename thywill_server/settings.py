@@ -217,10 +217,10 @@ THYWILL_PIPELINE = [
 
 # Hook scripts: every .py file in PATH runs pre_<event>/post_<event> functions around
 # events (documentation/hooks.md). RELOAD (default: DEBUG) reloads changed scripts;
-# CACHE is the Django cache holding their shared state.
+# their shared state is on Redis when REDIS_URL is set (the push backend's), else in the
+# "default" cache; CACHE names another cache.
 THYWILL_HOOKS = {
     "PATH": os.environ.get("THYWILL_HOOKS_PATH") or None,
-    "CACHE": "default",
 }
 
 # Transports the client may use, in the order it tries them.

@@ -69,6 +69,13 @@ class RoomsApplication(BaseApplication):
     def on_room_users(self, ctx: Context, data: dict) -> JSON:
         return ctx.user_counts(data["room"])
 
+    def on_room_count(self, ctx: Context, data: dict) -> JSON:
+        # The hook scripts' pre_room_count added the count (tests/apps/hooks/rules.py).
+        return data["count"]
+
+    def on_room_acount(self, ctx: Context, data: dict) -> JSON:
+        return {"count": data["count"], "claimed": data["claimed"]}
+
     def on_whoami(self, ctx: Context, data: dict) -> JSON:
         return ctx.user.get_username()
 

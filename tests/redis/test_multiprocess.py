@@ -276,3 +276,33 @@ def test_a_logout_on_one_process_ends_the_session_on_the_other(pair):
             assert time.monotonic() - ended < PRESENCE_TTL / 3 + 1.0
         browser.close()
         reader.close()
+
+
+def test_hook_scripts_share_state_across_processes_with_nothing_configured(pair):
+    """THYWILL_HOOKS sets no CACHE and the site's cache is per process: ``shared``
+    lives on the push backend's Redis, so a count kept by hook scripts goes on from one
+    process to the other, from sync and from async functions."""
+    a, b = pair
+    key = secrets.token_hex(4)
+    with ThywillHttpClient(a.url, "rooms") as tab:
+        tab.bootstrap()
+        counts = []
+        for server in (a, b, a, b):
+            tab.use_server(server.url)
+            [result] = tab.send({"type": "room.count", "key": key})
+            counts.append(result["value"])
+        assert counts == [1, 2, 3, 4]
+
+
+def test_an_async_hook_claims_once_across_processes(pair):
+    """``shared.aadd`` is atomic across processes: of two clients on two processes,
+    only the first to send claims the key; ``aincr`` counts both."""
+    a, b = pair
+    key = secrets.token_hex(4)
+    answers = []
+    for server in (a, b):
+        with ThywillHttpClient(server.url, "rooms") as tab:
+            tab.bootstrap()
+            [result] = tab.send({"type": "room.acount", "key": key})
+            answers.append(result["value"])
+    assert answers == [{"count": 1, "claimed": True}, {"count": 2, "claimed": False}]

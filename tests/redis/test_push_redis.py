@@ -10,6 +10,7 @@ import time
 
 import pytest
 import redis.asyncio as aioredis
+from django.core.cache import caches
 from redis.crc import key_slot
 
 from tests.contracts.push import (
@@ -21,6 +22,7 @@ from tests.contracts.push import (
     new_session,
 )
 from thywill.exceptions import PushUnavailableError
+from thywill.hooks.shared import shared
 from thywill.push.redis import RedisPushBackend
 
 
@@ -236,3 +238,29 @@ async def test_an_outage_is_one_episode_from_first_failure_to_recovery(
             assert await waiting is True
     finally:
         await backend.aclose()
+
+
+async def test_the_shared_cache_is_on_the_backends_redis(make_push_backend, settings):
+    """``shared_cache()`` is a cache on the backend's Redis under its key prefix: what one
+    process's cache sets, another's reads. Hook scripts' ``shared`` uses it unless
+    THYWILL_HOOKS names a CACHE."""
+    first = make_push_backend()
+    second = make_push_backend(key_prefix=first.key_prefix)
+    one, other = first.shared_cache(), second.shared_cache()
+    try:
+        assert await one.aadd("claim", "one") is True
+        assert await other.aadd("claim", "other") is False
+        assert await other.aget("claim") == "one"
+        client = aioredis.Redis.from_url(first.url)
+        try:
+            assert await client.exists(f"{first.key_prefix}:shared:1:claim") == 1
+        finally:
+            await client.aclose()
+        shared.use_push_cache(one)
+        assert shared.cache is one
+        settings.THYWILL_HOOKS = {"CACHE": "default"}  # resets the runtime: use it again
+        shared.use_push_cache(one)
+        assert shared.cache is caches["default"]
+    finally:
+        shared.use_push_cache(None)
+        await one.adelete("claim")

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from django.core.cache import caches
 from django.core.checks import Error
 from django.test import AsyncClient
 
@@ -323,14 +324,25 @@ def test_bad_hooks_settings_are_e010(settings, value, message):
 
 
 def test_per_process_cache_with_debug_off_is_w003(tmp_path, settings):
-    """Hook scripts with a LocMemCache and DEBUG off get the W003 warning."""
-    settings.THYWILL_HOOKS = {"PATH": str(tmp_path)}
+    """Hook scripts whose CACHE is a LocMemCache, with DEBUG off, get the W003 warning;
+    without CACHE the store follows the push backend, and nothing is warned about."""
+    settings.THYWILL_HOOKS = {"PATH": str(tmp_path), "CACHE": "default"}
     settings.DEBUG = False
     [warning] = check_hooks()
     assert warning.id == "thywill.W003"
+    assert not isinstance(warning, Error)
     settings.DEBUG = True
     assert check_hooks() == []
-    assert not isinstance(warning, Error)
+    settings.DEBUG = False
+    settings.THYWILL_HOOKS = {"PATH": str(tmp_path)}
+    assert check_hooks() == []
+
+
+def test_shared_state_is_in_the_default_cache_with_an_in_memory_push_backend():
+    """The in-memory push backend offers no store of its own: ``shared`` uses Django's
+    ``"default"`` cache."""
+    assert get_runtime().push.shared_cache() is None
+    assert shared.cache is caches["default"]
 
 
 async def test_fail_in_pre_connect_refuses_the_page(hooks_dir):

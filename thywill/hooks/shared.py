@@ -1,10 +1,11 @@
 """Shared state for hook scripts: seen by every server process.
 
 Module globals of a script are per process. State that every process must agree on
-(scores, room sizes, counters) goes here instead. It is kept in one of Django's caches
-(``THYWILL_HOOKS["CACHE"]``, default ``"default"``), not in the push backend: Django's cache
-API already has atomic ``add`` and ``incr``, timeouts and async variants, works with the
-Redis cache a multi-process site runs anyway, and needs nothing new from push backends.
+(scores, room sizes, counters) goes here instead. It is kept in a Django cache, which
+already has atomic ``add`` and ``incr``, timeouts and async variants:
+``THYWILL_HOOKS["CACHE"]`` when it names one; otherwise the push backend's own store when
+every process shares it (the Redis backend's Redis, ``shared_cache()``), so a site on
+Redis shares the state with nothing more configured; otherwise Django's ``"default"``.
 """
 
 from __future__ import annotations
@@ -26,10 +27,21 @@ class SharedState:
     default) keeps a value until it is deleted or the cache evicts it.
     """
 
+    def __init__(self) -> None:
+        self._push_cache: BaseCache | None = None
+
+    def use_push_cache(self, cache: BaseCache | None) -> None:
+        """Keep the state in ``cache`` unless THYWILL_HOOKS names a cache (called by
+        thywill when it builds the push backend, with its ``shared_cache()``)."""
+        self._push_cache = cache
+
     @property
     def cache(self) -> BaseCache:
         """The Django cache behind the store."""
-        return caches[conf.get_hooks().cache]
+        name = conf.get_hooks().cache
+        if name is not None:
+            return caches[name]
+        return self._push_cache if self._push_cache is not None else caches["default"]
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value of ``key``, or ``default``."""
@@ -59,6 +71,10 @@ class SharedState:
     async def aset(self, key: str, value: Any, timeout: float | None = None) -> None:
         """``set()`` for async hook functions."""
         await self.cache.aset(KEY_PREFIX + key, value, timeout)
+
+    async def aadd(self, key: str, value: Any, timeout: float | None = None) -> bool:
+        """``add()`` for async hook functions (atomic)."""
+        return await self.cache.aadd(KEY_PREFIX + key, value, timeout)
 
     async def aincr(self, key: str, delta: int = 1) -> int:
         """``incr()`` for async hook functions."""

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 
+from django.core.cache.backends.base import BaseCache
 from django.core.checks import CheckMessage
 
 from thywill.log.base import BaseLog
@@ -90,6 +91,13 @@ class BasePushBackend:
     def use_log(self, log: BaseLog) -> None:
         """Report to ``log`` from now on (called by thywill when it builds the backend)."""
         self.log = log
+
+    def shared_cache(self) -> BaseCache | None:
+        """A Django cache on the backend's own store, reached by every process that
+        uses the backend: where hook scripts' ``shared`` state lives unless
+        ``THYWILL_HOOKS["CACHE"]`` names another. None (the default) for a backend
+        with no such store; ``shared`` then uses Django's ``"default"`` cache."""
+        return None
 
     async def publish(self, channel: str, payload: str) -> str:
         """Append one message to a channel and wake its readers.

@@ -28,6 +28,8 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 import redis.exceptions
 from django.core import checks
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.redis import RedisCache
 from django.core.checks import CheckMessage
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
@@ -206,6 +208,21 @@ class RedisPushBackend(BasePushBackend):
         self.outage = OutageTracker("Redis")
 
     # --- keys --------------------------------------------------------------------------
+
+    def shared_cache(self) -> BaseCache:
+        """Django's Redis cache on this Redis, under ``<key_prefix>:shared``: the hook
+        scripts' ``shared`` state is then every process's without a cache of its own."""
+        return RedisCache(
+            self.url,
+            {
+                "KEY_PREFIX": f"{self.key_prefix}:shared",
+                "TIMEOUT": None,
+                "OPTIONS": {
+                    name: self._pool_options[name]
+                    for name in ("socket_timeout", "socket_connect_timeout")
+                },
+            },
+        )
 
     def _channel_keys(self, channel: str) -> tuple[str, str]:
         return f"{self._tag}:m:{channel}", f"{self._tag}:s:{channel}"

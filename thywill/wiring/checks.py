@@ -181,7 +181,9 @@ def check_hooks(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             continue  # reported by check_applications
         messages.extend(_collect(functools.partial(load_app_hooks, app)))
     hooks = conf.get_hooks()
-    backend = settings.CACHES[hooks.cache]["BACKEND"]
+    # Without CACHE, the store is the push backend's when every process shares it, and
+    # one process's otherwise (where a push backend of one process allows no other).
+    backend = settings.CACHES[hooks.cache]["BACKEND"] if hooks.cache is not None else ""
     if hooks.path is not None and not settings.DEBUG and backend in PER_PROCESS_CACHES:
         messages.append(
             checks.Warning(

@@ -30,6 +30,7 @@ from thywill.feed.connections import ConnectionLimiter
 from thywill.feed.cursor import Cursor
 from thywill.feed.feed import DISCONNECTED_REASON, ClientFeed
 from thywill.feed.presence import Presence
+from thywill.hooks.shared import shared
 from thywill.identity.tokens import ClientIdentity, forget_client
 from thywill.log.base import BaseLog
 from thywill.metrics.exposition import clean_up_at_exit
@@ -104,6 +105,7 @@ class Runtime:
             self._components[role] = instance
             if isinstance(instance, BasePushBackend):
                 instance.use_log(self.log)  # where it reports the end of an outage
+                shared.use_push_cache(instance.shared_cache())
         assert isinstance(instance, base)
         return instance
 
@@ -317,6 +319,7 @@ def reset_runtime() -> None:
     """Forget the cached settings and the runtime; the next use builds them anew."""
     global _runtime
     conf.reset()
+    shared.use_push_cache(None)
     if _runtime is not None:
         _runtime.discard()
     _runtime = None

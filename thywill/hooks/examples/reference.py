@@ -11,7 +11,7 @@ The script API, imported from ``thywill``:
     shared                                     state shared by every server process:
         shared.get(key, default=None)   shared.set(key, value, timeout=None)
         shared.add(key, value, timeout=None) -> bool   shared.incr(key, delta=1) -> int
-        shared.delete(key)   and aget / aset / aincr / adelete for async functions
+        shared.delete(key)   and aget / aset / aadd / aincr / adelete for async functions
     Model                                      the type of ``model``
     StaleModelError                            raised when a kept model is used later
 
