@@ -1,15 +1,16 @@
 """Reloads in a real Chromium: a reloaded page resumes its tab's client, so messages sent
-to it while the page reloaded arrive after the reload, once, in order, and the members of
-its group hear of no leave and no join (documentation/transports.md, "Reloads").
+to it while the page reloaded arrive after the reload, once, in order, and the members
+of its group hear of no leave and no join (documentation/transports.md, "Reloads").
 
-Alice's reload is held in the gap between pages: while her tab's ``e2e-hold`` flag is set,
-a script that runs before her page's own (``HOLD_JS``) fails every fetch and WebSocket of
-the page, as a network down would; her page reloads and Bob sends her 100 messages while
-no page of hers reads, then the flag is cleared. The presence lease lasts
-TTL seconds: the tests wait past it after the reload, so that a client left behind would
-have been announced as gone. The tests of a module share a server, so a page hears the
-leaves of earlier tests' clients too: what the tests check is the joins, and the
-announcements of their own clients.
+Alice's reload is held in the gap between pages: while her tab's ``e2e-hold`` flag is
+set, a script that runs before her page's own (``HOLD_JS``) fails every fetch and
+WebSocket of the page, as a network down would, and holds back what the page posts to
+her other tabs over BroadcastChannel (a tab that shares its browser's connection); her
+page reloads and Bob sends her 100 messages while no page of hers reads, then the flag
+is cleared. The presence lease lasts TTL seconds: the tests wait past it after the
+reload, so that a client left behind would have been announced as gone. The tests of a
+module share a server, so a page hears the leaves of earlier tests' clients too: what
+the tests check is the joins, and the announcements of their own clients.
 """
 
 from __future__ import annotations
@@ -56,6 +57,24 @@ HOLD_JS = """
   Object.assign(Held, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
   Held.prototype = Real.prototype;
   window.WebSocket = Held;
+  // A tab that shares its browser's connection speaks to the leading tab over
+  // BroadcastChannel: while held, what it posts waits, and goes when the network is back.
+  const waiting = [];
+  class HeldChannel extends BroadcastChannel {
+    postMessage(message) {
+      if (held()) {
+        waiting.push([this, message]);
+      } else {
+        super.postMessage(message);
+      }
+    }
+  }
+  window.BroadcastChannel = HeldChannel;
+  window.addEventListener('online', () => {
+    for (const [channel, message] of waiting.splice(0)) {
+      channel.postMessage(message);
+    }
+  });
 })();
 """
 ANNOUNCED = (
@@ -141,7 +160,9 @@ def reload_while_sent_to(alice: WebDriver, bob: WebDriver) -> float:
     hold(alice, True)
     began = time.monotonic()
     alice.refresh()
-    assert alice.execute_script("return thywill.state") != "connected"
+    if alice.execute_script("return thywill.sharing") != "member":
+        # (A member shows its leader's connection, which other tabs keep connected.)
+        assert alice.execute_script("return thywill.state") != "connected"
     record_messages(alice)  # nothing can be delivered before: the page is held
     sent = bob.execute_async_script(SEND_JS, {"to": to, "n": MESSAGES})
     assert sent == "ok"
@@ -171,6 +192,52 @@ def test_a_reload_resumes_losing_nothing_and_announcing_nothing(
     ]
     assert alice.execute_script("return thywill.state") == "connected"
     assert joins_and_of(bob, before) == heard
+
+
+@pytest.mark.parametrize("transport", ["websocket", "sse"])
+@pytest.mark.parametrize("reloading", ["leader", "member"])
+def test_a_tab_that_shares_the_connection_reloads_losing_nothing(
+    browser: Browsers, resuming: LiveServer, transport: str, reloading: str
+) -> None:
+    """Alice has two tabs, sharing one connection: one leads and holds it, the other is a
+    member. One of them reloads while Bob sends its client 100 messages: all arrive
+    after the reload, once, in order, to the same client, and Bob heard no leave and no
+    join. The other tab got none of them and stayed connected. When the leader reloads,
+    the member leads in its place and the reloaded tab joins it."""
+    alice, bob = two_in_the_hall(browser, resuming, transport)
+    first = alice.current_window_handle
+    alice.switch_to.new_window("tab")
+    alice.get(page_url(resuming, transport))
+    wait_connected(alice)
+    record_messages(alice)
+    second = alice.current_window_handle
+    assert alice.execute_script("return thywill.sharing") == "member"
+    wait_for(
+        bob,
+        f"{ANNOUNCED}.some(([kind, client]) => client === {client_id(alice)!r})",
+        what="the second tab's join",
+    )
+    alice.switch_to.window(first)
+    assert alice.execute_script("return thywill.sharing") == "leader"
+    other = first if reloading == "member" else second
+    alice.switch_to.window(second if reloading == "member" else first)
+    before = client_id(alice)
+    heard = joins_and_of(bob, before)
+    began = reload_while_sent_to(alice, bob)
+    assert client_id(alice) == before
+    assert alice.execute_script("return thywill.resumed") is True
+    wait_for(alice, f"e2e.received.length >= {MESSAGES}", what="the messages")
+    time.sleep(max(0.0, began + PAST_THE_LEASE - time.monotonic()))
+    assert alice.execute_script(f"return {APPLICATION_DATA}") == [
+        {"n": n} for n in range(1, MESSAGES + 1)
+    ]
+    assert alice.execute_script("return thywill.state") == "connected"
+    assert alice.execute_script("return thywill.sharing") == "member"
+    assert joins_and_of(bob, before) == heard
+    alice.switch_to.window(other)
+    assert alice.execute_script("return thywill.sharing") == "leader"
+    assert alice.execute_script("return thywill.state") == "connected"
+    assert alice.execute_script(f"return {APPLICATION_DATA}.filter((d) => 'n' in d)") == []
 
 
 def test_with_resuming_off_a_reload_is_a_new_client(
