@@ -56,6 +56,12 @@ COUNT_JS = """
 })();
 """
 SHARING = "thywill.sharing"
+NO_WEB_LOCKS_JS = """
+Object.defineProperty(Navigator.prototype, 'locks', {
+  get: () => undefined, configurable: true,
+});
+"""
+"""Run before a page's own scripts: the browser has no Web Locks, as some older ones."""
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +77,16 @@ def not_sharing(live_factory: Callable[..., LiveServer]) -> LiveServer:
 
 
 def open_tabs(
-    browser: Browsers, server: LiveServer, transport: str, count: int
+    browser: Browsers,
+    server: LiveServer,
+    transport: str,
+    count: int,
+    *,
+    web_locks: bool = True,
 ) -> tuple[WebDriver, list[str]]:
     """``count`` tabs of one new browser on the echo page, each connected and recording
-    what it receives; the driver and the tabs' handles."""
+    what it receives; the driver and the tabs' handles. Without ``web_locks``, the pages
+    see no ``navigator.locks``."""
     driver = browser()
     if server not in browser.servers:
         browser.servers.append(server)
@@ -85,6 +97,10 @@ def open_tabs(
         driver.execute_cdp_cmd(
             "Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_JS}
         )
+        if not web_locks:
+            driver.execute_cdp_cmd(
+                "Page.addScriptToEvaluateOnNewDocument", {"source": NO_WEB_LOCKS_JS}
+            )
         driver.get(f"{server.url}/thywill/init/?transport={transport}")
         handles.append(driver.current_window_handle)
     for handle in handles:
@@ -169,6 +185,48 @@ def test_the_leading_tab_closes_and_the_others_go_on_losing_nothing(
         "member",
     ]
     echo_in_each(driver, others, 10, "after")
+
+
+@pytest.mark.parametrize("transport", ["websocket", "longpoll"])
+def test_without_web_locks_the_tabs_elect_their_leader(
+    browser: Browsers, server: LiveServer, transport: str
+) -> None:
+    """A browser without Web Locks: the five tabs elect one leader over BroadcastChannel,
+    which alone opens feed connections, and each tab echoes its own. When the leader
+    closes with 20 messages on their way to each other tab, the others elect another and
+    get all of them, once, in order."""
+    driver, tabs = open_tabs(browser, server, transport, 5, web_locks=False)
+    assert in_each(driver, tabs, "navigator.locks === undefined") == [True] * 5
+    roles = in_each(driver, tabs, SHARING)
+    assert sorted(roles) == ["leader", "member", "member", "member", "member"]  # type: ignore[type-var]
+    echo_in_each(driver, tabs, 10, "elected")
+    opened = in_each(driver, tabs, "window.e2eFeeds")
+    for role, count in zip(roles, opened, strict=True):
+        assert (count >= 1) if role == "leader" else (count == 0), (roles, opened)
+
+    leader = tabs[roles.index("leader")]
+    others = [tab for tab in tabs if tab != leader]
+    sent = {}
+    for number, handle in enumerate(others):
+        driver.switch_to.window(handle)
+        already = len(texts_received(driver))
+        texts = [f"re-elected tab {number} message {n}" for n in range(20)]
+        sent[handle] = (already, texts)
+        send_texts(driver, texts)
+    driver.switch_to.window(leader)
+    driver.close()
+    for handle, (already, texts) in sent.items():
+        driver.switch_to.window(handle)
+        wait_for(driver, f"e2e.received.length >= {already + 20}", what="the burst")
+        assert texts_received(driver)[already:] == texts
+    wait_for(driver, "thywill.state === 'connected'", what="connected again")
+    assert sorted(in_each(driver, others, SHARING)) == [  # type: ignore[type-var]
+        "leader",
+        "member",
+        "member",
+        "member",
+    ]
+    echo_in_each(driver, others, 5, "after")
 
 
 @pytest.mark.parametrize("transport", ["sse", "longpoll"])

@@ -1147,21 +1147,32 @@
   // over twice. When the leading tab goes, its lock goes with it and the next tab waiting for
   // the lock leads: the members join it with their cursors, and nothing is lost or repeated.
   // A leader not heard for SHARE_SILENCE_MS (a frozen tab) has its lock taken from it.
+  //
+  // Where the browser has no Web Locks, the tabs elect their leader over the same
+  // BroadcastChannel: a tab that finds no leader claims the lead, and leads unless within
+  // SHARE_ELECT_MS a leader answers or a tab of a lower id claims it too; a leader that goes
+  // says so (`resign`) and the members elect another. Two leaders that hear each other (a
+  // frozen one that woke) settle it the same way: the higher id steps down and joins.
 
   const SHARE_HEARTBEAT_MS = 15000;  // leader and members say they are there this often
   const SHARE_SILENCE_MS = 150000;   // ... and are taken for gone after this long unheard
   const SHARE_SETTLE_MS = 50;        // joins this close together make one reconnection
   const SHARE_RESYNC_MS = 1000;      // batches that do not follow on for this long: resync
+  const SHARE_ELECT_MS = 250;        // (no Web Locks) a claim to lead unanswered this long leads
 
   /**
    * Whether a client of `config` shares its tab's connection: the server allows it
    * (THYWILL_SHARE_CONNECTIONS), the page did not turn it off (`wanted`), and the browser has
-   * Web Locks and BroadcastChannel (without them, each tab connects alone).
+   * BroadcastChannel (without it, each tab connects alone).
    */
   function sharingWanted(config, wanted) {
-    return wanted && config.share === true
-      && typeof BroadcastChannel === 'function' && typeof navigator === 'object'
-      && navigator !== null && isObject(navigator.locks) && typeof navigator.locks.request === 'function';
+    return wanted && config.share === true && typeof BroadcastChannel === 'function';
+  }
+
+  /** Whether the browser has Web Locks (without them, the tabs elect their leader). */
+  function hasWebLocks() {
+    return typeof navigator === 'object' && navigator !== null && isObject(navigator.locks)
+      && typeof navigator.locks.request === 'function';
   }
 
   /**
@@ -1194,6 +1205,7 @@
    */
   function createShare(name, hooks) {
     const tabId = randomId();
+    const locks = hasWebLocks();
     const hub = new BroadcastChannel(name);
     const members = new Map();   // (leader) clientId -> {clientId, token, cursor, seen, outbox}
     let inbox = null;            // (member) this tab's client's batches
@@ -1207,6 +1219,7 @@
     let beat = null;
     let restartTimer = null;
     let resyncTimer = null;
+    let electTimer = null;       // (no Web Locks) this tab's claim to lead is pending
 
     function post(channel, message) {
       try {
@@ -1231,6 +1244,34 @@
         inbox.onmessage = (event) => onInbox(event.data);
       }
       post(hub, Object.assign({type: 'join'}, identity));
+    }
+
+    /** Seek the lead: wait for the lock (or take it, `steal`), or, without Web Locks, claim it. */
+    function seekLead(steal) {
+      if (locks) {
+        requestLock(steal);
+      } else {
+        claimLead();
+      }
+    }
+
+    function claimLead() {
+      if (stopped || leading || electTimer !== null) {
+        return;
+      }
+      post(hub, {type: 'claim', tab: tabId});
+      electTimer = setTimeout(() => {
+        electTimer = null;
+        if (!stopped && !leading) {
+          lead();
+        }
+      }, SHARE_ELECT_MS);
+    }
+
+    /** (no Web Locks) Another tab leads or has the better claim: this one does not. */
+    function yieldLead() {
+      clearTimeout(electTimer);
+      electTimer = null;
     }
 
     function requestLock(steal) {
@@ -1265,7 +1306,9 @@
       dropAll();
       hooks.follow();
       leaderSeen = Date.now();
-      requestLock(false);
+      if (locks) {
+        requestLock(false);  // next in line, should the new leader go
+      }
       join();
     }
 
@@ -1280,7 +1323,11 @@
       if (!isObject(message) || stopped) {
         return;
       }
+      if (!locks && onElection(message)) {
+        return;
+      }
       if (message.type === 'leader' && message.leader !== tabId && !leading) {
+        yieldLead();
         leaderSeen = Date.now();
         if (message.leader !== leaderId) {
           leaderId = message.leader;
@@ -1298,6 +1345,35 @@
           scheduleRestart();
         }
       }
+    }
+
+    /** (no Web Locks) The election's messages; true when `message` was one of them. */
+    function onElection(message) {
+      if (message.type === 'claim' && typeof message.tab === 'string') {
+        if (leading) {
+          announce();  // there is a leader: the claimant joins it
+        } else if (electTimer !== null && message.tab < tabId) {
+          yieldLead();  // the lower id leads
+        }
+        return true;
+      }
+      if (message.type === 'resign') {
+        if (!leading && message.leader === leaderId) {
+          leaderId = null;
+          claimLead();
+        }
+        return true;
+      }
+      if (message.type === 'leader' && leading && message.leader !== tabId) {
+        // Two leaders (one was frozen, or two claims crossed): the higher id steps down.
+        if (message.leader < tabId) {
+          stepDown();
+        } else {
+          announce();
+        }
+        return true;
+      }
+      return false;
     }
 
     function admit(message) {
@@ -1382,7 +1458,8 @@
         join();
         if (Date.now() - leaderSeen > SHARE_SILENCE_MS) {
           leaderSeen = Date.now();
-          requestLock(true);
+          leaderId = null;
+          seekLead(true);
         }
       }
     }
@@ -1395,10 +1472,15 @@
       clearInterval(beat);
       clearTimeout(restartTimer);
       clearTimeout(resyncTimer);
+      clearTimeout(electTimer);
       if (leading) {
         leading = false;
         dropAll();
-        release();
+        if (locks) {
+          release();
+        } else {
+          post(hub, {type: 'resign', leader: tabId});
+        }
       } else {
         post(hub, {type: 'leave', clientId: hooks.identity().clientId});
       }
@@ -1411,7 +1493,7 @@
     hub.onmessage = (event) => onHub(event.data);
     beat = setInterval(heartbeat, SHARE_HEARTBEAT_MS);
     join();
-    requestLock(false);
+    seekLead(false);
 
     return {
       get leading() {
