@@ -172,14 +172,10 @@ def reload_while_sent_to(alice: WebDriver, bob: WebDriver) -> float:
     return began
 
 
-@pytest.mark.parametrize("transport", ["websocket", "sse", "longpoll"])
-def test_a_reload_resumes_losing_nothing_and_announcing_nothing(
-    browser: Browsers, resuming: LiveServer, transport: str
-) -> None:
-    """All 100 messages sent during the reload arrive after it, once, in order, to the
-    same client; its connect event did not run again (no welcome), and Bob heard of no
-    leave and no join, past the lease of a client that would have been left behind."""
-    alice, bob = two_in_the_hall(browser, resuming, transport)
+def reload_and_resume(alice: WebDriver, bob: WebDriver) -> None:
+    """Reload Alice's page while Bob sends her client MESSAGES messages: all arrive after
+    the reload, once, in order, to the same client, resumed; and past the lease of a
+    client that would have been left behind, Bob heard no leave and no join."""
     before = client_id(alice)
     heard = joins_and_of(bob, before)
     began = reload_while_sent_to(alice, bob)
@@ -192,6 +188,17 @@ def test_a_reload_resumes_losing_nothing_and_announcing_nothing(
     ]
     assert alice.execute_script("return thywill.state") == "connected"
     assert joins_and_of(bob, before) == heard
+
+
+@pytest.mark.parametrize("transport", ["websocket", "sse", "longpoll"])
+def test_a_reload_resumes_losing_nothing_and_announcing_nothing(
+    browser: Browsers, resuming: LiveServer, transport: str
+) -> None:
+    """All 100 messages sent during the reload arrive after it, once, in order, to the
+    same client; its connect event did not run again (no welcome), and Bob heard of no
+    leave and no join, past the lease of a client that would have been left behind."""
+    alice, bob = two_in_the_hall(browser, resuming, transport)
+    reload_and_resume(alice, bob)
 
 
 @pytest.mark.parametrize("transport", ["websocket", "sse"])
@@ -221,19 +228,8 @@ def test_a_tab_that_shares_the_connection_reloads_losing_nothing(
     assert alice.execute_script("return thywill.sharing") == "leader"
     other = first if reloading == "member" else second
     alice.switch_to.window(second if reloading == "member" else first)
-    before = client_id(alice)
-    heard = joins_and_of(bob, before)
-    began = reload_while_sent_to(alice, bob)
-    assert client_id(alice) == before
-    assert alice.execute_script("return thywill.resumed") is True
-    wait_for(alice, f"e2e.received.length >= {MESSAGES}", what="the messages")
-    time.sleep(max(0.0, began + PAST_THE_LEASE - time.monotonic()))
-    assert alice.execute_script(f"return {APPLICATION_DATA}") == [
-        {"n": n} for n in range(1, MESSAGES + 1)
-    ]
-    assert alice.execute_script("return thywill.state") == "connected"
+    reload_and_resume(alice, bob)
     assert alice.execute_script("return thywill.sharing") == "member"
-    assert joins_and_of(bob, before) == heard
     alice.switch_to.window(other)
     assert alice.execute_script("return thywill.sharing") == "leader"
     assert alice.execute_script("return thywill.state") == "connected"

@@ -162,21 +162,32 @@ def test_the_leading_tab_closes_and_the_others_go_on_losing_nothing(
     closes: another tab takes the lead, and every tab gets all its own, once, in order,
     then its next ones as well."""
     driver, tabs = open_tabs(browser, server, transport, 5)
+    others = close_the_leader_during_a_burst(driver, tabs, 40, "burst")
+    echo_in_each(driver, others, 10, "after")
+
+
+def close_the_leader_during_a_burst(
+    driver: WebDriver, tabs: list[str], count: int, tag: str
+) -> list[str]:
+    """Each tab but the leader sends ``count`` texts; the leader closes while they are on
+    their way. Each other tab gets all its own, once, in order, and one of them leads
+    now; return them."""
     roles = in_each(driver, tabs, SHARING)
     leader = tabs[roles.index("leader")]
     others = [tab for tab in tabs if tab != leader]
     sent = {}
     for number, handle in enumerate(others):
         driver.switch_to.window(handle)
-        texts = [f"burst tab {number} message {n}" for n in range(40)]
-        sent[handle] = texts
+        already = len(texts_received(driver))
+        texts = [f"{tag} tab {number} message {n}" for n in range(count)]
+        sent[handle] = (already, texts)
         send_texts(driver, texts)
     driver.switch_to.window(leader)
     driver.close()
-    for handle, texts in sent.items():
+    for handle, (already, texts) in sent.items():
         driver.switch_to.window(handle)
-        wait_for(driver, "e2e.received.length >= 40", timeout=20, what="the burst")
-        assert texts_received(driver) == texts
+        wait_for(driver, f"e2e.received.length >= {already + count}", timeout=20, what=tag)
+        assert texts_received(driver)[already:] == texts
     wait_for(driver, "thywill.state === 'connected'", what="connected again")
     assert sorted(in_each(driver, others, SHARING)) == [  # type: ignore[type-var]
         "leader",
@@ -184,7 +195,7 @@ def test_the_leading_tab_closes_and_the_others_go_on_losing_nothing(
         "member",
         "member",
     ]
-    echo_in_each(driver, others, 10, "after")
+    return others
 
 
 @pytest.mark.parametrize("transport", ["websocket", "longpoll"])
@@ -203,29 +214,7 @@ def test_without_web_locks_the_tabs_elect_their_leader(
     opened = in_each(driver, tabs, "window.e2eFeeds")
     for role, count in zip(roles, opened, strict=True):
         assert (count >= 1) if role == "leader" else (count == 0), (roles, opened)
-
-    leader = tabs[roles.index("leader")]
-    others = [tab for tab in tabs if tab != leader]
-    sent = {}
-    for number, handle in enumerate(others):
-        driver.switch_to.window(handle)
-        already = len(texts_received(driver))
-        texts = [f"re-elected tab {number} message {n}" for n in range(20)]
-        sent[handle] = (already, texts)
-        send_texts(driver, texts)
-    driver.switch_to.window(leader)
-    driver.close()
-    for handle, (already, texts) in sent.items():
-        driver.switch_to.window(handle)
-        wait_for(driver, f"e2e.received.length >= {already + 20}", what="the burst")
-        assert texts_received(driver)[already:] == texts
-    wait_for(driver, "thywill.state === 'connected'", what="connected again")
-    assert sorted(in_each(driver, others, SHARING)) == [  # type: ignore[type-var]
-        "leader",
-        "member",
-        "member",
-        "member",
-    ]
+    others = close_the_leader_during_a_burst(driver, tabs, 20, "re-elected")
     echo_in_each(driver, others, 5, "after")
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -48,8 +48,8 @@ from thywill.exceptions import (
 )
 from thywill.feed.budget import StreamBudget
 from thywill.feed.connections import Connection
-from thywill.feed.feed import ClientFeed
-from thywill.feed.shared import SharedFeed
+from thywill.feed.feed import Batch, ClientFeed
+from thywill.feed.shared import Ready, SharedFeed
 from thywill.identity.tokens import ClientIdentity
 from thywill.log.base import BaseLog
 from thywill.metrics import counters
@@ -283,53 +283,60 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def stream(self, feed: ClientFeed) -> None:
         """Write ``open``, then every batch of the feed, with keepalives in between."""
-        limits = conf.get_limits()
-        keepalive = limits.sse_keepalive
-        budget = StreamBudget(limits.max_stream_bytes)
         start = feed.cursor
+
+        async def following(timeout: float) -> Ready:
+            batch = await feed.next(timeout)
+            return [(0, batch)] if batch else []
+
         # Read once before ``open``: while the push backend is down the socket closes
         # with 4503 without opening, and the client backs off.
-        batch = await feed.next(0)
-        await self.send_frame(open_frame(start))
-        while True:
-            if batch:
-                frame = encode_batch(batch, frame_type="batch")
-                await self.send_frame(frame)
-                metrics.delivered("websocket", batch.messages)
-                counters.delivered(len(batch.messages))
-                if budget.spend(frame):
-                    await self.close_spent()
-                    return
-            waited = await drain.unless_draining(feed.next(keepalive))
-            if waited is None:
-                await self.close_for_restart()
-                return
-            batch = waited
-            if not batch:
-                await self.send_frame(KEEPALIVE_FRAME)
+        first = await following(0)
+        await self.write_feed(
+            open_frame(start),
+            first,
+            following,
+            lambda _, batch: encode_batch(batch, frame_type="batch"),
+        )
 
     async def stream_shared(self, shared: SharedFeed) -> None:
         """``stream`` for a shared socket: ``open`` with every client's cursor, then a
         ``batch`` frame (naming its client) per client that has something."""
-        limits = conf.get_limits()
-        keepalive = limits.sse_keepalive
-        budget = StreamBudget(limits.max_stream_bytes)
         starts = [feed.cursor for feed in shared.feeds]
-        ready = await shared.next(0)
-        await self.send_frame(shared_open_frame(starts))
+        first = await shared.next(0)
+        await self.write_feed(
+            shared_open_frame(starts),
+            first,
+            shared.next,
+            lambda index, batch: encode_client_batch(
+                self.identities[index].client_id, batch, index=index, frame_type="batch"
+            ),
+        )
+
+    async def write_feed(
+        self,
+        opening: str,
+        ready: Ready,
+        following: Callable[[float], Awaitable[Ready]],
+        encode: Callable[[int, Batch], str],
+    ) -> None:
+        """Write ``opening``, then each batch that is ``ready`` and each that
+        ``following`` returns (a frame each, by ``encode``), with a keepalive when it
+        returns none, until the socket has carried MAX_STREAM_BYTES or the process stops.
+        """
+        limits = conf.get_limits()
+        budget = StreamBudget(limits.max_stream_bytes)
+        await self.send_frame(opening)
         while True:
             for index, batch in ready:
-                client_id = self.identities[index].client_id
-                frame = encode_client_batch(
-                    client_id, batch, index=index, frame_type="batch"
-                )
+                frame = encode(index, batch)
                 await self.send_frame(frame)
                 metrics.delivered("websocket", batch.messages)
                 counters.delivered(len(batch.messages))
                 if budget.spend(frame):
                     await self.close_spent()
                     return
-            waited = await drain.unless_draining(shared.next(keepalive))
+            waited = await drain.unless_draining(following(limits.sse_keepalive))
             if waited is None:
                 await self.close_for_restart()
                 return

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from thywill.exceptions import RejectedError
 from thywill.feed.feed import Batch, ClientFeed
@@ -44,9 +44,13 @@ class SharedFeed:
             RejectedError: ``session_ended``, with the client's index.
             PushUnavailableError: the push backend cannot be reached.
         """
+        await self._each(ClientFeed.check_session)
+
+    async def _each(self, step: Callable[[ClientFeed], Awaitable[None]]) -> None:
+        """Run ``step`` on each feed; a refusal is raised with its client's index."""
         for index, feed in enumerate(self.feeds):
             try:
-                await feed.check_session()
+                await step(feed)
             except RejectedError as error:
                 raise error.at(index) from None
 
@@ -75,11 +79,7 @@ class SharedFeed:
             RejectedError: ``session_ended``, with the client's index.
             PushUnavailableError: the push backend cannot be reached.
         """
-        for index, feed in enumerate(self.feeds):
-            try:
-                await feed.keep_alive()
-            except RejectedError as error:
-                raise error.at(index) from None
+        await self._each(ClientFeed.keep_alive)
 
     def expire_within(self, timeout: float) -> float:
         """``timeout``, shortened to the first expiry of a client's token.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
@@ -21,9 +21,8 @@ from thywill.edge.shutdown import drain, refusal
 from thywill.exceptions import PushUnavailableError, RejectedError
 from thywill.feed.budget import StreamBudget
 from thywill.feed.connections import Connection
-from thywill.feed.cursor import Cursor
 from thywill.feed.feed import Batch, ClientFeed
-from thywill.feed.shared import Ready, SharedFeed
+from thywill.feed.shared import Ready
 from thywill.log.base import BaseLog
 from thywill.metrics import counters
 from thywill.wire.sse import (
@@ -46,79 +45,23 @@ async def sse(request: HttpRequest) -> HttpResponseBase:
     feed = await open_feed(request, "sse", cursor)
     if drain.draining:
         raise refusal()
-    start = feed.cursor
-    connection = open_connection(feed.identity, "sse")
-    try:
-        # Read once before answering: while the push backend is down the client gets a
-        # 503 (and backs off) instead of a stream that opens and ends at once.
-        first = await feed.next(0)
-    except BaseException:
-        connection.close()
-        raise
-    stream = _stream(
-        feed,
-        connection,
-        start,
-        first,
-        keepalive=conf.get_limits().sse_keepalive,
-        budget=StreamBudget(conf.get_limits().max_stream_bytes),
-        log=get_runtime().log,
-        path=request.path,
+    start = before = feed.cursor
+
+    async def following(timeout: float) -> Ready:
+        nonlocal before
+        before = feed.cursor  # each event's id is the cursor just past it, from here
+        batch = await feed.next(timeout)
+        return [(0, batch)] if batch else []
+
+    return await _respond(
+        request,
+        (feed,),
+        [open_connection(feed.identity, "sse")],
+        open_event(start),
+        following,
+        lambda _, batch: batch_events(batch, before),
+        tell_refusal=False,
     )
-    # A stream that never starts (its client left first) never runs its ``finally``:
-    # its connection is closed when it is dropped.
-    weakref.finalize(stream, connection.close)
-    return _event_stream(stream)
-
-
-def _event_stream(stream: AsyncIterator[str]) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(stream, content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
-
-
-async def _stream(
-    feed: ClientFeed,
-    connection: Connection,
-    start: Cursor,
-    first: Batch,
-    *,
-    keepalive: float,
-    budget: StreamBudget,
-    log: BaseLog,
-    path: str,
-) -> AsyncIterator[str]:
-    try:
-        yield open_event(start)
-        batch, cursor = first, start
-        while True:
-            if batch:
-                events = batch_events(batch, cursor)
-                yield events
-                metrics.delivered("sse", batch.messages)
-                counters.delivered(len(batch.messages))
-                if budget.spend(events):
-                    return  # spent: the client reconnects from the last event's id
-            cursor = feed.cursor
-            try:
-                waited = await drain.unless_draining(feed.next(keepalive))
-            except PushUnavailableError as exc:
-                # The status line is long gone: end the stream; the client reconnects
-                # with its cursor and gets a 503 until the backend is back.
-                log.unavailable(exc, path=path)
-                return
-            except RejectedError as error:
-                # The token expired: end the stream; reconnecting shows the client why.
-                log.rejected(error, path=path, client_id=feed.identity.client_id)
-                return
-            if waited is None:
-                return  # the process is stopping: the client reconnects, to another
-            batch = waited
-            if not batch:
-                yield KEEPALIVE
-    finally:
-        connection.close()
 
 
 async def _shared_sse(request: HttpRequest) -> HttpResponseBase:
@@ -127,66 +70,101 @@ async def _shared_sse(request: HttpRequest) -> HttpResponseBase:
     shared = await open_shared_feed(request, "sse")
     if drain.draining:
         raise refusal()
-    starts = [feed.cursor for feed in shared.feeds]
-    connections = open_connections(shared.feeds, "sse")
+    feeds = shared.feeds
+    return await _respond(
+        request,
+        feeds,
+        open_connections(feeds, "sse"),
+        shared_open_event([feed.cursor for feed in feeds]),
+        shared.next,
+        lambda index, batch: client_batch_event(
+            feeds[index].identity.client_id, index, batch
+        ),
+        tell_refusal=True,
+    )
+
+
+async def _respond(
+    request: HttpRequest,
+    feeds: Sequence[ClientFeed],
+    connections: list[Connection],
+    opening: str,
+    following: Callable[[float], Awaitable[Ready]],
+    encode: Callable[[int, Batch], str],
+    *,
+    tell_refusal: bool,
+) -> HttpResponseBase:
+    """The event stream of ``feeds``, once a first read succeeded: while the push
+    backend is down the client gets a 503 (and backs off) instead of a stream that
+    opens and ends at once."""
     try:
-        first = await shared.next(0)  # as a single stream: a 503 rather than an end
+        first = await following(0)
     except BaseException:
         close_connections(connections)
         raise
-    stream = _shared_stream(
-        shared,
+    stream = _stream(
+        feeds,
         connections,
-        starts,
+        opening,
         first,
+        following,
+        encode,
+        tell_refusal=tell_refusal,
         keepalive=conf.get_limits().sse_keepalive,
         budget=StreamBudget(conf.get_limits().max_stream_bytes),
         log=get_runtime().log,
         path=request.path,
     )
+    # A stream that never starts (its client left first) never runs its ``finally``:
+    # its connections are closed when it is dropped.
     weakref.finalize(stream, close_connections, connections)
-    return _event_stream(stream)
+    response = StreamingHttpResponse(stream, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
 
 
-async def _shared_stream(
-    shared: SharedFeed,
+async def _stream(
+    feeds: Sequence[ClientFeed],
     connections: list[Connection],
-    starts: list[Cursor],
+    opening: str,
     first: Ready,
+    following: Callable[[float], Awaitable[Ready]],
+    encode: Callable[[int, Batch], str],
     *,
+    tell_refusal: bool,
     keepalive: float,
     budget: StreamBudget,
     log: BaseLog,
     path: str,
 ) -> AsyncIterator[str]:
-    feeds = shared.feeds
     try:
-        yield shared_open_event(starts)
+        yield opening
         ready = first
         while True:
             if ready:
-                events = "".join(
-                    client_batch_event(feeds[index].identity.client_id, index, batch)
-                    for index, batch in ready
-                )
+                events = "".join(encode(index, batch) for index, batch in ready)
                 yield events
                 for _, batch in ready:
                     metrics.delivered("sse", batch.messages)
                     counters.delivered(len(batch.messages))
                 if budget.spend(events):
-                    return  # spent: the client reconnects from the last batches' cursors
+                    return  # spent: the client reconnects from the last events' cursors
             try:
-                waited = await drain.unless_draining(shared.next(keepalive))
+                waited = await drain.unless_draining(following(keepalive))
             except PushUnavailableError as exc:
+                # The status line is long gone: end the stream; the client reconnects
+                # with its cursor and gets a 503 until the backend is back.
                 log.unavailable(exc, path=path)
                 return
             except RejectedError as error:
-                # One client was refused (its token expired, it was ended, its session
-                # ended): say which, and end the stream; the others reconnect without it.
+                # A client was refused (its token expired, it was ended, its session
+                # ended): end the stream; reconnecting shows the client why. A shared
+                # stream says which client first, and the others reconnect without it.
                 index = error.index if error.index is not None else 0
-                client_id = feeds[index].identity.client_id
-                log.rejected(error, path=path, client_id=client_id)
-                yield error_event(error)
+                log.rejected(error, path=path, client_id=feeds[index].identity.client_id)
+                if tell_refusal:
+                    yield error_event(error)
                 return
             if waited is None:
                 return  # the process is stopping: the client reconnects, to another
