@@ -16,6 +16,7 @@ import pytest
 from selenium.webdriver.chrome.webdriver import WebDriver
 
 from tests.e2e.conftest import (
+    WAIT,
     Browsers,
     record_messages,
     send_texts,
@@ -119,8 +120,12 @@ def in_each(driver: WebDriver, handles: list[str], script: str) -> list[object]:
     return values
 
 
-def echo_in_each(driver: WebDriver, handles: list[str], count: int, tag: str) -> None:
-    """Each tab sends ``count`` texts; each gets back exactly its own, once, in order."""
+Sent = dict[str, tuple[int, list[str]]]
+"""What each tab sent: its handle -> (how many it had received before, the texts)."""
+
+
+def send_from_each(driver: WebDriver, handles: list[str], count: int, tag: str) -> Sent:
+    """Each tab sends ``count`` texts of its own."""
     sent = {}
     for number, handle in enumerate(handles):
         driver.switch_to.window(handle)
@@ -128,10 +133,26 @@ def echo_in_each(driver: WebDriver, handles: list[str], count: int, tag: str) ->
         texts = [f"{tag} tab {number} message {n}" for n in range(count)]
         sent[handle] = (already, texts)
         send_texts(driver, texts)
+    return sent
+
+
+def each_got_its_own(driver: WebDriver, sent: Sent, what: str, timeout: float) -> None:
+    """Each tab gets back exactly what it sent, once, in order."""
     for handle, (already, texts) in sent.items():
         driver.switch_to.window(handle)
-        wait_for(driver, f"e2e.received.length >= {already + count}", what="the echoes")
+        wait_for(
+            driver,
+            f"e2e.received.length >= {already + len(texts)}",
+            timeout=timeout,
+            what=what,
+        )
         assert texts_received(driver)[already:] == texts
+
+
+def echo_in_each(driver: WebDriver, handles: list[str], count: int, tag: str) -> None:
+    """Each tab sends ``count`` texts; each gets back exactly its own, once, in order."""
+    sent = send_from_each(driver, handles, count, tag)
+    each_got_its_own(driver, sent, "the echoes", WAIT)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -175,19 +196,10 @@ def close_the_leader_during_a_burst(
     roles = in_each(driver, tabs, SHARING)
     leader = tabs[roles.index("leader")]
     others = [tab for tab in tabs if tab != leader]
-    sent = {}
-    for number, handle in enumerate(others):
-        driver.switch_to.window(handle)
-        already = len(texts_received(driver))
-        texts = [f"{tag} tab {number} message {n}" for n in range(count)]
-        sent[handle] = (already, texts)
-        send_texts(driver, texts)
+    sent = send_from_each(driver, others, count, tag)
     driver.switch_to.window(leader)
     driver.close()
-    for handle, (already, texts) in sent.items():
-        driver.switch_to.window(handle)
-        wait_for(driver, f"e2e.received.length >= {already + count}", timeout=20, what=tag)
-        assert texts_received(driver)[already:] == texts
+    each_got_its_own(driver, sent, tag, 20)
     wait_for(driver, "thywill.state === 'connected'", what="connected again")
     assert sorted(in_each(driver, others, SHARING)) == [  # type: ignore[type-var]
         "leader",
