@@ -56,6 +56,21 @@ async def test_a_lapsed_lease_runs_the_disconnect_event_once():
     assert await departures(identity) == 1
 
 
+async def test_a_sweep_that_released_clients_trims_the_heap():
+    """A sweep that ran disconnect events hands the C heap's free pages back (glibc's
+    malloc_trim, on this Debian machine); a sweep that released nobody does not."""
+    runtime = get_runtime()
+    await runtime.presence.renew(new_testkit_identity(), force=True)
+    await runtime.presence.stop()  # sweep by hand only
+    assert runtime.memory.trim is not None
+    before = runtime.memory.trims
+    assert await runtime.presence.sweep() == 0
+    assert runtime.memory.trims == before
+    await asyncio.sleep(TTL + 0.1)
+    assert await runtime.presence.sweep() == 1
+    assert runtime.memory.trims == before + 1
+
+
 async def test_ending_a_client_runs_its_disconnect_event_now_and_once():
     """end() lapses the lease at once and sweeps: the event has run when it returns,
     and the lease is gone, so no later sweep runs it again."""

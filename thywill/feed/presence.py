@@ -51,6 +51,8 @@ class Presence:
             event ran): it is back.
         on_lapsed: called once per lapsed lease, in one process; it may raise
             ``UnknownApplicationError``, and the lease is dropped.
+        on_released: awaited after a sweep that reported lapsed leases (what their
+            clients held has been freed by then).
     """
 
     def __init__(
@@ -61,12 +63,14 @@ class Presence:
         ttl: float,
         on_returned: ClientEvent,
         on_lapsed: ClientEvent,
+        on_released: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.push = push
         self.log = log
         self.ttl = ttl
         self.on_returned = on_returned
         self.on_lapsed = on_lapsed
+        self.on_released = on_released
         self._renewed: dict[str, float] = {}
         self.served = False
         """Whether any client has been present through this process."""
@@ -182,6 +186,8 @@ class Presence:
                     done += 1
                 await self.push.ack_lapsed(client_id)
             if len(lapsed) < CLAIM_BATCH:
+                if done and self.on_released is not None:
+                    await self.on_released()
                 return done
 
     async def _report_lapsed(self, client_id: str, data: str) -> bool:

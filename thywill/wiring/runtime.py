@@ -42,6 +42,7 @@ from thywill.wiring.loading import (
     load_hooks,
     load_pipes,
 )
+from thywill.wiring.memory import MemoryTrimmer, glibc_malloc_trim
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +169,13 @@ class Runtime:
             ttl=conf.get_limits().presence_ttl,
             on_returned=self._connect_again,
             on_lapsed=self._disconnect,
+            on_released=self.memory.released,
         )
+
+    @functools.cached_property
+    def memory(self) -> MemoryTrimmer:
+        """Gives the C heap's free pages back once departed clients have freed them."""
+        return MemoryTrimmer(glibc_malloc_trim())
 
     @functools.cached_property
     def connections(self) -> ConnectionLimiter:
