@@ -23,7 +23,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from channels.consumer import get_handler_name
-from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http.cookie import parse_cookie
@@ -146,22 +145,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
     def log(self) -> BaseLog:
         return get_runtime().log
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Dispatch each ASGI message of the connection in turn.
-
-        Channels' own loop waits on the client and on a channel layer at once, with a
-        new Task and an ``asyncio.wait`` per frame (``await_many_dispatch``), and opens
-        a channel on the site's layer for every socket. thywill uses no channel layer
-        (its push backend carries what other processes send), so neither is needed.
-        """
-        self.scope = scope
-        self.channel_layer = None
-        self.base_send = send
-        with contextlib.suppress(StopConsumer):
-            while True:
-                await self.dispatch(await receive())
-
-    async def dispatch(self, message: Mapping[str, Any]) -> None:
+    async def dispatch(self, message: dict[str, Any]) -> None:
         """Call the handler of an ASGI message.
 
         Channels' own dispatch first closes stale database connections, a thread hop per
