@@ -1383,6 +1383,7 @@
       if (message.type === 'resign') {
         if (!leading && message.leader === leaderId) {
           leaderId = null;
+          hooks.leaderState('reconnecting', null);  // until the next leader says otherwise
           claimLead();
         }
         return true;
