@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
@@ -49,7 +50,7 @@ from thywill.exceptions import (
 from thywill.feed.budget import StreamBudget
 from thywill.feed.connections import Connection
 from thywill.feed.feed import Batch, ClientFeed
-from thywill.feed.shared import Ready, SharedFeed
+from thywill.feed.shared import Ready, SharedFeed, next_of_one
 from thywill.identity.tokens import ClientIdentity
 from thywill.log.base import BaseLog
 from thywill.metrics import counters
@@ -284,11 +285,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def stream(self, feed: ClientFeed) -> None:
         """Write ``open``, then every batch of the feed, with keepalives in between."""
         start = feed.cursor
-
-        async def following(timeout: float) -> Ready:
-            batch = await feed.next(timeout)
-            return [(0, batch)] if batch else []
-
+        following = functools.partial(next_of_one, feed)
         # Read once before ``open``: while the push backend is down the socket closes
         # with 4503 without opening, and the client backs off.
         first = await following(0)

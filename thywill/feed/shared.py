@@ -130,3 +130,11 @@ class SharedFeed:
                     return ready
             await self.keep_alive()
         return ready
+
+
+async def next_of_one(feed: ClientFeed, timeout: float) -> Ready:
+    """``feed.next`` in the shape of ``SharedFeed.next``, so that one loop writes a
+    single client's stream and a shared one: the client, as index 0, when it has
+    something; nothing at the timeout."""
+    batch = await feed.next(timeout)
+    return [(0, batch)] if batch else []

@@ -22,7 +22,7 @@ from thywill.exceptions import PushUnavailableError, RejectedError
 from thywill.feed.budget import StreamBudget
 from thywill.feed.connections import Connection
 from thywill.feed.feed import Batch, ClientFeed
-from thywill.feed.shared import Ready
+from thywill.feed.shared import Ready, next_of_one
 from thywill.log.base import BaseLog
 from thywill.metrics import counters
 from thywill.wire.sse import (
@@ -50,8 +50,7 @@ async def sse(request: HttpRequest) -> HttpResponseBase:
     async def following(timeout: float) -> Ready:
         nonlocal before
         before = feed.cursor  # each event's id is the cursor just past it, from here
-        batch = await feed.next(timeout)
-        return [(0, batch)] if batch else []
+        return await next_of_one(feed, timeout)
 
     return await _respond(
         request,
