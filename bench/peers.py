@@ -7,8 +7,10 @@ appends thywill to its ``SYSTEMS`` (and the ``idle10000`` scenario to its ``SCEN
 calls its ``main()`` with our command line (``--quick``, ``--repeat N``, ``--only``,
 ``--out``, ... as ``run_all.py --help`` lists them).
 
-The two thywill systems start their servers through ``peers_server.py``, with the
-project's ``.venv``, pinned like every other server by the harness:
+The two thywill systems start their servers through ``peers_server.py``, with the venv
+``THYWILL_BENCH_VENV`` names (``bench/run`` makes ``.venv-bench`` on the interpreter of the
+harness's venv, so that thywill and its peers run on one Python), pinned like every other
+server by the harness:
 
 - ``thywill``: one process, the in-memory push backend; WebSocket, SSE and long-poll
   through every scenario, and ``idle10000``;
@@ -52,9 +54,16 @@ def import_harness(module: str) -> Any:
     return importlib.import_module(module)
 
 
+def thywill_python() -> Path:
+    """The Python thywill's servers run on: ``THYWILL_BENCH_VENV``'s (``bench/run`` makes
+    it on the peers' interpreter), or the project's ``.venv``."""
+    venv = os.environ.get("THYWILL_BENCH_VENV")
+    return (Path(venv) if venv else ROOT / ".venv") / "bin" / "python"
+
+
 def thywill_systems(full: list[str], quick: bool) -> list[tuple[Any, ...]]:
     """thywill's rows of the harness's ``SYSTEMS``: key, label, launcher, env, adapters."""
-    python = ROOT / ".venv" / "bin" / "python"
+    python = thywill_python()
     server = f"{python} {ROOT / 'bench' / 'peers_server.py'} --port {{port}}"
     scenarios = full if quick else [*full, IDLE_10000]
     return [
