@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import signal
 
+import pytest
+
 from thywill.edge.shutdown import Drain
 
 
@@ -79,3 +81,45 @@ async def test_the_signal_drains_then_reaches_the_servers_handler():
     finally:
         drain.reset()
         signal.signal(signal.SIGTERM, previous)
+
+
+async def test_the_drain_cancels_only_its_own_wait():
+    """The wait the drain cut short leaves its task uncancelled, so the stream goes on
+    to close itself; a task cancelled by someone else as well stays cancelled."""
+    drain = Drain()
+
+    async def stream() -> tuple[object, int]:
+        result = await drain.unless_draining(asyncio.sleep(60))
+        current = asyncio.current_task()
+        assert current is not None
+        await asyncio.sleep(0)  # not cancelled any more: the stream can still write
+        return result, current.cancelling()
+
+    waiting = asyncio.ensure_future(stream())
+    await asyncio.sleep(0)
+    drain.begin()
+    async with asyncio.timeout(1):
+        assert await waiting == (None, 0)
+
+    other = Drain()
+    gone = asyncio.ensure_future(other.unless_draining(asyncio.sleep(60)))
+    await asyncio.sleep(0)
+    other.begin()
+    gone.cancel()  # the client left too
+    with pytest.raises(asyncio.CancelledError):
+        async with asyncio.timeout(1):
+            await gone
+
+
+async def test_a_wait_begun_while_draining_never_runs():
+    """Once draining, what would have been awaited is not started at all."""
+    drain = Drain()
+    drain.begin()
+    ran = []
+
+    async def work() -> str:
+        ran.append(True)
+        return "read"
+
+    assert await drain.unless_draining(work()) is None
+    assert ran == []
