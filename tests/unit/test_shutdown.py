@@ -109,17 +109,3 @@ async def test_the_drain_cancels_only_its_own_wait():
     with pytest.raises(asyncio.CancelledError):
         async with asyncio.timeout(1):
             await gone
-
-
-async def test_a_wait_begun_while_draining_never_runs():
-    """Once draining, what would have been awaited is not started at all."""
-    drain = Drain()
-    drain.begin()
-    ran = []
-
-    async def work() -> str:
-        ran.append(True)
-        return "read"
-
-    assert await drain.unless_draining(work()) is None
-    assert ran == []

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import inspect
 import logging
 import os
 import signal
@@ -49,46 +48,39 @@ class Drain:
         self.draining = False
         self._active: collections.Counter[str] = collections.Counter()
         self._idle: list[asyncio.Future[None]] = []
-        # The tasks waiting in unless_draining, by event loop; those the drain cancelled.
-        self._waiting: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, set[asyncio.Task[Any]]
+        self._started: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Future[None]
         ] = weakref.WeakKeyDictionary()
-        self._interrupted: set[asyncio.Task[Any]] = set()
         self._previous: dict[int, Handler] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
 
     # --- what the transports use ------------------------------------------------------
 
+    def started(self) -> asyncio.Future[None]:
+        """A future of the running loop, done once draining starts."""
+        loop = asyncio.get_running_loop()
+        future = self._started.get(loop)
+        if future is None:
+            future = self._started[loop] = loop.create_future()
+            if self.draining:
+                future.set_result(None)
+        return future
+
     async def unless_draining(self, awaitable: Awaitable[T]) -> T | None:
         """``awaitable``'s result, or ``None`` once draining starts first (it is then
         cancelled). A result that is ready when draining starts is still returned, so
-        nothing read is dropped.
-
-        The awaitable runs in the calling task, which the drain cancels if it is still
-        waiting here when draining starts: no task and no ``asyncio.wait`` per call, on
-        the path of every delivery.
-        """
-        if self.draining:
-            if inspect.iscoroutine(awaitable):
-                awaitable.close()  # never started: nothing to cancel
-            return None
-        task = asyncio.current_task()
-        if task is None:
-            raise RuntimeError("unless_draining() must be awaited in a task")
-        waiting = self._waiting.setdefault(asyncio.get_running_loop(), set())
-        waiting.add(task)
+        nothing read is dropped."""
+        task = asyncio.ensure_future(awaitable)
         try:
-            return await awaitable
-        except asyncio.CancelledError:
-            if task not in self._interrupted or task.cancelling() > 1:
-                raise  # cancelled by someone else too: the client left, say
-            return None
+            await asyncio.wait((task, self.started()), return_when=asyncio.FIRST_COMPLETED)
         finally:
-            waiting.discard(task)
-            if task in self._interrupted:
-                self._interrupted.discard(task)
-                task.uncancel()
+            if not task.done():
+                task.cancel()
+                await asyncio.wait((task,))
+        if task.cancelled():
+            return None
+        return task.result()
 
     @contextlib.asynccontextmanager
     async def request(self, path: str) -> AsyncIterator[None]:
@@ -159,16 +151,9 @@ class Drain:
     def begin(self) -> None:
         """Start draining: every stream ends, every new request is told to come back."""
         self.draining = True
-        for loop in list(self._waiting):
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(self._interrupt, loop)
-
-    def _interrupt(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Cancel the tasks of ``loop`` waiting in ``unless_draining`` (run in that loop,
-        between two steps of its tasks: each is still inside its awaitable)."""
-        for task in list(self._waiting.get(loop, ())):
-            self._interrupted.add(task)
-            task.cancel()
+        for loop, future in list(self._started.items()):
+            if not future.done() and not loop.is_closed():
+                loop.call_soon_threadsafe(_resolve, future)
 
     async def wait_idle(self, timeout: float) -> bool:
         """Wait until no request is under way, at most ``timeout`` seconds; whether none
