@@ -14,11 +14,10 @@ import pytest
 from thywill.edge.feeds import parse_tokens
 from thywill.exceptions import ErrorCode, RejectedError
 from thywill.feed.cursor import Cursor
-from thywill.feed.feed import Batch, ClientFeed
+from thywill.feed.feed import Batch
 from thywill.feed.shared import SharedFeed
 from thywill.identity.tokens import ClientIdentity, new_client_id
-from thywill.push.base import ReadResult, StoredMessage
-from thywill.push.locmem import LocMemPushBackend
+from thywill.push.base import StoredMessage
 from thywill.wire.inbound import parse_auth_frame
 from thywill.wire.outbound import encode_batches, encode_client_batch
 from thywill.wiring.runtime import get_runtime
@@ -222,45 +221,3 @@ def test_shared_batches_encode_as_the_protocol_says() -> None:
     frame = json.loads(encode_client_batch("A", full, index=3, frame_type="batch"))
     assert (frame["type"], frame["client"], frame["index"]) == ("batch", "A", 3)
     assert frame["messages"][0]["data"] == {"x": 1}
-
-
-class PausingBackend(LocMemPushBackend):
-    """The in-memory backend, whose read of one channel waits until released: a read
-    that suspends midway, as a networked backend's does."""
-
-    def __init__(self, paused: str) -> None:
-        super().__init__()
-        self.paused = paused
-        self.reached = asyncio.Event()
-        self.release = asyncio.Event()
-
-    async def read(self, channel: str, after: str | None, limit: int = 100) -> ReadResult:
-        if channel == self.paused:
-            self.reached.set()
-            await self.release.wait()
-        return await super().read(channel, after, limit)
-
-
-async def test_a_read_cut_short_leaves_every_cursor_where_it_was():
-    """A shared read cancelled after one client's batch was read (the drain cancels a
-    waiting long-poll so) moves no cursor: reading again returns that batch."""
-    a, b = identity(), identity()
-    push = PausingBackend(paused=b.channel)
-    presence = get_runtime().presence
-    feeds = [ClientFeed(push, presence, i, Cursor.decode("")) for i in (a, b)]
-    feed = SharedFeed(push, feeds)
-    for client, text in ((a, "a1"), (b, "b1")):
-        await push.publish(client.channel, json.dumps(text))
-    before = [f.cursor for f in feeds]
-
-    reading = asyncio.ensure_future(feed.read())
-    async with asyncio.timeout(5):
-        await push.reached.wait()  # a's batch is read, b's read is under way
-    reading.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await reading
-
-    assert [f.cursor for f in feeds] == before
-    push.release.set()
-    ready = await feed.read()
-    assert [(index, texts(batch)) for index, batch in ready] == [(0, ["a1"]), (1, ["b1"])]

@@ -62,24 +62,14 @@ class SharedFeed:
             RejectedError: ``disconnected``, with the client's index.
             PushUnavailableError: the push backend cannot be reached.
         """
-        for feed in self.feeds:
-            await feed.start()
         ready: Ready = []
-        before = [(feed.channels, feed.cursor) for feed in self.feeds]
-        try:
-            for index, feed in enumerate(self.feeds):
-                try:
-                    batch = await feed.read()
-                except RejectedError as error:
-                    raise error.at(index) from None
-                if batch:
-                    ready.append((index, batch))
-        except BaseException:
-            # All or nothing: a read cut short (cancelled by the drain, say) must not
-            # leave a client's cursor past a batch that is then never sent.
-            for feed, (channels, cursor) in zip(self.feeds, before, strict=True):
-                feed.channels, feed.cursor = channels, cursor
-            raise
+        for index, feed in enumerate(self.feeds):
+            try:
+                batch = await feed.read()
+            except RejectedError as error:
+                raise error.at(index) from None
+            if batch:
+                ready.append((index, batch))
         return ready
 
     async def keep_alive(self) -> None:
