@@ -10,7 +10,6 @@ in order.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -26,6 +25,7 @@ from tests.e2e.conftest import (
     wait_for,
 )
 from tests.live import LiveServer
+from tests.support.cluster import wait_for as poll_until
 
 pytestmark = [
     pytest.mark.browser,
@@ -208,16 +208,17 @@ def close_the_leader_during_a_burst(
 def one_leads(driver: WebDriver, tabs: list[str], timeout: float = WAIT) -> None:
     """Wait until one of ``tabs`` leads and the others are its members, all connected
     (a change of leader takes a moment: without Web Locks, an election)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    seen: list[object] = []
+
+    def settled() -> bool:
         roles = in_each(driver, tabs, SHARING)
         states = in_each(driver, tabs, "thywill.state")
-        settled = sorted(map(str, roles)) == ["leader"] + ["member"] * (len(tabs) - 1)
-        if settled and states == ["connected"] * len(tabs):
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {timeout}s: one leader ({roles}, {states})")
-        time.sleep(0.1)
+        seen[:] = [roles, states]
+        one_leader = sorted(map(str, roles)) == ["leader"] + ["member"] * (len(tabs) - 1)
+        return one_leader and states == ["connected"] * len(tabs)
+
+    if not poll_until(settled, timeout):
+        pytest.fail(f"not within {timeout}s: one leader (roles, states: {seen})")
 
 
 @pytest.mark.parametrize("transport", ["websocket", "longpoll"])
