@@ -858,7 +858,8 @@ def assert_refusal(
     connection: ClientConnection, frame: dict[str, Any] | None, codes: set[str]
 ):
     """An ``error`` frame with a documented code, then the close 4000 + its status."""
-    assert frame is not None and frame["type"] == "error", frame
+    closed = (connection.close_code, connection.close_reason)
+    assert frame is not None and frame["type"] == "error", (frame, closed)
     code = frame["error"]["code"]
     assert code in codes, frame
     assert read_frame(connection) is None

@@ -14,10 +14,11 @@ import pytest
 from thywill.edge.feeds import parse_tokens
 from thywill.exceptions import ErrorCode, RejectedError
 from thywill.feed.cursor import Cursor
-from thywill.feed.feed import Batch
+from thywill.feed.feed import Batch, ClientFeed
 from thywill.feed.shared import SharedFeed
 from thywill.identity.tokens import ClientIdentity, new_client_id
-from thywill.push.base import StoredMessage
+from thywill.push.base import ReadResult, StoredMessage
+from thywill.push.locmem import LocMemPushBackend
 from thywill.wire.inbound import parse_auth_frame
 from thywill.wire.outbound import encode_batches, encode_client_batch
 from thywill.wiring.runtime import get_runtime
@@ -158,6 +159,51 @@ async def test_an_ended_session_is_refused_with_the_index_of_its_client():
     with pytest.raises(RejectedError) as refused:
         await shared(a, b).check_sessions()
     assert (refused.value.code, refused.value.index) == (ErrorCode.SESSION_ENDED, 1)
+
+
+class PausingBackend(LocMemPushBackend):
+    """The in-memory backend, whose read of one channel waits until it is let go: a
+    networked backend's read, which suspends, cut short there."""
+
+    def __init__(self, paused: str) -> None:
+        super().__init__()
+        self.paused = paused
+        self.reading = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def read(self, channel: str, after: str | None, limit: int = 100) -> ReadResult:
+        if channel == self.paused:
+            self.reading.set()
+            await self.go.wait()
+        return await super().read(channel, after, limit)
+
+
+async def test_a_read_cut_short_leaves_every_cursor_where_it_was():
+    """A drain cancels a shared long-poll between two clients' reads: the first
+    client's cursor does not move past a batch that will never be sent, and the next
+    read returns both clients' messages."""
+    a, b = identity(), identity()
+    push = PausingBackend(paused=b.channel)
+    presence = get_runtime().presence
+    feed = SharedFeed(
+        push, [ClientFeed(push, presence, i, Cursor.decode("")) for i in (a, b)]
+    )
+    await push.publish(a.channel, json.dumps("a1"))
+    await push.publish(b.channel, json.dumps("b1"))
+    before = [f.cursor for f in feed.feeds]
+
+    reading = asyncio.create_task(feed.read())
+    await asyncio.wait_for(push.reading.wait(), 2)
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+
+    assert [f.cursor for f in feed.feeds] == before
+    push.go.set()
+    assert [(i, texts(batch)) for i, batch in await feed.read()] == [
+        (0, ["a1"]),
+        (1, ["b1"]),
+    ]
 
 
 def test_an_error_without_index_keeps_its_json():

@@ -128,18 +128,26 @@ class ClientFeed:
         after which it has not read yet (``None``: from its oldest message)."""
         return {channel: _after(self.cursor, channel) for channel in self.channels}
 
-    async def _start(self) -> None:
+    async def start(self) -> None:
+        """Keep the cursor's groups the client is still in (once; ``read`` does it
+        first)."""
+        if self._started:
+            return
         memberships = set(await self.push.memberships(self.identity.client_id))
-        self.channels += [c for c in self.cursor if c in memberships]
-        self.cursor = self.cursor.restricted(self.channels)
+        channels = self.channels + [c for c in self.cursor if c in memberships]
+        self.channels, self.cursor = channels, self.cursor.restricted(channels)
         self._started = True
 
     async def read(self) -> Batch:
-        """Read what is there after the cursor, without waiting, and advance it."""
-        if not self._started:
-            await self._start()
+        """Read what is there after the cursor, without waiting, and advance it.
+
+        All or nothing: a read cut short (cancelled, or failed) leaves the channels and
+        the cursor as they were, so reading again reads the same messages.
+        """
+        await self.start()
         messages: list[StoredMessage] = []
         resets: list[str] = []
+        channels = list(self.channels)
         positions = dict(self.cursor)
         private = self.identity.channel
         result = await self.push.read(private, _after(positions, private), self.limit)
@@ -147,8 +155,8 @@ class ClientFeed:
             resets.append(private)
             for channel in await self.push.memberships(self.identity.client_id):
                 # (a client is also a member of per-user presence's sets: not channels)
-                if is_shared(channel) and channel not in self.channels:
-                    self.channels.append(channel)
+                if is_shared(channel) and channel not in channels:
+                    channels.append(channel)
                     positions.pop(channel, None)
                     resets.append(channel)
             for _ in resets:  # the private channel, and the groups read anew with it
@@ -157,18 +165,18 @@ class ClientFeed:
             control = parse_control(message.payload)
             if control is None:
                 messages.append(message)
-            elif control.action == "subscribe" and control.channel not in self.channels:
-                self.channels.append(control.channel)
+            elif control.action == "subscribe" and control.channel not in channels:
+                channels.append(control.channel)
                 if control.after is not None:
                     positions[control.channel] = control.after
-            elif control.action == "unsubscribe" and control.channel in self.channels:
-                self.channels.remove(control.channel)
+            elif control.action == "unsubscribe" and control.channel in channels:
+                channels.remove(control.channel)
                 positions.pop(control.channel, None)
             elif control.action == "end":
                 # The cursor never passes the end: a reconnect is refused the same way.
                 raise RejectedError(ErrorCode.DISCONNECTED, DISCONNECTED_REASON)
         _advance(positions, private, result.position)
-        for channel in self.channels[1:]:
+        for channel in channels[1:]:
             result = await self.push.read(channel, _after(positions, channel), self.limit)
             if result.reset and channel not in resets:
                 resets.append(channel)
@@ -178,7 +186,7 @@ class ClientFeed:
             # A group joined while it was empty has no position yet: the cursor still
             # names it, so a feed built from the cursor (the next long-poll) reads it.
             positions.setdefault(channel, FROM_START)
-        self.cursor = Cursor(positions)
+        self.channels, self.cursor = channels, Cursor(positions)
         return Batch(messages, resets, self.cursor)
 
     async def next(self, timeout: float) -> Batch:

@@ -58,18 +58,29 @@ class SharedFeed:
         """Read what is there for every client, without waiting, and advance each
         cursor (also when it got nothing); return the clients that got something.
 
+        All or nothing, as ``ClientFeed.read``: a read cut short (a drain cancels the
+        wait of a long-poll, which then answers every cursor) leaves every client's
+        cursor as it was, not the first clients' past batches that were never sent.
+
         Raises:
             RejectedError: ``disconnected``, with the client's index.
             PushUnavailableError: the push backend cannot be reached.
         """
+        await self._each(ClientFeed.start)
+        before = [(feed.channels, feed.cursor) for feed in self.feeds]
         ready: Ready = []
-        for index, feed in enumerate(self.feeds):
-            try:
-                batch = await feed.read()
-            except RejectedError as error:
-                raise error.at(index) from None
-            if batch:
-                ready.append((index, batch))
+        try:
+            for index, feed in enumerate(self.feeds):
+                try:
+                    batch = await feed.read()
+                except RejectedError as error:
+                    raise error.at(index) from None
+                if batch:
+                    ready.append((index, batch))
+        except BaseException:
+            for feed, (channels, cursor) in zip(self.feeds, before, strict=True):
+                feed.channels, feed.cursor = channels, cursor
+            raise
         return ready
 
     async def keep_alive(self) -> None:
