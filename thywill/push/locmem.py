@@ -27,8 +27,7 @@ from thywill.exceptions import SessionRevokedError
 from thywill.push.base import BasePushBackend, ReadResult, StoredMessage
 from thywill.push.locks import KeyedLocks
 from thywill.push.sequences import SendSequences
-
-_Waiter = asyncio.Future[None]
+from thywill.push.waiters import Waiter, resolve, wait_for_news
 
 PRIVATE_CHANNEL_PREFIX = "client:"
 """A client's private channel (``thywill.identity.tokens.private_channel``; the push
@@ -48,7 +47,7 @@ class _Log:
     entries: collections.deque[_Entry]
     head: int = 0
     """The sequence number of the newest message ever appended (0: none yet)."""
-    waiters: set[_Waiter] = dataclasses.field(default_factory=set)
+    waiters: set[Waiter] = dataclasses.field(default_factory=set)
     touched: float = 0.0
     size: int = 0
     """The characters of JSON text its entries hold."""
@@ -252,12 +251,12 @@ class LocMemPushBackend(BasePushBackend):
             until = self._revoked.get(session)
         return until is not None and until > time.monotonic()
 
-    def _append(self, entries: Sequence[tuple[str, str]]) -> tuple[list[str], set[_Waiter]]:
+    def _append(self, entries: Sequence[tuple[str, str]]) -> tuple[list[str], set[Waiter]]:
         """Append entries (the caller holds the lock); return positions and waiters."""
         now = time.monotonic()
         published_at = time.time()
         positions = []
-        waiters: set[_Waiter] = set()
+        waiters: set[Waiter] = set()
         for channel, payload in entries:
             log = self._log(channel, now)
             log.head += 1
@@ -326,7 +325,7 @@ class LocMemPushBackend(BasePushBackend):
     async def wait(self, positions: Mapping[str, str | None], timeout: float) -> bool:
         for channel in positions:
             self.validate_channel(channel)
-        waiter: _Waiter = asyncio.get_running_loop().create_future()
+        waiter: Waiter = asyncio.get_running_loop().create_future()
         now = time.monotonic()
         logs = []
         with self._lock:
@@ -338,14 +337,11 @@ class LocMemPushBackend(BasePushBackend):
             for log in logs:
                 log.waiters.add(waiter)
         try:
-            await asyncio.wait_for(waiter, timeout)
-        except TimeoutError:
-            return False
+            return await wait_for_news(waiter, timeout)
         finally:
             with self._lock:
                 for log in logs:
                     log.waiters.discard(waiter)
-        return True
 
     def check(self) -> list[CheckMessage]:
         if settings.DEBUG:
@@ -432,24 +428,18 @@ def _slice(
     return newest_first[:limit]
 
 
-def _wake_all(waiters: set[_Waiter]) -> None:
+def _wake_all(waiters: set[Waiter]) -> None:
     for waiter in waiters:
         _wake(waiter)
 
 
-def _wake(waiter: _Waiter) -> None:
+def _wake(waiter: Waiter) -> None:
     loop = waiter.get_loop()
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:
         running = None
     if loop is running:
-        if not waiter.done():
-            waiter.set_result(None)
+        resolve(waiter, True)
     elif not loop.is_closed():
-        loop.call_soon_threadsafe(_resolve, waiter)
-
-
-def _resolve(waiter: _Waiter) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
+        loop.call_soon_threadsafe(resolve, waiter, True)

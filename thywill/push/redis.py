@@ -43,6 +43,7 @@ from thywill.push.locks import KeyedLocks
 from thywill.push.outage import OutageTracker
 from thywill.push.redis_batch import ScriptBatch
 from thywill.push.tails import Announced, ChannelTails
+from thywill.push.waiters import Waiter, resolve, wait_for_news
 
 T = TypeVar("T")
 
@@ -96,7 +97,7 @@ class _LoopState:
         self.client = client
         self.scripts = scripts
         self.batch = batch
-        self.waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self.waiters: dict[str, set[Waiter]] = {}
         self.tails = ChannelTails()
         self.subscribed = asyncio.Event()
         # Set by a waiter that needs the subscription: ends the listener's backoff early.
@@ -406,7 +407,7 @@ class RedisPushBackend(BasePushBackend):
             self.validate_channel(channel)
         state = self._state()
         await self._ensure_listener(state)
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter: Waiter = asyncio.get_running_loop().create_future()
         for channel in positions:
             state.waiters.setdefault(channel, set()).add(waiter)
         try:
@@ -415,11 +416,7 @@ class RedisPushBackend(BasePushBackend):
                 return True
             if timeout <= 0:
                 return False
-            try:
-                await asyncio.wait_for(waiter, timeout)
-            except TimeoutError:
-                return False
-            return True
+            return await wait_for_news(waiter, timeout)
         finally:
             for channel in positions:
                 waiters = state.waiters.get(channel)
@@ -753,8 +750,7 @@ def _wake_all(state: _LoopState, channel: str | None) -> None:
         groups = [state.waiters.get(channel, set())]
     for waiters in groups:
         for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+            resolve(waiter, True)
 
 
 def _split_position(position: str | None) -> tuple[str, str]:
