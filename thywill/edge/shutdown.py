@@ -17,11 +17,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import inspect
 import logging
 import os
 import signal
 import threading
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import FrameType
 from typing import Any, TypeVar
@@ -48,39 +48,39 @@ class Drain:
         self.draining = False
         self._active: collections.Counter[str] = collections.Counter()
         self._idle: list[asyncio.Future[None]] = []
-        self._started: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, asyncio.Future[None]
-        ] = weakref.WeakKeyDictionary()
+        self._waiting: dict[asyncio.Task[Any], bool] = {}
+        """The tasks in ``unless_draining``: whether the drain has cancelled them."""
         self._previous: dict[int, Handler] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
 
     # --- what the transports use ------------------------------------------------------
 
-    def started(self) -> asyncio.Future[None]:
-        """A future of the running loop, done once draining starts."""
-        loop = asyncio.get_running_loop()
-        future = self._started.get(loop)
-        if future is None:
-            future = self._started[loop] = loop.create_future()
-            if self.draining:
-                future.set_result(None)
-        return future
-
     async def unless_draining(self, awaitable: Awaitable[T]) -> T | None:
         """``awaitable``'s result, or ``None`` once draining starts first (it is then
-        cancelled). A result that is ready when draining starts is still returned, so
-        nothing read is dropped."""
-        task = asyncio.ensure_future(awaitable)
-        try:
-            await asyncio.wait((task, self.started()), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not task.done():
-                task.cancel()
-                await asyncio.wait((task,))
-        if task.cancelled():
+        cancelled).
+
+        ``awaitable`` runs in the calling task (an idle stream holds no second task for
+        its wait), which the drain cancels; that cancellation ends here, and the caller
+        goes on to write its last frame and close. A cancellation of the caller by
+        anyone else still reaches it.
+        """
+        if self.draining:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()  # never started: nothing to cancel
             return None
-        return task.result()
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("unless_draining() runs in a task")
+        self._waiting[task] = False
+        try:
+            return await awaitable
+        except asyncio.CancelledError:
+            if not self._waiting[task] or task.uncancel() > 0:
+                raise
+            return None
+        finally:
+            del self._waiting[task]
 
     @contextlib.asynccontextmanager
     async def request(self, path: str) -> AsyncIterator[None]:
@@ -151,9 +151,17 @@ class Drain:
     def begin(self) -> None:
         """Start draining: every stream ends, every new request is told to come back."""
         self.draining = True
-        for loop, future in list(self._started.items()):
-            if not future.done() and not loop.is_closed():
-                loop.call_soon_threadsafe(_resolve, future)
+        for task in list(self._waiting):
+            loop = task.get_loop()
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._cut, task)
+
+    def _cut(self, task: asyncio.Task[Any]) -> None:
+        """Cancel a task's wait in ``unless_draining``, if it is still in it (in the
+        task's own loop: it may have left the wait since ``begin()``)."""
+        if self._waiting.get(task) is False:
+            self._waiting[task] = True
+            task.cancel()
 
     async def wait_idle(self, timeout: float) -> bool:
         """Wait until no request is under way, at most ``timeout`` seconds; whether none
