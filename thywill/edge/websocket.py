@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http.cookie import parse_cookie
@@ -49,8 +50,8 @@ from thywill.exceptions import (
 )
 from thywill.feed.budget import StreamBudget
 from thywill.feed.connections import Connection
-from thywill.feed.feed import Batch, ClientFeed
-from thywill.feed.shared import Ready, SharedFeed, next_of_one
+from thywill.feed.feed import Batch
+from thywill.feed.shared import Ready, next_of_one
 from thywill.identity.tokens import ClientIdentity
 from thywill.log.base import BaseLog
 from thywill.metrics import counters
@@ -146,7 +147,22 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
     def log(self) -> BaseLog:
         return get_runtime().log
 
-    async def dispatch(self, message: dict[str, Any]) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the connection: each ASGI message from the server handled in turn.
+
+        Channels' own loop also listens on a channel layer, which this transport does
+        not use (the push backend carries its messages), through a Task and an
+        ``asyncio.wait`` per frame received; here each frame is received and handled in
+        the connection's own task, which an idle socket's memory and every frame's CPU
+        show.
+        """
+        self.scope = scope
+        self.base_send = send
+        with contextlib.suppress(StopConsumer):  # websocket.disconnect raises it
+            while True:
+                await self.dispatch(await receive())
+
+    async def dispatch(self, message: Mapping[str, Any]) -> None:
         """Call the handler of an ASGI message.
 
         Channels' own dispatch first closes stale database connections, a thread hop per
@@ -209,8 +225,8 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def check_auth_frame(self, text_data: str | None) -> None:
         """Check the first frame, ``{"type": "auth", "token": T}``, and the token, the
-        session and the cursor as every transport does; start the feed, which sends
-        ``open`` first. A refusal is an error frame and a close code.
+        session and the cursor as every transport does; then ``open``, what is waiting,
+        and the feed (``open_stream``). A refusal is an error frame and a close code.
 
         A frame ``{"type": "auth", "tokens": [...]}`` opens a shared socket: each token
         is checked so, with its cursor (the ``cursor`` parameters, in order)."""
@@ -237,12 +253,20 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.close_with(RejectedError.unavailable())
             return
         self.identity = identity
-        self.feed_task = asyncio.create_task(
-            self.run_feed(self.stream(feed), identity.client_id)
+        await self.run_feed(
+            self.open_stream(
+                open_frame(feed.cursor),
+                functools.partial(next_of_one, feed),
+                lambda _, batch: encode_batch(batch, frame_type="batch"),
+                identity.client_id,
+            ),
+            identity.client_id,
         )
 
     async def start_shared(self, tokens: list[object]) -> None:
-        """Authenticate a shared socket's clients and start their feed.
+        """Authenticate a shared socket's clients and open their stream: ``open`` with
+        every client's cursor, then a ``batch`` frame (naming its client) per client
+        that has something.
 
         Raises:
             RejectedError: as ``new_shared_feed`` and ``open_connections``.
@@ -254,8 +278,17 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.clients = {
             identity.client_id: index for index, identity in enumerate(self.identities)
         }
-        self.feed_task = asyncio.create_task(
-            self.run_feed(self.stream_shared(shared), ",".join(self.clients))
+        clients = ",".join(self.clients)
+        await self.run_feed(
+            self.open_stream(
+                shared_open_frame([feed.cursor for feed in shared.feeds]),
+                shared.next,
+                lambda index, batch: encode_client_batch(
+                    self.identities[index].client_id, batch, index=index, frame_type="batch"
+                ),
+                clients,
+            ),
+            clients,
         )
 
     async def run_feed(self, body: Coroutine[Any, Any, None], clients: str) -> None:
@@ -282,64 +315,66 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
                 await self.close(code=1011)
             self.closed = True
 
-    async def stream(self, feed: ClientFeed) -> None:
-        """Write ``open``, then every batch of the feed, with keepalives in between."""
-        start = feed.cursor
-        following = functools.partial(next_of_one, feed)
-        # Read once before ``open``: while the push backend is down the socket closes
-        # with 4503 without opening, and the client backs off.
-        first = await following(0)
-        await self.write_feed(
-            open_frame(start),
-            first,
-            following,
-            lambda _, batch: encode_batch(batch, frame_type="batch"),
-        )
-
-    async def stream_shared(self, shared: SharedFeed) -> None:
-        """``stream`` for a shared socket: ``open`` with every client's cursor, then a
-        ``batch`` frame (naming its client) per client that has something."""
-        starts = [feed.cursor for feed in shared.feeds]
-        first = await shared.next(0)
-        await self.write_feed(
-            shared_open_frame(starts),
-            first,
-            shared.next,
-            lambda index, batch: encode_client_batch(
-                self.identities[index].client_id, batch, index=index, frame_type="batch"
-            ),
-        )
-
-    async def write_feed(
+    async def open_stream(
         self,
         opening: str,
-        ready: Ready,
         following: Callable[[float], Awaitable[Ready]],
         encode: Callable[[int, Batch], str],
+        clients: str,
     ) -> None:
-        """Write ``opening``, then each batch that is ``ready`` and each that
-        ``following`` returns (a frame each, by ``encode``), with a keepalive when it
-        returns none, until the socket has carried MAX_STREAM_BYTES or the process stops.
+        """Write ``opening`` and the batches the feed has now (a frame each, by
+        ``encode``), then follow the feed in a task of its own.
+
+        It runs in the auth frame's handler, so every frame the client sends after its
+        auth frame is answered after ``open`` and the batches that were waiting. The
+        feed is read before ``open``: while the push backend is down, the socket closes
+        with 4503 without opening, and the client backs off.
         """
-        limits = conf.get_limits()
-        budget = StreamBudget(limits.max_stream_bytes)
+        budget = StreamBudget(conf.get_limits().max_stream_bytes)
+        first = await following(0)
         await self.send_frame(opening)
+        if await self.write_batches(first, encode, budget):
+            await self.close_spent()
+            return
+        self.feed_task = asyncio.create_task(
+            self.run_feed(self.follow(following, encode, budget), clients)
+        )
+
+    async def follow(
+        self,
+        following: Callable[[float], Awaitable[Ready]],
+        encode: Callable[[int, Batch], str],
+        budget: StreamBudget,
+    ) -> None:
+        """Write each batch ``following`` returns, with a keepalive when it returns
+        none, until the socket has carried its ``budget`` or the process stops."""
+        keepalive = conf.get_limits().sse_keepalive
         while True:
-            for index, batch in ready:
-                frame = encode(index, batch)
-                await self.send_frame(frame)
-                metrics.delivered("websocket", batch.messages)
-                counters.delivered(len(batch.messages))
-                if budget.spend(frame):
-                    await self.close_spent()
-                    return
-            waited = await drain.unless_draining(following(limits.sse_keepalive))
-            if waited is None:
+            ready = await drain.unless_draining(following(keepalive))
+            if ready is None:
                 await self.close_for_restart()
                 return
-            ready = waited
             if not ready:
                 await self.send_frame(KEEPALIVE_FRAME)
+            elif await self.write_batches(ready, encode, budget):
+                await self.close_spent()
+                return
+            del ready  # an idle socket keeps nothing it has written while it waits
+
+    async def write_batches(
+        self, ready: Ready, encode: Callable[[int, Batch], str], budget: StreamBudget
+    ) -> bool:
+        """Write a frame per batch; return whether the socket has spent its budget
+        (the batches after that are not written: the client reads them again from its
+        cursor on the next socket)."""
+        for index, batch in ready:
+            frame = encode(index, batch)
+            await self.send_frame(frame)
+            metrics.delivered("websocket", batch.messages)
+            counters.delivered(len(batch.messages))
+            if budget.spend(frame):
+                return True
+        return False
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None
