@@ -99,16 +99,11 @@ class DirectEndpoints:
         watch_disconnect: bool,
     ) -> None:
         """Answer one request with ``view`` as Django's handler would, sans middleware."""
-        try:
-            body = await read_body(receive, conf.get_limits().max_message_bytes + 1)
-        except ClientGone:
-            return
-        set_script_prefix(get_script_prefix(scope))
-        request = ASGIRequest(scope, io.BytesIO(body))
-        response = await self.respond(view, request, receive if watch_disconnect else None)
+        # The request is gone once the response is made: a stream that is open for
+        # hours keeps only what it streams.
+        response = await self.response_to(view, scope, receive, watch_disconnect)
         if response is None:
-            return  # the client left while the view waited
-        response = self.security.process_response(request, cast(HttpResponse, response))
+            return  # the client left first
         # Not response.close(): it would send Django's request_finished signal here, on
         # the event loop. These responses hold nothing to close; a stream's generator is
         # closed by stream_response.
@@ -116,6 +111,21 @@ class DirectEndpoints:
             await stream_response(response, receive, send)
         else:
             await send_response(response, send)
+
+    async def response_to(
+        self, view: View, scope: Scope, receive: Receive, watch_disconnect: bool
+    ) -> HttpResponseBase | None:
+        """The request's response, ``None`` when the client left before it was made."""
+        try:
+            body = await read_body(receive, conf.get_limits().max_message_bytes + 1)
+        except ClientGone:
+            return None
+        set_script_prefix(get_script_prefix(scope))
+        request = ASGIRequest(scope, io.BytesIO(body))
+        response = await self.respond(view, request, receive if watch_disconnect else None)
+        if response is None:
+            return None  # the client left while the view waited
+        return self.security.process_response(request, cast(HttpResponse, response))
 
     async def respond(
         self, view: View, request: HttpRequest, receive: Receive | None

@@ -139,15 +139,17 @@ async def _stream(
 ) -> AsyncIterator[str]:
     try:
         yield opening
-        ready = first
+        # A stream waits for most of its life, and keeps nothing it has written while
+        # it waits: not the opening's 2 KiB of padding, nor the last batch or events.
+        ready, first, opening = first, [], ""
         while True:
             if ready:
                 events = "".join(encode(index, batch) for index, batch in ready)
                 yield events
-                for _, batch in ready:
-                    metrics.delivered("sse", batch.messages)
-                    counters.delivered(len(batch.messages))
-                if budget.spend(events):
+                _count_delivered(ready)
+                spent = budget.spend(events)
+                ready, events = [], ""
+                if spent:
                     return  # spent: the client reconnects from the last events' cursors
             try:
                 waited = await drain.unless_draining(following(keepalive))
@@ -172,3 +174,9 @@ async def _stream(
                 yield KEEPALIVE
     finally:
         close_connections(connections)
+
+
+def _count_delivered(ready: Ready) -> None:
+    for _, batch in ready:
+        metrics.delivered("sse", batch.messages)
+        counters.delivered(len(batch.messages))
