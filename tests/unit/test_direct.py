@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from tests.support.asgi import http_scope
-from thywill.edge.direct import DirectEndpoints
+from thywill.edge.direct import DirectEndpoints, until_disconnect
 from thywill.handlers.calling import with_fresh_connections
 from thywill.models import Client
 
@@ -98,3 +98,35 @@ def test_sync_calls_inside_a_transaction_keep_its_connection():
         with_fresh_connections(lambda: None)()
         assert connection.connection is not None
         Client.objects.count()
+
+
+async def test_the_disconnect_cancels_only_the_answer():
+    """The caller of ``until_disconnect`` goes on uncancelled once its client left; a
+    caller cancelled by someone else as well stays cancelled."""
+    left = asyncio.Event()
+
+    async def receive() -> dict:
+        await left.wait()
+        return {"type": "http.disconnect"}
+
+    async def serving() -> tuple[object, int]:
+        result = await until_disconnect(asyncio.sleep(3600), receive)
+        current = asyncio.current_task()
+        assert current is not None
+        await asyncio.sleep(0)  # not cancelled any more: it can still answer
+        return result, current.cancelling()
+
+    answering = asyncio.ensure_future(serving())
+    await asyncio.sleep(0.01)
+    left.set()
+    async with asyncio.timeout(PROMPTLY):
+        assert await answering == (None, 0)
+
+    left.clear()
+    stopped = asyncio.ensure_future(until_disconnect(asyncio.sleep(3600), receive))
+    await asyncio.sleep(0.01)
+    left.set()
+    stopped.cancel()  # the server stops too
+    with pytest.raises(asyncio.CancelledError):
+        async with asyncio.timeout(PROMPTLY):
+            await stopped
