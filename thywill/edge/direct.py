@@ -162,40 +162,21 @@ def route_path(name: str) -> str:
 
 async def until_disconnect(answer: Awaitable[T], receive: Receive) -> T | None:
     """``answer``'s result, or ``None`` once the client disconnects (``answer`` is then
-    cancelled, as Django's handler cancels a view whose client left).
-
-    ``answer`` runs in the calling task (a request holds no second task for it, nor an
-    ``asyncio.wait``): a watcher of the connection cancels that task when the client
-    goes, and the cancellation ends here. One by anyone else still reaches the caller.
-    """
-    task = asyncio.current_task()
-    if task is None:
-        raise RuntimeError("until_disconnect() runs in a task")
-    answering, cut = True, False
-
-    def on_disconnect(watcher: asyncio.Future[None]) -> None:
-        nonlocal cut
-        if watcher.cancelled():
-            return
-        watcher.exception()  # retrieved: a receive that failed means the client is gone
-        if answering:
-            cut = True
-            task.cancel()
-
+    cancelled, as Django's handler cancels a view whose client left)."""
+    task = asyncio.ensure_future(answer)
     watcher = asyncio.ensure_future(disconnected(receive))
-    watcher.add_done_callback(on_disconnect)
     try:
-        result = await answer
-    except asyncio.CancelledError:
-        if cut and task.uncancel() == 0:
-            return None
-        raise
+        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
     finally:
-        answering = False
         watcher.cancel()
-    if cut:
-        task.uncancel()  # the answer came though it was cancelled: it is still given
-    return result
+        if not task.done():
+            task.cancel()
+        await asyncio.wait((task, watcher))
+    if not watcher.cancelled():
+        watcher.exception()  # retrieved: a receive that failed means the client is gone
+    if task.cancelled():
+        return None
+    return task.result()
 
 
 async def disconnected(receive: Receive) -> None:
