@@ -31,9 +31,9 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def run_json(*args: str) -> Any:
-    """A command's --json output, parsed."""
-    return json.loads(run(*args, "--json"))
+def run_json(command: str, *args: str) -> Any:
+    """A command's --json output, parsed (the option first: ``args`` may hold "--")."""
+    return json.loads(run(command, "--json", *args))
 
 
 def fails(*args: str) -> CommandError:
@@ -166,12 +166,13 @@ def test_members_with_the_push_backend_down_exits_3(settings) -> None:
 
 def test_disconnect_ends_the_client(site: Site) -> None:
     """The client's feed answers 410 disconnected; the others' do not."""
-    assert run("thywill_disconnect", site.bob.client_id) == (
+    # "--" first: a client id may start with "-" (see the test of that below).
+    assert run("thywill_disconnect", "--", site.bob.client_id) == (
         f"Disconnected client {site.bob.client_id}.\n"
     )
     assert feed_answer(site.bob) == (410, "disconnected")
     assert feed_answer(site.alice) == (200, None)
-    assert run_json("thywill_disconnect", site.carol.client_id) == {
+    assert run_json("thywill_disconnect", "--", site.carol.client_id) == {
         "client": site.carol.client_id,
         "disconnected": True,
     }
@@ -194,9 +195,19 @@ def test_disconnect_explains_an_unknown_client_on_stderr_with_exit_code_1(
     assert feed_answer(site.alice) == (200, None)
 
 
+def test_disconnect_takes_an_id_that_starts_with_a_dash_after_two(site: Site) -> None:
+    """Client ids are URL-safe base64, so one may start with "-": after "--" it is
+    read as the id, not as an option."""
+    error = fails("thywill_disconnect", "--", "-v" + "A" * 20)
+    assert (error.returncode, str(error)) == (
+        1,
+        f"No client {'-v' + 'A' * 20!r} was issued.",
+    )
+
+
 def test_disconnect_with_the_push_backend_down_exits_3(site: Site, settings) -> None:
     """A push backend that cannot be reached: exit code 3, and it says so."""
     settings.THYWILL_COMPONENTS = DOWN
-    error = fails("thywill_disconnect", site.alice.client_id)
+    error = fails("thywill_disconnect", "--", site.alice.client_id)
     assert error.returncode == 3
     assert "Redis is unavailable" in str(error)

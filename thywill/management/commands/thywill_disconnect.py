@@ -19,7 +19,11 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("client_id", help="the client's id")
+        parser.add_argument(
+            "client_id",
+            help="the client's id; one that starts with '-' goes after '--' "
+            "(thywill_disconnect -- -Qx3...), or it reads as an option",
+        )
         parser.add_argument(
             "--json", action="store_true", help="print the outcome as one JSON object"
         )
