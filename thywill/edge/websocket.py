@@ -258,9 +258,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
                 open_frame(feed.cursor),
                 functools.partial(next_of_one, feed),
                 lambda _, batch: encode_batch(batch, frame_type="batch"),
-                identity.client_id,
-            ),
-            identity.client_id,
+            )
         )
 
     async def start_shared(self, tokens: list[object]) -> None:
@@ -278,7 +276,6 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.clients = {
             identity.client_id: index for index, identity in enumerate(self.identities)
         }
-        clients = ",".join(self.clients)
         await self.run_feed(
             self.open_stream(
                 shared_open_frame([feed.cursor for feed in shared.feeds]),
@@ -286,16 +283,11 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
                 lambda index, batch: encode_client_batch(
                     self.identities[index].client_id, batch, index=index, frame_type="batch"
                 ),
-                clients,
-            ),
-            clients,
+            )
         )
 
-    async def run_feed(self, body: Coroutine[Any, Any, None], clients: str) -> None:
-        """Run a feed's stream; close the socket as its end requires.
-
-        ``clients`` names the client (or the clients) in the log, should it fail.
-        """
+    async def run_feed(self, body: Coroutine[Any, Any, None]) -> None:
+        """Run a feed's stream; close the socket as its end requires."""
         try:
             await body
         except PushUnavailableError as exc:
@@ -310,6 +302,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         except Exception:
             # A bug, not the client's doing: say so once, and close rather than leave a
             # socket open with no feed behind it.
+            clients = self.identity.client_id if self.identity else ",".join(self.clients)
             logger.exception("The WebSocket feed of client %s failed", clients)
             with contextlib.suppress(OSError):
                 await self.close(code=1011)
@@ -320,7 +313,6 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         opening: str,
         following: Callable[[float], Awaitable[Ready]],
         encode: Callable[[int, Batch], str],
-        clients: str,
     ) -> None:
         """Write ``opening`` and the batches the feed has now (a frame each, by
         ``encode``), then follow the feed in a task of its own.
@@ -337,7 +329,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.close_spent()
             return
         self.feed_task = asyncio.create_task(
-            self.run_feed(self.follow(following, encode, budget), clients)
+            self.run_feed(self.follow(following, encode, budget))
         )
 
     async def follow(
