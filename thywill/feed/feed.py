@@ -129,8 +129,12 @@ class ClientFeed:
         return {channel: _after(self.cursor, channel) for channel in self.channels}
 
     async def start(self) -> None:
-        """Keep the cursor's groups the client is still in (once; ``read`` does it
-        first)."""
+        """Follow the groups of the cursor the client is still a member of, once (the
+        first read does it).
+
+        Raises:
+            PushUnavailableError: the push backend cannot be reached.
+        """
         if self._started:
             return
         memberships = set(await self.push.memberships(self.identity.client_id))
