@@ -105,6 +105,29 @@ async def test_idle_channel_is_forgotten_after_max_age():
     assert (list(result.messages), result.position, result.reset) == ([], None, True)
 
 
+async def test_a_channel_without_messages_keeps_nothing_while_read_and_waited_on():
+    """Reading and waiting on a channel that never had a message (as every idle client's
+    private channel) makes no log; the wait's registration goes with the wait; the
+    first message still wakes a waiter and starts the channel's history."""
+    push = LocMemPushBackend()
+    channel = new_channel("quiet")
+    empty = await push.read(channel, None)
+    assert (list(empty.messages), empty.position, empty.reset) == ([], None, False)
+    assert await push.wait({channel: None}, 0.01) is False
+    assert (push._logs, channel in push._waiters) == ({}, False)
+
+    waiting = asyncio.create_task(push.wait({channel: None}, PROMPTLY))
+    await asyncio.sleep(0)
+    assert (push._logs, channel in push._waiters) == ({}, True)
+    position = await push.publish(channel, '"first"')
+    async with asyncio.timeout(PROMPTLY):
+        assert await waiting is True
+    assert channel not in push._waiters
+    result = await push.read(channel, None)
+    payloads = [m.payload for m in result.messages]
+    assert (payloads, result.position) == (['"first"'], position)
+
+
 async def test_idle_client_sequence_is_forgotten_after_max_age():
     """A client's highest seq is kept for max_age after it last advanced, then dropped."""
     push = LocMemPushBackend(max_age=0.1)

@@ -27,7 +27,7 @@ from thywill.exceptions import SessionRevokedError
 from thywill.push.base import BasePushBackend, ReadResult, StoredMessage
 from thywill.push.locks import KeyedLocks
 from thywill.push.sequences import SendSequences
-from thywill.push.waiters import Waiter, resolve, wait_for_news
+from thywill.push.waiters import ChannelWaiters, Waiter, resolve, wait_for_news
 
 PRIVATE_CHANNEL_PREFIX = "client:"
 """A client's private channel (``thywill.identity.tokens.private_channel``; the push
@@ -47,7 +47,6 @@ class _Log:
     entries: collections.deque[_Entry]
     head: int = 0
     """The sequence number of the newest message ever appended (0: none yet)."""
-    waiters: set[Waiter] = dataclasses.field(default_factory=set)
     touched: float = 0.0
     size: int = 0
     """The characters of JSON text its entries hold."""
@@ -93,6 +92,9 @@ class LocMemPushBackend(BasePushBackend):
         self.max_total_bytes = max_total_bytes
         self._size = 0
         self._logs: dict[str, _Log] = {}
+        """A channel's log exists from its first message on: reading or waiting on a
+        channel that has none costs nothing (every client's private channel, mostly)."""
+        self._waiters = ChannelWaiters()
         self._sequences = SendSequences(self.max_age)
         self._client_locks = KeyedLocks()
         self._leases: dict[str, tuple[float, str]] = {}
@@ -169,9 +171,9 @@ class LocMemPushBackend(BasePushBackend):
                 return  # it came back meanwhile
             # Gone: what it alone held goes too. Its send sequence stays (max_age), so a
             # send it retries after coming back is still answered "duplicate".
-            log = self._logs.get(PRIVATE_CHANNEL_PREFIX + client_id)
-            if log is not None and not log.waiters:
-                self._drop(PRIVATE_CHANNEL_PREFIX + client_id)
+            private = PRIVATE_CHANNEL_PREFIX + client_id
+            if private in self._logs and private not in self._waiters:
+                self._drop(private)
 
     async def add_member(self, group: str, client_id: str) -> bool:
         self.validate_channel(group)
@@ -272,8 +274,7 @@ class LocMemPushBackend(BasePushBackend):
                 len(log.entries) > self.capacity or log.size > self.max_bytes
             ):
                 self._pop_oldest(log)
-            waiters |= log.waiters
-            log.waiters = set()
+            waiters |= self._waiters.take(channel)
             positions.append(position)
         if self._size > self.max_total_bytes:
             self._shrink()
@@ -305,7 +306,11 @@ class LocMemPushBackend(BasePushBackend):
         self.validate_channel(channel)
         now = time.monotonic()
         with self._lock:
-            log = self._log(channel, now)
+            log = self._logs.get(channel)
+            if log is None:
+                # Never written, or forgotten: a reader with a position lost it.
+                return ReadResult((), None, after is not None)
+            log.touched = now
             self._trim(log, now)
             start, reset = self._start(log, after)
             selected = _slice(log.entries, start, limit)
@@ -327,21 +332,22 @@ class LocMemPushBackend(BasePushBackend):
             self.validate_channel(channel)
         waiter: Waiter = asyncio.get_running_loop().create_future()
         now = time.monotonic()
-        logs = []
         with self._lock:
             for channel, after in positions.items():
-                log = self._log(channel, now)
+                log = self._logs.get(channel)
+                if log is None:
+                    if after is not None:
+                        return True  # the reader's position is lost: a reset is due
+                    continue
+                log.touched = now
                 if self._has_news(log, after):
                     return True
-                logs.append(log)
-            for log in logs:
-                log.waiters.add(waiter)
+            self._waiters.add(positions, waiter)
         try:
             return await wait_for_news(waiter, timeout)
         finally:
             with self._lock:
-                for log in logs:
-                    log.waiters.discard(waiter)
+                self._waiters.discard(positions, waiter)
 
     def check(self) -> list[CheckMessage]:
         if settings.DEBUG:
@@ -356,6 +362,7 @@ class LocMemPushBackend(BasePushBackend):
         ]
 
     def _log(self, channel: str, now: float) -> _Log:
+        """The log of ``channel``, made at its first message."""
         log = self._logs.get(channel)
         if log is None:
             log = _Log(secrets.token_hex(4), collections.deque())
@@ -401,7 +408,9 @@ class LocMemPushBackend(BasePushBackend):
         self._next_sweep = now + min(self.max_age, 60.0)
         horizon = now - self.max_age
         for channel in [
-            c for c, log in self._logs.items() if log.touched < horizon and not log.waiters
+            c
+            for c, log in self._logs.items()
+            if log.touched < horizon and c not in self._waiters
         ]:
             self._drop(channel)
         self._sequences.expire()

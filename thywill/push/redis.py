@@ -43,7 +43,7 @@ from thywill.push.locks import KeyedLocks
 from thywill.push.outage import OutageTracker
 from thywill.push.redis_batch import ScriptBatch
 from thywill.push.tails import Announced, ChannelTails
-from thywill.push.waiters import Waiter, resolve, wait_for_news
+from thywill.push.waiters import ChannelWaiters, Waiter, wait_for_news
 
 T = TypeVar("T")
 
@@ -97,7 +97,7 @@ class _LoopState:
         self.client = client
         self.scripts = scripts
         self.batch = batch
-        self.waiters: dict[str, set[Waiter]] = {}
+        self.waiters = ChannelWaiters()
         self.tails = ChannelTails()
         self.subscribed = asyncio.Event()
         # Set by a waiter that needs the subscription: ends the listener's backoff early.
@@ -408,8 +408,7 @@ class RedisPushBackend(BasePushBackend):
         state = self._state()
         await self._ensure_listener(state)
         waiter: Waiter = asyncio.get_running_loop().create_future()
-        for channel in positions:
-            state.waiters.setdefault(channel, set()).add(waiter)
+        state.waiters.add(positions, waiter)
         try:
             # Registered first, checked second: a publish in between still wakes us.
             if await self._has_news(positions):
@@ -418,12 +417,7 @@ class RedisPushBackend(BasePushBackend):
                 return False
             return await wait_for_news(waiter, timeout)
         finally:
-            for channel in positions:
-                waiters = state.waiters.get(channel)
-                if waiters is not None:
-                    waiters.discard(waiter)
-                    if not waiters:
-                        del state.waiters[channel]
+            state.waiters.discard(positions, waiter)
 
     async def _has_news(self, positions: Mapping[str, str | None]) -> bool:
         tails = self._state().tails
@@ -485,7 +479,7 @@ class RedisPushBackend(BasePushBackend):
                 state.tails.forget()
                 state.subscribed.set()
                 delay = 0.1
-                _wake_all(state, None)
+                state.waiters.wake_every()
                 heard = loop.time()
                 while True:
                     message = await pubsub.get_message(timeout=self._ping_every)
@@ -501,7 +495,7 @@ class RedisPushBackend(BasePushBackend):
                             # tails hold of that channel may be behind.
                             channel = _text(message["data"])
                             state.tails.drop(channel)
-                            _wake_all(state, channel)
+                            state.waiters.wake(channel)
                     elif now - heard > 3 * self._ping_every:
                         # The tails would trust a silent subscription: end it.
                         raise ConnectionError("the wake-up subscription went silent")
@@ -511,7 +505,7 @@ class RedisPushBackend(BasePushBackend):
                 state.subscribed.clear()
                 state.needed.clear()
                 state.tails.forget()
-                _wake_all(state, None)
+                state.waiters.wake_every()
                 # Back off, unless a waiter needs the subscription now (Redis may be back).
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(state.needed.wait(), delay)
@@ -694,7 +688,7 @@ class RedisPushBackend(BasePushBackend):
             state.listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await state.listener
-        _wake_all(state, None)
+        state.waiters.wake_every()
         with contextlib.suppress(*UNAVAILABLE):
             await state.client.aclose()
 
@@ -739,18 +733,7 @@ def _announced(state: _LoopState, data: str) -> None:
     state.tails.learn(
         Announced(channel, epoch, previous, entry_id, payload[0] if payload else None)
     )
-    _wake_all(state, channel)
-
-
-def _wake_all(state: _LoopState, channel: str | None) -> None:
-    """Wake the waiters of ``channel``, or every waiter of the loop when None."""
-    if channel is None:
-        groups = list(state.waiters.values())
-    else:
-        groups = [state.waiters.get(channel, set())]
-    for waiters in groups:
-        for waiter in waiters:
-            resolve(waiter, True)
+    state.waiters.wake(channel)
 
 
 def _split_position(position: str | None) -> tuple[str, str]:
