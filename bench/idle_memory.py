@@ -3,11 +3,15 @@
     .venv-bench/bin/python bench/idle_memory.py --transport websocket
     .venv-bench/bin/python bench/idle_memory.py --transport sse --clients 500 --top 40
     .venv-bench/bin/python bench/idle_memory.py --transport websocket --deflate
+    .venv-bench/bin/python bench/idle_memory.py --transport longpoll --keep-garbage
 
 One thywill process as ``bench/run`` starts it (``bench.settings``, the harness's uvicorn
 options: uvloop, httptools), tracing its allocations (``THYWILL_TRACEMALLOC_DUMP``, 10
 frames). ``--warm`` clients of the benchmark application open their feed and stay idle;
-the server dumps a snapshot; ``--clients`` more open theirs; it dumps another. Printed:
+the server dumps a snapshot; ``--clients`` more open theirs; it dumps another. Each dump
+follows a full collection, so it holds what the connections keep; ``--keep-garbage``
+counts the cyclic garbage that awaits the next collection too (the bootstrap request's,
+mostly), which makes the figure vary with when the collector last ran. Printed:
 the traced growth per connection, and its largest parts, each under the innermost frame
 outside the standard library (the line of thywill, Django, Channels, uvicorn or
 websockets that asked for it). The harness's ``idle2000`` cell measures RSS, what a
@@ -175,6 +179,11 @@ def main() -> None:
     parser.add_argument(
         "--deflate", action="store_true", help="WebSockets ask for permessage-deflate"
     )
+    parser.add_argument(
+        "--keep-garbage",
+        action="store_true",
+        help="no full collection before each snapshot: count cyclic garbage too",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="thywill-idle-") as work:
         prefix = Path(work) / "snapshot"
@@ -182,6 +191,8 @@ def main() -> None:
             Path(work) / "db.sqlite3", None, "idle", secrets.token_hex(16), "bench.settings"
         )
         env["THYWILL_TRACEMALLOC_DUMP"] = str(prefix)
+        if not args.keep_garbage:
+            env["THYWILL_TRACEMALLOC_COLLECT"] = "1"
         migrate(env)
         server = start_thywill(Path(work), env, None, options=UVICORN_OPTIONS)
         try:

@@ -36,8 +36,11 @@ THYWILL_PIPELINE = [
 ]
 
 if os.environ.get("THYWILL_TRACEMALLOC_DUMP"):
-    # Opt-in, for bench/soak.py: trace allocations, and dump a snapshot to
-    # $THYWILL_TRACEMALLOC_DUMP.<unix time> on every SIGUSR1.
+    # Opt-in, for bench/soak.py and bench/idle_memory.py: trace allocations, and dump a
+    # snapshot to $THYWILL_TRACEMALLOC_DUMP.<unix time> on every SIGUSR1; after a full
+    # collection when THYWILL_TRACEMALLOC_COLLECT is set, so that it holds what is kept,
+    # not the cyclic garbage the next collection would free.
+    import gc
     import signal
     import time
     import tracemalloc
@@ -46,6 +49,8 @@ if os.environ.get("THYWILL_TRACEMALLOC_DUMP"):
 
     def _dump_allocations(signum: int, frame: object) -> None:
         path = f"{os.environ['THYWILL_TRACEMALLOC_DUMP']}.{time.time():.0f}"
+        if os.environ.get("THYWILL_TRACEMALLOC_COLLECT"):
+            gc.collect()
         tracemalloc.take_snapshot().dump(path)
 
     signal.signal(signal.SIGUSR1, _dump_allocations)
