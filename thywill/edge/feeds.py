@@ -1,4 +1,4 @@
-"""What every transport does before it starts reading."""
+"""What every transport does before it starts reading, and as it writes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from thywill.edge.sessions import authenticate
 from thywill.exceptions import ErrorCode, RejectedError
 from thywill.feed.connections import Connection
 from thywill.feed.cursor import Cursor
-from thywill.feed.feed import ClientFeed
+from thywill.feed.feed import Batch, ClientFeed
 from thywill.feed.shared import SharedFeed
 from thywill.identity.tokens import ClientIdentity
 from thywill.metrics import counters
@@ -100,6 +100,13 @@ def open_connection(identity: ClientIdentity, transport: str) -> Connection:
 
     connection.on_close = closed
     return connection
+
+
+def count_delivered(transport: str, batch: Batch) -> None:
+    """Count the messages of ``batch``, just written to a client's connection: the
+    inspector's counter, and the delivery latency metric."""
+    metrics.delivered(transport, batch.messages)
+    counters.delivered(len(batch.messages))
 
 
 def parse_tokens(header: str) -> list[str]:

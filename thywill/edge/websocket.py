@@ -34,6 +34,7 @@ from thywill import conf, metrics
 from thywill.edge.direct import route_path
 from thywill.edge.feeds import (
     close_connections,
+    count_delivered,
     new_feed,
     new_shared_feed,
     open_connection,
@@ -54,7 +55,6 @@ from thywill.feed.feed import Batch
 from thywill.feed.shared import Ready, next_of_one
 from thywill.identity.tokens import ClientIdentity
 from thywill.log.base import BaseLog
-from thywill.metrics import counters
 from thywill.types import ASGIApp, Receive, Scope, Send
 from thywill.wire.frames import (
     KEEPALIVE_FRAME,
@@ -362,8 +362,7 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         for index, batch in ready:
             frame = encode(index, batch)
             await self.send_frame(frame)
-            metrics.delivered("websocket", batch.messages)
-            counters.delivered(len(batch.messages))
+            count_delivered("websocket", batch)
             if budget.spend(frame):
                 return True
         return False

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
-from thywill import conf, metrics
+from thywill import conf
 from thywill.edge.errors import json_errors
 from thywill.edge.feeds import (
     close_connections,
+    count_delivered,
     is_shared_request,
     open_connection,
     open_connections,
@@ -16,7 +17,6 @@ from thywill.edge.feeds import (
 )
 from thywill.edge.shutdown import drain
 from thywill.feed.feed import Batch
-from thywill.metrics import counters
 from thywill.wire.outbound import encode_batch, encode_batches
 
 
@@ -40,8 +40,7 @@ async def longpoll(request: HttpRequest) -> HttpResponse:
         connection.close()
     response = HttpResponse(encode_batch(batch), content_type="application/json")
     response["Cache-Control"] = "no-store"
-    metrics.delivered("longpoll", batch.messages)
-    counters.delivered(len(batch.messages))
+    count_delivered("longpoll", batch)
     return response
 
 
@@ -65,8 +64,7 @@ async def _shared_longpoll(request: HttpRequest) -> HttpResponse:
         # A client with nothing still gets its batch: its cursor may have moved.
         batch = got.get(index) or Batch((), (), feed.cursor)
         batches.append((feed.identity.client_id, batch))
-        metrics.delivered("longpoll", batch.messages)
-        counters.delivered(len(batch.messages))
+        count_delivered("longpoll", batch)
     response = HttpResponse(encode_batches(batches), content_type="application/json")
     response["Cache-Control"] = "no-store"
     return response

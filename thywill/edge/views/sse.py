@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
-from thywill import conf, metrics
+from thywill import conf
 from thywill.edge.errors import json_errors
 from thywill.edge.feeds import (
     close_connections,
+    count_delivered,
     is_shared_request,
     open_connection,
     open_connections,
@@ -24,7 +25,6 @@ from thywill.feed.connections import Connection
 from thywill.feed.feed import Batch, ClientFeed
 from thywill.feed.shared import Ready, next_of_one
 from thywill.log.base import BaseLog
-from thywill.metrics import counters
 from thywill.wire.sse import (
     KEEPALIVE,
     batch_events,
@@ -146,7 +146,8 @@ async def _stream(
             if ready:
                 events = "".join(encode(index, batch) for index, batch in ready)
                 yield events
-                _count_delivered(ready)
+                for _, batch in ready:
+                    count_delivered("sse", batch)
                 spent = budget.spend(events)
                 ready, events = [], ""
                 if spent:
@@ -174,9 +175,3 @@ async def _stream(
                 yield KEEPALIVE
     finally:
         close_connections(connections)
-
-
-def _count_delivered(ready: Ready) -> None:
-    for _, batch in ready:
-        metrics.delivered("sse", batch.messages)
-        counters.delivered(len(batch.messages))
