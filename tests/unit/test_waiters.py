@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from thywill.push import waiters
 from thywill.push.waiters import TICK, ChannelWaiters, Waiter, resolve, wait_for_news
 
@@ -25,6 +27,21 @@ async def test_waits_that_end_in_one_tick_share_one_timer_and_end_with_false():
     assert results == [False] * 100
     assert 0.15 <= elapsed < 0.15 + TICK + 0.5
     assert waiters._deadlines[loop] == {}
+
+
+async def test_a_timeout_of_zero_ends_at_once():
+    """No tick to wait for: the wait ends without ever suspending, False unless the
+    waiter was already resolved, and registers nothing."""
+    loop = asyncio.get_running_loop()
+    for resolved, expected in ((None, False), (True, True)):
+        waiter: Waiter = loop.create_future()
+        if resolved is not None:
+            resolve(waiter, resolved)
+        waiting = wait_for_news(waiter, 0)
+        with pytest.raises(StopIteration) as stopped:
+            waiting.send(None)
+        assert stopped.value.value is expected
+    assert not waiters._deadlines.get(loop)
 
 
 async def test_a_waiter_woken_first_returns_true_and_leaves_its_tick():

@@ -24,7 +24,7 @@ _deadlines = weakref.WeakKeyDictionary()
 
 async def wait_for_news(waiter: Waiter, timeout: float) -> bool:
     """``waiter``'s result, or False once ``timeout`` seconds have passed (up to ``TICK``
-    more).
+    more; at once for a ``timeout`` of 0).
 
     Not ``asyncio.wait_for`` (a Task, a timeout context and a second future per wait),
     nor a timer per wait: the waits whose deadlines fall in the same tick share one
@@ -32,6 +32,8 @@ async def wait_for_news(waiter: Waiter, timeout: float) -> bool:
     waiting out its keepalive, then holds a timer per tick of the keepalive interval,
     not one per client.
     """
+    if timeout <= 0:  # at once: no tick to wait for
+        return waiter.result() if waiter.done() else False
     loop = waiter.get_loop()
     tick = math.ceil((loop.time() + timeout) / TICK)
     ticks = _deadlines.get(loop)
