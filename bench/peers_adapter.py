@@ -119,8 +119,9 @@ class Sender:
 class ThywillWsClient(WsClient):
     """The feed and the sends on one socket: ``batch`` frames in, ``send`` frames out.
 
-    Each ``send`` frame is answered by a ``sent`` frame, in order; one that is not ``ok``
-    is raised by the next send (the harness counts it as a send error).
+    Each ``send`` frame is answered, in order, by a ``sent`` frame or inside the batch
+    frame that delivers its echo (``sentInBatch``, as thywill.js asks); an answer that is
+    not ``ok`` is raised by the next send (the harness counts it as a send error).
     """
 
     def __init__(self, ws: Any, on_message: OnMessage, sender: Sender | None) -> None:
@@ -133,15 +134,21 @@ class ThywillWsClient(WsClient):
         frame = json.loads(text)
         kind = frame["type"]
         if kind == "batch":
+            if "sent" in frame:  # the answer rode in the batch (sentInBatch)
+                self.check_answer(frame["sent"], text)
             for message in frame["messages"]:
                 deliver(self.on_message, message["data"])
         elif kind == "sent":
-            if "results" not in frame or any(
-                result["status"] != "ok" for result in frame["results"]
-            ):
-                self.refused.append(text[:200])
+            self.check_answer(frame, text)
         elif kind == "error":
             self.closed = True
+
+    def check_answer(self, answer: dict[str, Any], text: str) -> None:
+        """Keep a send's answer that is not ``ok`` for the next send to raise."""
+        if "results" not in answer or any(
+            result["status"] != "ok" for result in answer["results"]
+        ):
+            self.refused.append(text[:200])
 
     async def send(self, payload: str) -> None:
         await self.send_data(payload)

@@ -121,8 +121,11 @@ class Page:
 
     @property
     def auth_frame(self) -> str:
-        """The first frame of a WebSocket: ``auth``, with the token."""
-        return json.dumps({"type": "auth", "token": self.config["token"]})
+        """The first frame of a WebSocket: ``auth``, with the token, asking for send
+        answers inside batch frames as thywill.js does."""
+        return json.dumps(
+            {"type": "auth", "token": self.config["token"], "sentInBatch": True}
+        )
 
     def send_headers(self, origin: str) -> dict[str, str]:
         """The headers of a POST to the send endpoint of the server at ``origin``

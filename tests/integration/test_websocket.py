@@ -19,13 +19,24 @@ Frames = Sequence[dict[str, Any]]
 
 
 def until_delivered(count: int, answers: int = 0) -> Callable[[Frames], bool]:
-    """At least ``count`` messages delivered and ``answers`` sent frames read."""
+    """At least ``count`` messages delivered and ``answers`` send answers read."""
 
     def enough(frames: Frames) -> bool:
-        sent = sum(f["type"] == "sent" for f in frames)
-        return len(delivered(frames)) >= count and sent >= answers
+        return len(delivered(frames)) >= count and len(answers_in(frames)) >= answers
 
     return enough
+
+
+def answers_in(frames: Frames) -> list[dict[str, Any]]:
+    """The answers to send frames, in the order they came: each ``sent`` frame's (without
+    its type), and each that a ``batch`` frame carried (``sentInBatch``)."""
+    return [
+        {k: v for k, v in frame.items() if k != "type"}
+        if frame["type"] == "sent"
+        else frame["sent"]
+        for frame in frames
+        if frame["type"] == "sent" or "sent" in frame
+    ]
 
 
 def closed_with(connection: ClientConnection) -> tuple[list[dict[str, Any]], int, str]:
@@ -54,17 +65,58 @@ def tab(live_url: str):
         yield tab
 
 
-def test_echo_round_trip_of_200_in_order_exactly_once(tab):
-    """200 messages in two send frames come back once each, in order, with their results."""
-    with tab.websocket() as ws:
+@pytest.mark.parametrize("sent_in_batch", [False, True], ids=["sent-frames", "in-batch"])
+def test_echo_round_trip_of_200_in_order_exactly_once(tab, sent_in_batch):
+    """200 messages in 20 send frames, sent without waiting, come back once each, in
+    order, with their results in order, whether the answers come as frames of their own
+    or inside batches."""
+    with tab.websocket(sent_in_batch=sent_in_batch) as ws:
         assert tab.ws_frames(ws, lambda f: len(f) >= 1) == [{"type": "open", "cursor": ""}]
         texts = [f"m{i}" for i in range(200)]
-        tab.ws_send(ws, *texts[:100])
-        tab.ws_send(ws, *texts[100:])
-        frames = tab.ws_frames(ws, until_delivered(200, answers=2), timeout=20)
+        for start in range(0, 200, 10):
+            tab.ws_send(ws, *texts[start : start + 10])
+        frames = tab.ws_frames(ws, until_delivered(200, answers=20), timeout=20)
     assert delivered(frames) == texts
-    results = [r for f in frames if f["type"] == "sent" for r in f["results"]]
+    results = [r for answer in answers_in(frames) for r in answer["results"]]
     assert results == [{"seq": n, "status": "ok"} for n in range(1, 201)]
+    if not sent_in_batch:
+        assert not any("sent" in frame for frame in frames)
+
+
+def test_an_answer_rides_in_the_batch_that_delivers_its_echo(tab):
+    """With ``sentInBatch``, a send whose echo comes back to its client is answered inside
+    the batch frame of the echo: one frame, not two."""
+    with tab.websocket(sent_in_batch=True) as ws:
+        tab.ws_frames(ws, lambda f: len(f) >= 1)
+        for n in range(1, 4):
+            tab.ws_send(ws, f"echo {n}")
+            [frame] = tab.ws_frames(ws, until_delivered(1, answers=1))
+            assert frame["type"] == "batch"
+            assert frame["sent"] == {"results": [{"seq": n, "status": "ok"}]}
+            assert delivered([frame]) == [f"echo {n}"]
+
+
+def test_answers_without_a_delivery_come_alone_and_in_order(tab):
+    """With ``sentInBatch``, a send that delivers nothing to its client (out of order, or
+    refused as a whole) is answered by a ``sent`` frame of its own, in its turn among the
+    answers that ride in batches."""
+    with tab.websocket(sent_in_batch=True) as ws:
+        tab.ws_frames(ws, lambda f: len(f) >= 1)
+        tab.ws_send(ws, "first")
+        ws.send(json.dumps({"type": "send", "messages": [{"seq": 5, "data": "late"}]}))
+        ws.send(json.dumps({"type": "send", "messages": []}))
+        tab.ws_send(ws, "second")
+        frames = tab.ws_frames(ws, until_delivered(2, answers=4))
+    answers = answers_in(frames)
+    assert answers[0] == {"results": [{"seq": 1, "status": "ok"}]}
+    assert answers[1]["results"][0]["status"] == "out_of_order"
+    assert answers[1]["results"][0]["expected"] == 2
+    assert answers[2]["status"] == 400
+    assert answers[2]["error"]["code"] == "bad_message"
+    assert answers[3] == {"results": [{"seq": 2, "status": "ok"}]}
+    assert delivered(frames) == ["first", "second"]
+    alone = [frame for frame in frames if frame["type"] == "sent"]
+    assert len(alone) == 2  # the out-of-order one and the refused one
 
 
 def test_reconnect_resumes_from_the_cursor(tab):
@@ -175,6 +227,9 @@ def test_a_token_in_the_url_closes_4400_bad_request(live, tab):
     [
         pytest.param(json.dumps({"type": "send", "messages": []}), id="a-send-frame"),
         pytest.param('{"type": "auth", "token": null}', id="no-token"),
+        pytest.param(
+            '{"type": "auth", "token": "t", "sentInBatch": "yes"}', id="bad-sent-in-batch"
+        ),
         pytest.param(b"\x00binary", id="binary"),
     ],
 )

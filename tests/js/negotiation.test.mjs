@@ -60,7 +60,7 @@ test('websocket: first choice; opens on the open frame, delivers batches, follow
   assert.equal(socket.url.protocol, 'wss:');
   assert.equal(socket.url.pathname, '/thywill/websocket/');
   assert.deepEqual(Object.fromEntries(socket.url.searchParams), {cursor: ''});  // no token
-  assert.deepEqual(socket.sent, [{type: 'auth', token: 'tok'}], 'the first frame proves who it is');
+  assert.deepEqual(socket.sent, [{type: 'auth', token: 'tok', sentInBatch: true}], 'the first frame proves who it is');
   assert.equal(thywill.state, 'connecting');
 
   socket.frame({type: 'open', cursor: 'c0'});
@@ -99,6 +99,29 @@ test('websocket: sends go over the socket in order, one frame in flight, same se
   assert.equal(await second, undefined);
   assert.equal(await third, undefined);
   assert.deepEqual(fake.posts, []);
+});
+
+test('websocket: an answer that rides in a batch (sentInBatch) settles its send, then the batch is delivered', async () => {
+  const {thywill, sockets, seen} = page();
+  await settle();
+  const [socket] = sockets;
+  socket.frame({type: 'open', cursor: 'c0'});
+  const first = thywill.send('a');
+  await settle();
+  socket.frame({type: 'batch', sent: {results: [{seq: 1, status: 'ok', value: {echoed: 1}}]},
+    messages: [MESSAGE(1)], cursor: 'c1', reset: null});
+  assert.deepEqual(plain(await first), {echoed: 1});
+  assert.deepEqual(seen.messages.map((m) => m.data.text), ['m1']);
+  assert.equal(thywill.cursor, 'c1');
+  const second = thywill.send('b');
+  await settle();
+  assert.deepEqual(sendFrames(socket)[1], {type: 'send', messages: [{seq: 2, data: 'b'}]});
+  // A batch without an answer settles nothing; the next answer may come in a frame of its own.
+  socket.frame({type: 'batch', messages: [MESSAGE(2)], cursor: 'c2', reset: null});
+  socket.frame({type: 'batch', sent: {status: 400, error: {code: 'bad_message', message: 'no'}},
+    messages: [], cursor: 'c2', reset: null});
+  await assert.rejects(second, (error) => error.code === 'bad_message' && error.status === 400);
+  assert.deepEqual(seen.messages.map((m) => m.data.text), ['m1', 'm2']);
 });
 
 test('websocket: a refused send (400) rejects its batch; a 503 resends it', async () => {
@@ -237,7 +260,7 @@ test('websocket: a 4503 close (push backend down) reconnects on the same transpo
 test('websocket: a 4408 close (no auth frame in time) is not final: it reconnects and authenticates again', async () => {
   const {thywill, sockets, clock, seen} = page();
   await settle();
-  assert.deepEqual(sockets[0].sent, [{type: 'auth', token: 'tok'}]);
+  assert.deepEqual(sockets[0].sent, [{type: 'auth', token: 'tok', sentInBatch: true}]);
   sockets[0].frame({type: 'error', error: {code: 'auth_timeout', message: 'No auth frame.'}});
   sockets[0].serverClose(4408, 'auth_timeout');
   await settle();
@@ -245,7 +268,7 @@ test('websocket: a 4408 close (no auth frame in time) is not final: it reconnect
   await clock.advance(1000);
   assert.equal(sockets.length, 2);
   assert.equal(sockets[1].url.pathname, '/thywill/websocket/');  // the same transport
-  assert.deepEqual(sockets[1].sent, [{type: 'auth', token: 'tok'}]);
+  assert.deepEqual(sockets[1].sent, [{type: 'auth', token: 'tok', sentInBatch: true}]);
   sockets[1].frame({type: 'open', cursor: ''});
   await settle();
   assert.equal(thywill.state, 'connected');

@@ -572,6 +572,7 @@ class ThywillHttpClient:
         cookie: str | None = None,
         auth: bool = True,
         query: Mapping[str, str] | None = None,
+        sent_in_batch: bool = False,
     ) -> Iterator[ClientConnection]:
         """Open the WebSocket transport as this tab's page would, its first frame the
         ``auth`` frame with the token; closed on leaving.
@@ -583,6 +584,7 @@ class ThywillHttpClient:
             cookie: the Cookie header instead of the tab's session cookie.
             auth: send the auth frame; without it, the test sends the first frame.
             query: more query parameters.
+            sent_in_batch: ask for send answers inside batch frames, as thywill.js does.
         """
         params = {"cursor": self.cursor if cursor is None else cursor, **(query or {})}
         url = httpx.URL(self.base_url.replace("http", "ws", 1) + self.endpoint("websocket"))
@@ -602,14 +604,13 @@ class ThywillHttpClient:
                 # A socket the server refused at once (its Origin, say) may be closed
                 # already: the refusal is still there to read.
                 with contextlib.suppress(ConnectionClosed):
-                    connection.send(
-                        json.dumps(
-                            {
-                                "type": "auth",
-                                "token": self.token if token is None else token,
-                            }
-                        )
-                    )
+                    auth_frame = {
+                        "type": "auth",
+                        "token": self.token if token is None else token,
+                    }
+                    if sent_in_batch:
+                        auth_frame["sentInBatch"] = True
+                    connection.send(json.dumps(auth_frame))
             yield connection
 
     def ws_send(self, connection: ClientConnection, *datas: JSONValue) -> None:

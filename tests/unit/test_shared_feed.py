@@ -19,7 +19,7 @@ from thywill.feed.shared import SharedFeed
 from thywill.identity.tokens import ClientIdentity, new_client_id
 from thywill.push.base import ReadResult, StoredMessage
 from thywill.push.locmem import LocMemPushBackend
-from thywill.wire.inbound import parse_auth_frame
+from thywill.wire.inbound import AuthFrame, parse_auth_frame
 from thywill.wire.outbound import encode_batches, encode_client_batch
 from thywill.wiring.runtime import get_runtime
 
@@ -233,11 +233,16 @@ def test_the_tokens_header_is_split_on_commas(header: str, tokens: list[str]) ->
 
 def test_an_auth_frame_with_tokens_names_a_shared_socket() -> None:
     frame = json.dumps({"type": "auth", "tokens": ["t1", "t2"]})
-    assert parse_auth_frame(frame, max_bytes=1000) == ["t1", "t2"]
-    assert parse_auth_frame('{"type": "auth", "token": "t"}', max_bytes=1000) == "t"
+    assert parse_auth_frame(frame, max_bytes=1000) == AuthFrame(["t1", "t2"])
+    assert parse_auth_frame('{"type": "auth", "token": "t"}', max_bytes=1000) == AuthFrame(
+        "t", sent_in_batch=False
+    )
+    frame = json.dumps({"type": "auth", "token": "t", "sentInBatch": True})
+    assert parse_auth_frame(frame, max_bytes=1000) == AuthFrame("t", sent_in_batch=True)
     for bad in (
         {"type": "auth", "tokens": "t1,t2"},
         {"type": "auth", "tokens": ["t1"], "token": "t1"},
+        {"type": "auth", "token": "t", "sentInBatch": 1},
     ):
         with pytest.raises(RejectedError) as refused:
             parse_auth_frame(json.dumps(bad), max_bytes=1000)

@@ -61,7 +61,8 @@ from thywill.wire.frames import (
     close_code,
     error_frame,
     open_frame,
-    refused_send_frame,
+    refused_send_answer,
+    sent_answer,
     sent_frame,
     shared_open_frame,
 )
@@ -121,6 +122,11 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
     auth_task: asyncio.Task[None] | None = None
     """Closes the socket when no auth frame came in time."""
     connection: Connection | None = None
+    sent_in_batch = False
+    """The client's auth frame asked for send answers inside batch frames."""
+    pending_answer: str | None = None
+    """A send frame's answer, left for one turn of the event loop for the feed's next
+    batch frame to carry (``offer_answer``)."""
     closing = False
     closed = False
     counted = False
@@ -233,15 +239,15 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
         if self.auth_task is not None:
             self.auth_task.cancel()  # it came; disconnect() awaits the task
         try:
-            token = parse_auth_frame(
+            auth = parse_auth_frame(
                 text_data, max_bytes=conf.get_limits().max_message_bytes
             )
             if drain.draining:
                 raise refusal()
-            if isinstance(token, list):
-                await self.start_shared(token)
+            if isinstance(auth.token, list):
+                await self.start_shared(auth.token)
                 return
-            identity = await authenticate(token, self.cookies)
+            identity = await authenticate(auth.token, self.cookies)
             feed = new_feed(identity, self.cursor)
             await feed.check_session()
             self.connection = open_connection(identity, "websocket")
@@ -253,11 +259,14 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.close_with(RejectedError.unavailable())
             return
         self.identity = identity
+        self.sent_in_batch = auth.sent_in_batch
         await self.run_feed(
             self.open_stream(
                 open_frame(feed.cursor),
                 functools.partial(next_of_one, feed),
-                lambda _, batch: encode_batch(batch, frame_type="batch"),
+                lambda _, batch: encode_batch(
+                    batch, frame_type="batch", sent=self.take_answer()
+                ),
             )
         )
 
@@ -397,12 +406,36 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.refuse(error)
             return
         answer = await self.handle_send(identity, frame, index)
+        if answer is not None and self.sent_in_batch:
+            answer = await self.offer_answer(answer)
         if answer is None:
             return
         try:
-            await self.send_frame(answer)
+            await self.send_frame(sent_frame(answer))
         except OSError:
             return  # the client went away before its answer: it resends the same seqs
+
+    async def offer_answer(self, answer: str) -> str | None:
+        """Leave a send's answer for the feed's next batch frame, for one turn of the
+        event loop; return it when the feed did not take it.
+
+        A send that delivered something to this client (an echo, a reply) woke the
+        feed, which runs in that turn and writes the answer and the delivery as one
+        frame: one write instead of two. A send that delivered nothing here (or a feed
+        that is busy writing) leaves the answer to a ``sent`` frame of its own. Either
+        way it goes out before the next send frame is handled, so answers keep their
+        order.
+        """
+        if self.feed_task is None:
+            return answer
+        self.pending_answer = answer
+        await asyncio.sleep(0)
+        return self.take_answer()
+
+    def take_answer(self) -> str | None:
+        """The answer ``offer_answer`` left, taken (None: none is waiting)."""
+        answer, self.pending_answer = self.pending_answer, None
+        return answer
 
     def sender(self, frame: dict[str, Any]) -> tuple[ClientIdentity, int | None]:
         """The client a ``send`` frame is of, and its index on a shared socket.
@@ -431,7 +464,8 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def handle_send(
         self, identity: ClientIdentity, frame: dict[str, Any], index: int | None = None
     ) -> str | None:
-        """A ``send`` frame, handled as the HTTP send is; its ``sent`` answer.
+        """A ``send`` frame, handled as the HTTP send is; its answer (``sent_answer``
+        or ``refused_send_answer``).
 
         Every send is checked as a POST to the send endpoint is: a socket of a session
         that ended is closed now (and None returned), not only when its feed next
@@ -450,12 +484,12 @@ class WebsocketTransport(AsyncWebsocketConsumer):  # type: ignore[misc]
                 await self.refuse(error if index is None else error.at(index))
                 return None
             self.log.rejected(error, path=self.path, client_id=identity.client_id)
-            return refused_send_frame(error)
+            return refused_send_answer(error)
         except PushUnavailableError as exc:
             self.log.unavailable(exc, path=self.path)
             metrics.sent("unavailable")
-            return refused_send_frame(RejectedError.unavailable())
-        return sent_frame(send_results(messages, results))
+            return refused_send_answer(RejectedError.unavailable())
+        return sent_answer(send_results(messages, results))
 
     async def refuse(self, error: RejectedError) -> None:
         """Log a refusal once, then send its error frame and close."""

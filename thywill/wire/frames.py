@@ -39,13 +39,20 @@ def shared_open_frame(starts: Sequence[Cursor]) -> str:
     return json.dumps({"type": "open", "cursors": [start.encode() for start in starts]})
 
 
-def sent_frame(results: list[dict[str, JSON]]) -> str:
-    """The answer to a ``send`` frame: a result per message, as the HTTP send's."""
-    return json.dumps({"type": "sent", "results": results})
+def sent_answer(results: list[dict[str, JSON]]) -> str:
+    """The answer to a ``send`` frame, ``{"results": [...]}``: a result per message, as
+    the HTTP send's. It goes out as a ``sent`` frame (``sent_frame``) or inside a batch
+    frame (``encode_batch(..., sent=...)``)."""
+    return json.dumps({"results": results})
 
 
-def refused_send_frame(error: RejectedError) -> str:
+def refused_send_answer(error: RejectedError) -> str:
     """The answer to a ``send`` frame refused as a whole, with the HTTP send's status:
     what the client does next depends on it (a 4xx rejects the batch, a 503 resends
     it)."""
-    return json.dumps({"type": "sent", "status": error.status, "error": error.as_json()})
+    return json.dumps({"status": error.status, "error": error.as_json()})
+
+
+def sent_frame(answer: str) -> str:
+    """A ``sent`` frame carrying ``answer`` (``sent_answer`` or ``refused_send_answer``)."""
+    return '{"type":"sent",' + answer[1:]

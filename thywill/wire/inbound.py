@@ -127,11 +127,21 @@ def parse_bye_body(body: bytes, *, max_bytes: int) -> str:
     return token
 
 
-def parse_auth_frame(text: str | None, *, max_bytes: int) -> str | list[object]:
-    """Validate the first frame of a WebSocket, ``{"type": "auth", "token": T}``; return
-    the token. ``text`` is None for a binary frame. A shared socket's auth frame names
-    several clients, ``{"type": "auth", "tokens": [T1, T2, ...]}``: their list is
-    returned (each token is checked as the client's).
+@dataclasses.dataclass(frozen=True, slots=True)
+class AuthFrame:
+    """A parsed WebSocket ``auth`` frame."""
+
+    token: str | list[object]
+    """The client's token, or a shared socket's list of tokens (each checked later)."""
+    sent_in_batch: bool = False
+    """The client takes a ``send`` frame's answer inside a ``batch`` frame (``sent``)."""
+
+
+def parse_auth_frame(text: str | None, *, max_bytes: int) -> AuthFrame:
+    """Validate the first frame of a WebSocket, ``{"type": "auth", "token": T}``, with
+    an optional ``"sentInBatch": true``. A shared socket's auth frame names several
+    clients, ``{"type": "auth", "tokens": [T1, T2, ...]}``: the list is returned as the
+    token (each token is checked as the client's).
 
     The refusal's message says what the frame was, never what it held: it may hold a
     token, and refusals are logged.
@@ -151,17 +161,20 @@ def parse_auth_frame(text: str | None, *, max_bytes: int) -> str | list[object]:
         raise _not_auth("not a JSON object")
     if parsed.get("type") != "auth":
         raise _not_auth("of another type")
+    sent_in_batch = parsed.get("sentInBatch", False)
+    if not isinstance(sent_in_batch, bool):
+        raise _not_auth("with a 'sentInBatch' that is not true or false")
     if "tokens" in parsed:
         tokens = parsed["tokens"]
         if "token" in parsed:
             raise _not_auth("with both 'token' and 'tokens'")
         if not isinstance(tokens, list):
             raise _not_auth("with a 'tokens' that is not a list")
-        return tokens
+        return AuthFrame(tokens, sent_in_batch)
     token = parsed.get("token")
     if not isinstance(token, str):
         raise _not_auth("without a string 'token'")
-    return token
+    return AuthFrame(token, sent_in_batch)
 
 
 def _not_auth(what: str) -> RejectedError:

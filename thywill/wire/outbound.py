@@ -18,13 +18,18 @@ def encode_delivery(message: StoredMessage) -> str:
     )
 
 
-def encode_batch(batch: Batch, *, frame_type: str | None = None) -> str:
+def encode_batch(
+    batch: Batch, *, frame_type: str | None = None, sent: str | None = None
+) -> str:
     """A batch as the long-poll answer (or, with ``frame_type``, a WebSocket frame).
 
     ``{"messages": [...], "cursor": C, "reset": null | {...}}``, where ``cursor`` is the
     position after the whole batch and a reset comes before the messages it concerns.
+    ``sent``, a send frame's answer (JSON text of an object), goes in as ``"sent"``.
     """
     head = "" if frame_type is None else f'"type":{json.dumps(frame_type)},'
+    if sent is not None:
+        head += f'"sent":{sent},'
     return _batch_object(head, batch)
 
 

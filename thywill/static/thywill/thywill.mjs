@@ -527,7 +527,9 @@
    * WebSocket: the feed and the sends over one connection. Frames are JSON objects with a
    * `type`. The client's first frame is `auth`, with the token (a browser cannot set headers on
    * a WebSocket, and a URL would put the token in access logs); the server answers `open`. A
-   * refusal is an `error` frame, then a close with code 4000 + HTTP status.
+   * refusal is an `error` frame, then a close with code 4000 + HTTP status. A client's own socket
+   * asks for `sentInBatch`: a send's answer then comes inside the batch frame that delivers what
+   * the send delivered to this client, where there is one, one frame instead of two.
    */
   function websocketTransport(ctx) {
     const waiting = [];   // {resolve, reject} of each send frame not answered yet, in order
@@ -578,7 +580,7 @@
         }
         socket.onopen = () => socket.send(JSON.stringify(members.length > 0
           ? {type: 'auth', tokens: [config.token, ...members.map((member) => member.token)]}
-          : {type: 'auth', token: config.token}));
+          : {type: 'auth', token: config.token, sentInBatch: true}));
         socket.onmessage = (event) => {
           try {
             const frame = JSON.parse(event.data);
@@ -613,6 +615,10 @@
         ctx.setCursor(cursor);
         ctx.opened();
       } else if (frame.type === 'batch') {
+        // A send's answer may ride in the batch that delivers what it sent (sentInBatch).
+        if (isObject(frame.sent) && waiting.length > 0) {
+          waiting.shift().resolve(frame.sent);
+        }
         deliverEntry(ctx, frame, entryIndex(frame, members));
       } else if (frame.type === 'sent' && waiting.length > 0) {
         waiting.shift().resolve(frame);
