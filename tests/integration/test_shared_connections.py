@@ -192,9 +192,14 @@ def enough(
 
 @contextlib.contextmanager
 def websocket(
-    leader: ThywillHttpClient, tokens: Sequence[Any], cursors: Sequence[str]
+    leader: ThywillHttpClient,
+    tokens: Sequence[Any],
+    cursors: Sequence[str],
+    *,
+    sent_in_batch: bool = False,
 ) -> Iterator[ClientConnection]:
-    """A shared WebSocket on the leader's cookies, its auth frame sent."""
+    """A shared WebSocket on the leader's cookies, its auth frame sent (asking for
+    ``sentInBatch`` if told to, which a shared socket ignores)."""
     url = httpx.URL(leader.base_url.replace("http", "ws", 1) + leader.endpoint("websocket"))
     url = url.copy_with(params=[("cursor", cursor) for cursor in cursors])
     cookie = "; ".join(f"{name}={value}" for name, value in leader.http.cookies.items())
@@ -205,7 +210,10 @@ def websocket(
         open_timeout=CONNECT_TIMEOUT,
         close_timeout=CONNECT_TIMEOUT,
     ) as connection:
-        connection.send(json.dumps({"type": "auth", "tokens": list(tokens)}))
+        auth: dict[str, Any] = {"type": "auth", "tokens": list(tokens)}
+        if sent_in_batch:
+            auth["sentInBatch"] = True
+        connection.send(json.dumps(auth))
         yield connection
 
 
@@ -352,14 +360,19 @@ def test_sse_each_client_gets_its_own_once_in_order(tabs: Tabs, n: int) -> None:
 # --- WebSocket ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("sent_in_batch", [False, True], ids=["plain", "asking-inline"])
 @pytest.mark.parametrize("n", [2, 3])
-def test_websocket_each_client_gets_its_own_and_sends_as_itself(tabs: Tabs, n: int) -> None:
+def test_websocket_each_client_gets_its_own_and_sends_as_itself(
+    tabs: Tabs, n: int, sent_in_batch: bool
+) -> None:
     """Sends naming their client are answered and echoed to that client only; a
-    socket from the last cursors gets exactly what came after."""
+    socket from the last cursors gets exactly what came after. Its answers are always
+    ``sent`` frames: a shared socket ignores ``sentInBatch``."""
     group = tabs(n)
     group[0].send("0-before")
     tokens = [t.token for t in group]
-    with websocket(group[0], tokens, [t.cursor for t in group]) as ws:
+    cursors = [t.cursor for t in group]
+    with websocket(group[0], tokens, cursors, sent_in_batch=sent_in_batch) as ws:
         frames = ws_frames(ws, lambda f: len(f) >= 1)
         assert frames == [{"type": "open", "cursors": [""] * n}]
         for i, tab in enumerate(reversed(group)):
@@ -371,6 +384,7 @@ def test_websocket_each_client_gets_its_own_and_sends_as_itself(tabs: Tabs, n: i
             return sent >= n and delivered >= 2 * n + 1
 
         frames += ws_frames(ws, done)
+    assert not any("sent" in f for f in frames if f["type"] == "batch")
     sent = [f for f in frames if f["type"] == "sent"]
     assert sent == [
         {"type": "sent", "results": [{"seq": s, "status": "ok"} for s in seqs]}
