@@ -106,25 +106,6 @@ async def test_a_reader_with_nothing_new_learns_it_without_asking(counted):
     assert "evalsha" not in await commands(admin)
 
 
-async def test_a_publish_wakes_its_own_process_once(counted):
-    """A process's own readers are woken by its publish, from the script's reply; the
-    announcement that comes back after it wakes nobody again: a reader that read the
-    message already waits on, undisturbed."""
-    make, _ = counted
-    backend = make()
-    channel = new_channel()
-    after = await follow(backend, channel)
-    waiting = asyncio.create_task(backend.wait({channel: after}, LONG_WAIT))
-    await asyncio.sleep(0.1)
-    position = await backend.publish(channel, '"mine"')
-    await asyncio.sleep(0)  # one turn of the loop: the woken reader's
-    assert waiting.done()
-    assert waiting.result() is True
-    # Its announcement lands during this wait, and wakes nobody.
-    assert await backend.wait({channel: position}, 0.3) is False
-    assert (await backend.read(channel, position)).messages == []
-
-
 async def test_a_payload_over_the_announce_limit_is_read_from_redis(counted):
     """A message larger than ``announce_limit`` is announced without its payload: it
     wakes the reader, which reads it from Redis, whole."""

@@ -250,35 +250,6 @@ def test_a_room_over_websockets_on_two_processes(room_members):
     ]
 
 
-def test_an_echo_over_websocket_rides_with_its_answer_through_redis(pair):
-    """On Redis, a send whose echo goes to a socket of the process that handled it wakes
-    that socket's feed from the publish's reply, in the same turn of the event loop: the
-    answer rides in the batch of the echo (``sentInBatch``), every time once the
-    process's tails follow the client's channel. (The first echo may find them not
-    following it yet, when the socket's first read came before the process's wake-up
-    subscription was up, and is read from Redis; its answer then comes alone.)"""
-    a, _ = pair
-    with ThywillHttpClient(a.url) as tab:
-        tab.bootstrap()
-        with tab.websocket(sent_in_batch=True) as ws:
-            tab.ws_frames(ws, lambda f: len(f) >= 1)
-            tab.ws_send(ws, "echo 1")
-            tab.ws_frames(ws, lambda f: bool(delivered(f)) and answered(f), timeout=10)
-            for n in range(2, 7):
-                tab.ws_send(ws, f"echo {n}")
-                frames = tab.ws_frames(
-                    ws, lambda f: bool(delivered(f)) and answered(f), timeout=10
-                )
-                assert [frame["type"] for frame in frames] == ["batch"]
-                assert frames[0]["sent"] == {"results": [{"seq": n, "status": "ok"}]}
-                assert delivered(frames) == [f"echo {n}"]
-
-
-def answered(frames: list[dict[str, Any]]) -> bool:
-    """A send's answer is among the frames: a ``sent`` frame, or one a batch carried."""
-    return any(frame["type"] == "sent" or "sent" in frame for frame in frames)
-
-
 def any_sent_frame(frames: list[dict[str, Any]]) -> bool:
     """A ``sent`` frame (a send's answer) is among the frames."""
     return any(frame["type"] == "sent" for frame in frames)

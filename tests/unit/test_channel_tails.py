@@ -175,30 +175,3 @@ def test_a_channel_nobody_read_for_idle_seconds_is_forgotten():
     assert len(tails) == 1
     assert tails.has_news(CHANNEL, "e-1-0") is None
     assert tails.size == 0
-
-
-def test_a_message_wakes_the_waiters_once_whether_published_or_announced_first():
-    """A process hears of a message it published twice, from the publish's reply (with
-    the publish's generation) and from its announcement: the first wakes the channel's
-    waiters, the second not again. A message a read found first was woken for by neither:
-    the first of the two wakes them."""
-    tails = known_at(1)
-    assert tails.learn(message(2, 1), tails.generation) is True  # the reply first
-    assert tails.learn(message(2, 1)) is False
-    assert tails.learn(message(3, 2)) is True  # the announcement first
-    assert tails.learn(message(3, 2), tails.generation) is False
-
-    read_first = known_at(1)
-    read_first.settle(CHANNEL, "e-4-0", read_first.generation)
-    assert read_first.learn(message(4, 3)) is True
-    assert read_first.learn(message(4, 3), read_first.generation) is False
-
-
-def test_a_new_run_forgets_what_was_woken_for():
-    """After another epoch (a channel that expired and began again) the old marks mean
-    nothing: its announcements wake the waiters."""
-    tails = known_at(1)
-    tails.learn(message(5, 1), tails.generation)
-    tails.settle(CHANNEL, "f-1-0", tails.generation)  # another epoch: unknown
-    tails.settle(CHANNEL, "f-1-0", tails.generation)
-    assert tails.learn(Announced(CHANNEL, "f", "", "1-0", '"x"')) is True

@@ -8,9 +8,8 @@ loop: an announcement carries the message (up to ``announce_limit`` bytes), whic
 process keeps for its readers of that channel (``tails.py``), and wakes only its own
 waiters of that channel. A reader that was woken reads what the announcement carried, and
 a reader with nothing new learns it, without a round trip: no connection per waiting
-client, no polling, and no read per delivery. The publishing process's own readers learn
-a message, and are woken, from the publish's reply, without waiting for its announcement.
-The scripts and key layout are in ``redis_scripts.py``.
+client, no polling, and no read per delivery. The scripts and key layout are in
+``redis_scripts.py``.
 
 Requires Redis 6.2 or newer (exclusive XRANGE starts, ``SET ... PX`` in scripts).
 """
@@ -322,16 +321,14 @@ class RedisPushBackend(BasePushBackend):
         self, entries: Sequence[tuple[str, str]], reply: list[Any], generation: int
     ) -> list[str]:
         """The positions a publish script returned; this process's own readers learn the
-        messages and are woken at once, unless their announcements came back first."""
-        state = self._state()
+        messages at once (their announcements may come later)."""
+        tails = self._state().tails
         positions = []
         for (channel, payload), i in zip(entries, range(0, len(reply), 2), strict=True):
             position = _text(reply[i])
             epoch, _, entry_id = position.partition("-")
             previous = _text(reply[i + 1])
-            announced = Announced(channel, epoch, previous, entry_id, payload)
-            if state.tails.learn(announced, generation):
-                state.waiters.wake(channel)
+            tails.learn(Announced(channel, epoch, previous, entry_id, payload), generation)
             positions.append(position)
         return positions
 
@@ -731,13 +728,12 @@ class _Renewal:
 
 def _announced(state: _LoopState, data: str) -> None:
     """Keep an announced message for this loop's readers and wake its channel's
-    waiters, unless this process's publish of it woke them already."""
+    waiters."""
     channel, epoch, previous, entry_id, *payload = data.split("\n", 4)
-    announced = Announced(
-        channel, epoch, previous, entry_id, payload[0] if payload else None
+    state.tails.learn(
+        Announced(channel, epoch, previous, entry_id, payload[0] if payload else None)
     )
-    if state.tails.learn(announced):
-        state.waiters.wake(channel)
+    state.waiters.wake(channel)
 
 
 def _split_position(position: str | None) -> tuple[str, str]:

@@ -77,10 +77,6 @@ class _Tail:
     )
     size: int = 0
     read_at: float = 0.0
-    woken: tuple[int, int] | None = None
-    """The newest id of ``epoch`` the channel's waiters were woken for, by its
-    announcement or by this process's own publish, whichever came first: the other need
-    not wake them again."""
 
 
 def parse_id(entry_id: str) -> tuple[int, int] | None:
@@ -189,7 +185,7 @@ class ChannelTails:
         elif newest > tail.newest:
             self._restart(tail, epoch, newest, entry_id)
 
-    def learn(self, message: Announced, generation: int | None = None) -> bool:
+    def learn(self, message: Announced, generation: int | None = None) -> None:
         """Keep an announced message of a followed channel (others are ignored).
 
         Args:
@@ -197,45 +193,33 @@ class ChannelTails:
             generation: for a message this process published, the generation when it
                 sent the publish (a reply that outlived a broken subscription tells
                 nothing of the newer messages the subscription missed).
-
-        Returns:
-            Whether the caller is to wake the channel's waiters for it: False when they
-            were woken for it already (the process publishes a message and hears its
-            announcement: the first of the two wakes them).
         """
         if generation is not None and generation != self.generation:
-            return True
+            return
         self._expire(time.monotonic())
         tail = self._tails.get(message.channel)
         if tail is None:
-            return True
+            return
         entry = parse_id(message.entry_id)
         if entry is None:
-            return True
+            return
         if tail.newest is not None and message.epoch == tail.epoch:
             if entry <= tail.newest:
-                # Known from a read that found it first (its waiters were not woken for
-                # it), or from its publish or announcement, which woke them.
-                if tail.woken is not None and entry <= tail.woken:
-                    return False
-                tail.woken = entry
-                return True
+                return  # announced before a read that already saw it
             if message.previous != tail.newest_id:
                 self._restart(tail, message.epoch, entry, message.entry_id)
         else:
             self._restart(tail, message.epoch, entry, message.entry_id)
         tail.newest, tail.newest_id = entry, message.entry_id
-        tail.woken = entry
         if message.payload is None:
             self._drop_held(tail)  # the run is broken here: read it from Redis
-            return True
+            return
         tail.held.append(message)
         tail.size += len(message.payload)
         self._size += len(message.payload)
         while len(tail.held) > self.max_messages:
             self._pop_oldest(tail)
         self._bound()
-        return True
 
     def _follow(self, channel: str, now: float) -> _Tail:
         tail = self._tails.get(channel)
@@ -253,12 +237,10 @@ class ChannelTails:
     ) -> None:
         self._drop_held(tail)
         tail.epoch, tail.newest, tail.newest_id = epoch, newest, newest_id
-        tail.woken = None
 
     def _unknown(self, tail: _Tail) -> None:
         self._drop_held(tail)
         tail.epoch, tail.newest, tail.newest_id = "", None, ""
-        tail.woken = None
 
     def _drop_held(self, tail: _Tail) -> None:
         self._size -= tail.size
