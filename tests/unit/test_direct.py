@@ -4,8 +4,11 @@ with ASGI messages as a server would."""
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 
 import pytest
+from django.core.handlers.asgi import ASGIRequest
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
@@ -130,3 +133,36 @@ async def test_the_disconnect_cancels_only_the_answer():
     with pytest.raises(asyncio.CancelledError):
         async with asyncio.timeout(PROMPTLY):
             await stopped
+
+
+def request_to(host: bytes) -> ASGIRequest:
+    scope = {**http_scope("/thywill/longpoll/"), "headers": [(b"host", host)]}
+    return ASGIRequest(scope, io.BytesIO(b""))
+
+
+async def test_an_allowed_host_is_remembered_and_a_refused_one_never(settings):
+    """The Host check (ALLOWED_HOSTS) passes the headers of a host it allowed again
+    without checking; a host not served is refused every time, and a setting change
+    forgets what was allowed."""
+    settings.ALLOWED_HOSTS = ["testserver"]
+    direct = endpoints()
+
+    async def ok(request: HttpRequest) -> HttpResponseBase:
+        return HttpResponse("ok")
+
+    async def status(host: bytes) -> tuple[int, str | None]:
+        response = await direct.respond(ok, request_to(host), None)
+        assert response is not None
+        if response.status_code == 200:
+            return 200, None
+        return response.status_code, json.loads(response.content)["error"]["code"]
+
+    assert await status(b"testserver") == (200, None)
+    assert len(direct.allowed_hosts) == 1
+    for _ in range(2):
+        assert await status(b"evil.example") == (400, "bad_host")
+        assert await status(b"testserver") == (200, None)
+    assert len(direct.allowed_hosts) == 1
+    settings.ALLOWED_HOSTS = ["other.example"]
+    assert len(direct.allowed_hosts) == 0
+    assert await status(b"testserver") == (400, "bad_host")

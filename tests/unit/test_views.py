@@ -16,6 +16,7 @@ from django.core import signing
 from django.test import AsyncClient
 
 from tests.unit.expected import client_config
+from thywill.edge.csrf import JsonCsrfViewMiddleware
 from thywill.edge.feeds import TOKEN_HEADER
 from thywill.feed.cursor import Cursor
 from thywill.identity.tokens import (
@@ -305,6 +306,47 @@ async def test_post_without_csrf_token_gets_the_json_answer(path, status, code):
     response = await AsyncClient(enforce_csrf_checks=True).post(path)
     assert (response.status_code, response["Content-Type"]) == (status, "application/json")
     assert response.json()["error"]["code"] == code
+
+
+# --- CSRF checks remembered ---------------------------------------------------------------
+
+
+async def test_a_csrf_check_that_passed_is_remembered_and_only_that():
+    """A send whose CSRF check passed is remembered by what the check read; the same
+    cookie with another token, or another Origin, is checked again, and refused."""
+    passed = JsonCsrfViewMiddleware.passed
+    strict = Tab(AsyncClient(enforce_csrf_checks=True))
+    await strict.bootstrap()
+    good = {"X-CSRFToken": strict.config["csrfToken"]}
+    before = len(passed)
+    assert (await strict.post_send(strict.batch("a"), **good)).status_code == 200
+    assert len(passed) == before + 1
+    assert (await strict.post_send(strict.batch("b"), **good)).status_code == 200
+    assert len(passed) == before + 1  # passed again as remembered: nothing new
+    for refused in (
+        {"X-CSRFToken": "w" * 64},
+        {**good, "Origin": "https://evil.example"},
+        {},
+    ):
+        response = await strict.post_send(strict.batch("c"), **refused)
+        assert response.status_code == 403, refused
+        assert response.json()["error"]["code"] == "csrf_failed"
+        strict.seq -= 1  # refused before it was handled: the next send reuses it
+    assert len(passed) == before + 1  # a refusal is never remembered
+
+
+async def test_remembered_csrf_checks_are_forgotten_when_a_setting_changes(settings):
+    """The check reads settings: a change forgets what passed, and the next request is
+    checked in full again."""
+    strict = Tab(AsyncClient(enforce_csrf_checks=True))
+    await strict.bootstrap()
+    headers = {"X-CSRFToken": strict.config["csrfToken"]}
+    assert (await strict.post_send(strict.batch("a"), **headers)).status_code == 200
+    assert len(JsonCsrfViewMiddleware.passed) > 0
+    settings.CSRF_FAILURE_VIEW = "thywill.edge.errors.csrf_failure"
+    assert len(JsonCsrfViewMiddleware.passed) == 0
+    assert (await strict.post_send(strict.batch("b"), **headers)).status_code == 200
+    assert len(JsonCsrfViewMiddleware.passed) == 1
 
 
 # --- send -------------------------------------------------------------------------------

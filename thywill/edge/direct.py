@@ -35,6 +35,7 @@ from django.urls.base import get_script_prefix as current_script_prefix
 
 from thywill import conf
 from thywill.edge.errors import error_response
+from thywill.edge.passed import PassedChecks
 from thywill.edge.shutdown import drain
 from thywill.edge.views.longpoll import longpoll
 from thywill.edge.views.send import send as send_view
@@ -45,6 +46,9 @@ from thywill.wiring.runtime import get_runtime
 
 View: TypeAlias = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 T = TypeVar("T")
+
+PASSED_HOSTS_SIZE = 1024
+"""The most Host headers remembered as allowed (a deployment serves a few)."""
 
 
 class DirectEndpoints:
@@ -61,6 +65,7 @@ class DirectEndpoints:
         # requests and responses.
         self.security = SecurityMiddleware(lambda request: HttpResponse())
         self._routes: dict[str, tuple[View, bool]] | None = None
+        self.allowed_hosts = PassedChecks(PASSED_HOSTS_SIZE)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         drain.install()  # Daphne sends no lifespan: the first request does it
@@ -134,7 +139,7 @@ class DirectEndpoints:
         on, and cancelled (``None``) if the client disconnects first, when ``receive`` is
         given."""
         try:
-            request.get_host()  # what Django's CommonMiddleware would check: ALLOWED_HOSTS
+            self.check_host(request)
         except DisallowedHost:
             host = request.META.get("HTTP_HOST", "")
             error = RejectedError(
@@ -152,6 +157,24 @@ class DirectEndpoints:
             return await sync_to_async(response_for_exception, thread_sensitive=False)(
                 request, exc
             )
+
+    def check_host(self, request: HttpRequest) -> None:
+        """What Django's CommonMiddleware checks, ALLOWED_HOSTS, by ``get_host()``;
+        once it passed, the same headers pass again without it.
+
+        Raises:
+            DisallowedHost: the host is not allowed.
+        """
+        meta = request.META
+        key = (  # what get_host() reads of the request, besides settings
+            meta.get("HTTP_X_FORWARDED_HOST"),
+            meta.get("HTTP_HOST"),
+            meta.get("SERVER_NAME"),
+            meta.get("SERVER_PORT"),
+        )
+        if key not in self.allowed_hosts:
+            request.get_host()
+            self.allowed_hosts.add(key)
 
 
 def route_path(name: str) -> str:
