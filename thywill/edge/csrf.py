@@ -83,6 +83,7 @@ def check_inputs(request: HttpRequest) -> Hashable | None:
         meta.get("HTTP_HOST"),
         meta.get("SERVER_NAME"),
         meta.get("SERVER_PORT"),
+        meta.get("HTTP_X_FORWARDED_PORT"),
         request.scheme,
     )
 
