@@ -166,3 +166,35 @@ async def test_an_allowed_host_is_remembered_and_a_refused_one_never(settings):
     settings.ALLOWED_HOSTS = ["other.example"]
     assert len(direct.allowed_hosts) == 0
     assert await status(b"testserver") == (400, "bad_host")
+
+
+async def test_an_answer_ready_at_once_is_not_watched():
+    """A view that answers in its first step (a long-poll with messages waiting) is not
+    given a disconnect watcher: nothing reads the connection."""
+    received = 0
+
+    async def receive() -> dict:
+        nonlocal received
+        received += 1
+        return {"type": "http.disconnect"}
+
+    async def ready() -> str:
+        return "answer"
+
+    async with asyncio.timeout(PROMPTLY):
+        assert await until_disconnect(ready(), receive) == "answer"
+    assert received == 0
+
+
+async def test_an_answer_that_waits_is_watched():
+    """A view that waits is cancelled when its client leaves while it waits."""
+
+    async def receive() -> dict:
+        return {"type": "http.disconnect"}
+
+    async def waits() -> str:
+        await asyncio.sleep(3600)
+        return "never"
+
+    async with asyncio.timeout(PROMPTLY):
+        assert await until_disconnect(waits(), receive) is None

@@ -187,15 +187,23 @@ async def until_disconnect(answer: Awaitable[T], receive: Receive) -> T | None:
     """``answer``'s result, or ``None`` once the client disconnects (``answer`` is then
     cancelled, as Django's handler cancels a view whose client left)."""
     task = asyncio.ensure_future(answer)
-    watcher = asyncio.ensure_future(disconnected(receive))
+    watcher: asyncio.Future[None] | None = None
     try:
-        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+        # A long-poll with messages waiting answers in the task's first step: only a
+        # view that waits needs the watcher (a second task and its wait).
+        await asyncio.sleep(0)
+        if not task.done():
+            watcher = asyncio.ensure_future(disconnected(receive))
+            await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
     finally:
-        watcher.cancel()
+        if watcher is not None:
+            watcher.cancel()
         if not task.done():
             task.cancel()
-        await asyncio.wait((task, watcher))
-    if not watcher.cancelled():
+        unfinished = [f for f in (task, watcher) if f is not None and not f.done()]
+        if unfinished:
+            await asyncio.wait(unfinished)
+    if watcher is not None and not watcher.cancelled():
         watcher.exception()  # retrieved: a receive that failed means the client is gone
     if task.cancelled():
         return None

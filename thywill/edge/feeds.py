@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from django.http import HttpRequest
 
 from thywill import conf, metrics
+from thywill.edge.headers import header
 from thywill.edge.sessions import authenticate
 from thywill.exceptions import ErrorCode, RejectedError
 from thywill.feed.connections import Connection
@@ -74,7 +75,7 @@ async def open_feed(request: HttpRequest, transport: str, cursor: str | None) ->
     """
     require_enabled(transport)
     refuse_token_in_query(request.GET)
-    token = request.headers.get(TOKEN_HEADER)
+    token = header(request, TOKEN_HEADER)
     feed = new_feed(await authenticate(token, request.COOKIES), cursor)
     await feed.check_session()
     return feed
@@ -191,14 +192,14 @@ async def open_shared_feed(request: HttpRequest, transport: str) -> SharedFeed:
             ErrorCode.BAD_REQUEST,
             f"A request carries {TOKEN_HEADER} or {TOKENS_HEADER}, not both.",
         )
-    tokens = parse_tokens(request.headers.get(TOKENS_HEADER, ""))
+    tokens = parse_tokens(header(request, TOKENS_HEADER, ""))
     return await new_shared_feed(tokens, request.GET.getlist("cursor"), request.COOKIES)
 
 
 def is_shared_request(request: HttpRequest) -> bool:
     """Whether a long-poll or SSE request is a shared connection's (names its clients
     in ``X-Thywill-Tokens``)."""
-    return TOKENS_HEADER in request.headers
+    return header(request, TOKENS_HEADER) is not None
 
 
 def open_connections(feeds: Sequence[ClientFeed], transport: str) -> list[Connection]:

@@ -17,6 +17,7 @@ from django.http import (
 from thywill import conf, metrics
 from thywill.edge.csrf import csrf_protect
 from thywill.edge.errors import AsyncView, json_errors
+from thywill.edge.headers import header
 from thywill.edge.sessions import authenticate
 from thywill.exceptions import ErrorCode, RejectedError
 from thywill.wire.inbound import parse_send_body
@@ -46,7 +47,7 @@ def count_refusals(view: AsyncView) -> AsyncView:
 async def send(request: HttpRequest) -> HttpResponse:
     """Handle a batch of client messages in order; answer a result per message."""
     limits = conf.get_limits()
-    declared = request.headers.get("Content-Length", "")
+    declared = header(request, "Content-Length", "")
     if (
         declared.isascii()
         and declared.isdigit()

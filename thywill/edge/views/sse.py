@@ -18,6 +18,7 @@ from thywill.edge.feeds import (
     open_feed,
     open_shared_feed,
 )
+from thywill.edge.headers import header
 from thywill.edge.shutdown import drain, refusal
 from thywill.exceptions import PushUnavailableError, RejectedError
 from thywill.feed.budget import StreamBudget
@@ -41,7 +42,7 @@ async def sse(request: HttpRequest) -> HttpResponseBase:
     """Stream the client's messages after its cursor (``Last-Event-ID`` wins)."""
     if is_shared_request(request):
         return await _shared_sse(request)
-    cursor = request.headers.get("Last-Event-ID") or request.GET.get("cursor")
+    cursor = header(request, "Last-Event-ID") or request.GET.get("cursor")
     feed = await open_feed(request, "sse", cursor)
     if drain.draining:
         raise refusal()
