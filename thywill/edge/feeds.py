@@ -187,7 +187,7 @@ async def open_shared_feed(request: HttpRequest, transport: str) -> SharedFeed:
     """
     require_enabled(transport)
     refuse_token_in_query(request.GET)
-    if TOKEN_HEADER in request.headers:
+    if header(request, TOKEN_HEADER) is not None:
         raise RejectedError(
             ErrorCode.BAD_REQUEST,
             f"A request carries {TOKEN_HEADER} or {TOKENS_HEADER}, not both.",
