@@ -24,6 +24,7 @@ from django.utils.decorators import decorator_from_middleware
 from django.views.decorators.csrf import csrf_exempt
 
 from thywill.edge.errors import csrf_failure
+from thywill.edge.headers import host_headers
 from thywill.edge.passed import PassedChecks
 
 PASSED_CSRF_SIZE = 4096
@@ -79,10 +80,7 @@ def check_inputs(request: HttpRequest) -> Hashable | None:
         meta.get(settings.CSRF_HEADER_NAME),
         meta.get("HTTP_ORIGIN"),
         meta.get("HTTP_REFERER"),
-        meta.get("HTTP_X_FORWARDED_HOST"),
-        meta.get("HTTP_HOST"),
-        meta.get("SERVER_NAME"),
-        meta.get("SERVER_PORT"),
+        *host_headers(request),
         meta.get("HTTP_X_FORWARDED_PORT"),
         request.scheme,
     )

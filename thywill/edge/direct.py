@@ -35,6 +35,7 @@ from django.urls.base import get_script_prefix as current_script_prefix
 
 from thywill import conf
 from thywill.edge.errors import error_response
+from thywill.edge.headers import host_headers
 from thywill.edge.passed import PassedChecks
 from thywill.edge.shutdown import drain
 from thywill.edge.views.longpoll import longpoll
@@ -165,13 +166,7 @@ class DirectEndpoints:
         Raises:
             DisallowedHost: the host is not allowed.
         """
-        meta = request.META
-        key = (  # what get_host() reads of the request, besides settings
-            meta.get("HTTP_X_FORWARDED_HOST"),
-            meta.get("HTTP_HOST"),
-            meta.get("SERVER_NAME"),
-            meta.get("SERVER_PORT"),
-        )
+        key = host_headers(request)
         if key not in self.allowed_hosts:
             request.get_host()
             self.allowed_hosts.add(key)

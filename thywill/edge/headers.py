@@ -20,3 +20,15 @@ def header(request: HttpRequest, name: str, default: str | None = None) -> str |
     or two headers they read.
     """
     return request.META.get(HttpHeaders.to_wsgi_name(name), default)
+
+
+def host_headers(request: HttpRequest) -> tuple[str | None, ...]:
+    """What Django's ``get_host()`` reads of a request, besides settings: the key of a
+    Host check, and part of a CSRF check's (``thywill.edge.passed``)."""
+    meta = request.META
+    return (
+        meta.get("HTTP_X_FORWARDED_HOST"),
+        meta.get("HTTP_HOST"),
+        meta.get("SERVER_NAME"),
+        meta.get("SERVER_PORT"),
+    )
