@@ -208,25 +208,30 @@ class ClientFeed:
         """
         timeout = self.expire_within(timeout)
         await self.keep_alive()
-        batch = await self.read()
-        if batch:
-            return batch
+        if not self._started:
+            # The first read starts the feed. After it, asking the backend whether
+            # anything came after the cursor (what wait() does first) is cheaper than
+            # a read that finds nothing, as the read right after a delivery mostly does.
+            batch = await self.read()
+            if batch:
+                return batch
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         renew_every = self.presence.ttl / 3
-        while (remaining := deadline - loop.time()) > 0:
+        while True:
             # Wake up when the session check is due, so a stream ends within ttl / 3 of
             # its session's end (the lease renewals are due no sooner).
             until_check = max(self._session_due - time.monotonic(), 0.0)
-            wait = min(remaining, renew_every, until_check)
+            wait = max(min(deadline - loop.time(), renew_every, until_check), 0.0)
             if await self.push.wait(self.wait_positions(), wait):
                 # A wake-up may bring only control entries (a group joined): then the
                 # batch is empty and waiting goes on, on the new channels too.
                 batch = await self.read()
                 if batch:
                     return batch
+            if loop.time() >= deadline:
+                return Batch((), (), self.cursor)
             await self.keep_alive()
-        return batch
 
 
 def _after(positions: Mapping[str, str], channel: str) -> str | None:

@@ -330,7 +330,6 @@ class LocMemPushBackend(BasePushBackend):
     async def wait(self, positions: Mapping[str, str | None], timeout: float) -> bool:
         for channel in positions:
             self.validate_channel(channel)
-        waiter: Waiter = asyncio.get_running_loop().create_future()
         now = time.monotonic()
         with self._lock:
             for channel, after in positions.items():
@@ -342,6 +341,9 @@ class LocMemPushBackend(BasePushBackend):
                 log.touched = now
                 if self._has_news(log, after):
                     return True
+            if timeout <= 0:
+                return False
+            waiter: Waiter = asyncio.get_running_loop().create_future()
             self._waiters.add(positions, waiter)
         try:
             return await wait_for_news(waiter, timeout)
