@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import dataclasses
 import heapq
 import itertools
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 
 from django.conf import settings
 from django.core import checks
@@ -25,7 +25,7 @@ from django.core.checks import CheckMessage
 from thywill import metrics
 from thywill.exceptions import SessionRevokedError
 from thywill.push.base import BasePushBackend, ReadResult, StoredMessage
-from thywill.push.locks import KeyedLocks
+from thywill.push.locks import HeldKey, KeyedLocks
 from thywill.push.sequences import SendSequences
 from thywill.push.waiters import ChannelWaiters, Waiter, resolve, wait_for_news
 
@@ -136,14 +136,10 @@ class LocMemPushBackend(BasePushBackend):
         _wake_all(waiters)
         return positions
 
-    @contextlib.asynccontextmanager
-    async def client_lock(
+    def client_lock(
         self, client_id: str, *, session: str | None = None
-    ) -> AsyncIterator[None]:
-        async with self._client_locks.hold(client_id):
-            if session is not None and await self.session_revoked(session):
-                raise SessionRevokedError("the session was revoked")
-            yield
+    ) -> AbstractAsyncContextManager[None]:
+        return _ClientLock(self, client_id, session)
 
     async def renew_presence(self, client_id: str, data: str, ttl: float) -> bool:
         with self._lock:
@@ -437,6 +433,25 @@ def _slice(
     newest_first = [e.message for e in itertools.islice(reversed(entries), from_right)]
     newest_first.reverse()
     return newest_first[:limit]
+
+
+class _ClientLock(HeldKey):
+    """A client's lock, refused (released at once) when the session was revoked."""
+
+    __slots__ = ("_backend", "_session")
+
+    def __init__(
+        self, backend: LocMemPushBackend, client_id: str, session: str | None
+    ) -> None:
+        super().__init__(backend._client_locks, client_id)
+        self._backend = backend
+        self._session = session
+
+    async def __aenter__(self) -> None:
+        await super().__aenter__()
+        if self._session is not None and await self._backend.session_revoked(self._session):
+            await super().__aexit__(None, None, None)
+            raise SessionRevokedError("the session was revoked")
 
 
 def _wake_all(waiters: set[Waiter]) -> None:
