@@ -72,6 +72,10 @@ class Outbox:
         return requests
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+"""One encoder for every message: ``json.dumps`` with options makes one per call."""
+
+
 def encode(data: JSON) -> str:
     """Encode a handler's data as compact JSON, with a clear error when it can't be.
 
@@ -80,7 +84,7 @@ def encode(data: JSON) -> str:
     channel later.
     """
     try:
-        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = _ENCODER.encode(data)
         text.encode()
     except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise HandlerOutputError(f"cannot send {type(data).__name__}: {exc}") from exc
