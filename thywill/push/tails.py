@@ -285,9 +285,10 @@ def _start(tail: _Tail, after: str | None) -> int | None:
             return None
         if after_id == tail.newest_id:
             return len(tail.held)
-    for index, message in enumerate(tail.held):
+    # From the newest: a reader that keeps up is after one of the last few.
+    for back, message in enumerate(reversed(tail.held), 1):
         if message.previous == after_id:
-            return index
+            return len(tail.held) - back
     return None
 
 
