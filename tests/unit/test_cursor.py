@@ -67,6 +67,10 @@ def test_cursor_is_an_immutable_mapping():
     assert dict(cursor.restricted(["b", "z"])) == {"b": "2"}
     assert dict(cursor) == {"a": "1", "b": "2"}
     assert repr(cursor) == "Cursor({'a': '1', 'b': '2'})"
+    positions = cursor.positions()
+    positions["a"] = "9"
+    assert positions == {"a": "9", "b": "2"}
+    assert dict(cursor) == {"a": "1", "b": "2"}
 
 
 def test_cursor_at_the_length_limit_is_accepted():

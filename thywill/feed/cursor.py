@@ -17,6 +17,9 @@ from thywill.exceptions import ErrorCode, RejectedError
 
 MAX_CURSOR_LENGTH = 4096
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+"""One encoder for every cursor: ``json.dumps`` with options makes one per call."""
+
 
 class Cursor(Mapping[str, str]):
     """An immutable mapping of channel name to the last position the client saw."""
@@ -38,6 +41,11 @@ class Cursor(Mapping[str, str]):
     def __repr__(self) -> str:
         return f"Cursor({self._positions!r})"
 
+    def positions(self) -> dict[str, str]:
+        """The positions as a new dict (faster than ``dict(cursor)``, which goes
+        through the ``Mapping`` methods key by key)."""
+        return dict(self._positions)
+
     def advanced(self, channel: str, position: str) -> Cursor:
         """A copy of this cursor with ``channel`` moved to ``position``."""
         positions = dict(self._positions)
@@ -52,7 +60,7 @@ class Cursor(Mapping[str, str]):
         """The opaque string form; the empty cursor encodes as ``""``."""
         if not self._positions:
             return ""
-        raw = json.dumps(self._positions, separators=(",", ":")).encode()
+        raw = _ENCODER.encode(self._positions).encode()
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
     @classmethod

@@ -152,7 +152,7 @@ class ClientFeed:
         messages: list[StoredMessage] = []
         resets: list[str] = []
         channels = list(self.channels)
-        positions = dict(self.cursor)
+        positions = self.cursor.positions()
         private = self.identity.channel
         result = await self.push.read(private, _after(positions, private), self.limit)
         if result.reset:
