@@ -93,3 +93,30 @@ async def test_no_wait_gives_what_is_there_or_an_empty_batch_at_the_cursor():
     assert not empty
     assert empty.cursor == cursor == feed.cursor
     assert push.reads == reads
+
+
+async def test_a_new_feed_with_nothing_to_read_waits_without_reading():
+    """A long-poll's feed is new with every poll: it asks first, and reads once news
+    comes."""
+    push = CountingBackend()
+    feed, client = feed_on(push)
+    waiting = asyncio.create_task(feed.next(5.0))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    assert push.reads == 0
+    await push.publish(client.channel, json.dumps("one"))
+
+    assert texts(await asyncio.wait_for(waiting, 2)) == ["one"]
+    assert push.reads == 1
+
+
+async def test_a_cursor_whose_history_is_gone_gets_its_reset_at_once():
+    push = CountingBackend()
+    client = ClientIdentity(new_client_id(), "echo", "s" * 32)
+    lost = Cursor({client.channel: "gone-7"})
+    feed = ClientFeed(push, get_runtime().presence, client, lost)
+
+    batch = await asyncio.wait_for(feed.next(60.0), 2)
+
+    assert list(batch.reset_channels) == [client.channel]
+    assert not batch.messages

@@ -208,13 +208,7 @@ class ClientFeed:
         """
         timeout = self.expire_within(timeout)
         await self.keep_alive()
-        if not self._started:
-            # The first read starts the feed. After it, asking the backend whether
-            # anything came after the cursor (what wait() does first) is cheaper than
-            # a read that finds nothing, as the read right after a delivery mostly does.
-            batch = await self.read()
-            if batch:
-                return batch
+        await self.start()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         renew_every = self.presence.ttl / 3
@@ -223,6 +217,9 @@ class ClientFeed:
             # its session's end (the lease renewals are due no sooner).
             until_check = max(self._session_due - time.monotonic(), 0.0)
             wait = max(min(deadline - loop.time(), renew_every, until_check), 0.0)
+            # wait() first says whether anything came after the cursor (a lost position
+            # counts): a cheaper question than a read, which, right after a delivery or
+            # at the start of a long-poll, mostly finds nothing.
             if await self.push.wait(self.wait_positions(), wait):
                 # A wake-up may bring only control entries (a group joined): then the
                 # batch is empty and waiting goes on, on the new channels too.
