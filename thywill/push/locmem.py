@@ -449,9 +449,13 @@ class _ClientLock(HeldKey):
 
     async def __aenter__(self) -> None:
         await super().__aenter__()
-        if self._session is not None and await self._backend.session_revoked(self._session):
+        try:
+            session = self._session
+            if session is not None and await self._backend.session_revoked(session):
+                raise SessionRevokedError("the session was revoked")
+        except BaseException:
             await super().__aexit__(None, None, None)
-            raise SessionRevokedError("the session was revoked")
+            raise
 
 
 def _wake_all(waiters: set[Waiter]) -> None:
