@@ -30,11 +30,13 @@ def serving() -> None:
     serve_clients()
 
 
-async def issued(app: str = "rooms", user_id: str | None = None) -> Member:
+async def issued(
+    app: str = "rooms", user_id: str | None = None, client_id: str | None = None
+) -> Member:
     """A client issued as the bootstrap page does: recorded, connected, present."""
     member = Member(app)
     member.identity = ClientIdentity(
-        new_client_id(), app, secrets.token_hex(16), user_id=user_id
+        client_id or new_client_id(), app, secrets.token_hex(16), user_id=user_id
     )
     if user_id is not None:
         await get_user_model().objects.aget_or_create(
@@ -273,10 +275,19 @@ def test_the_send_command_sends_to_a_group_a_client_and_a_user(member_in_lobby):
     member, feed = member_in_lobby
     call_command("thywill_send", "--group", "rooms", "lobby", '{"n": 1}')
     assert sync_received(member, feed) == [{"n": 1}]
-    call_command("thywill_send", "--client", member.id, '"hi"')
+    call_command("thywill_send", f"--client={member.id}", '"hi"')
     assert sync_received(member, feed) == ["HI"]
     call_command("thywill_send", "--user", "9", "--app", "rooms", "[]")
     assert sync_received(member, feed) == []
+
+
+def test_the_send_command_takes_a_client_id_that_starts_with_a_dash():
+    # One id in 64 starts with '-'; as a separate word argparse reads it as an option.
+    member = async_to_sync(issued)(client_id="-" + new_client_id()[1:])
+    feed = member.feed()
+    sync_received(member, feed)
+    call_command("thywill_send", f"--client={member.id}", '"hi"')
+    assert sync_received(member, feed) == ["HI"]
 
 
 @pytest.mark.parametrize(

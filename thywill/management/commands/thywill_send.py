@@ -20,7 +20,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         target = parser.add_mutually_exclusive_group(required=True)
-        target.add_argument("--client", metavar="CLIENT_ID", help="a client's id")
+        target.add_argument(
+            "--client",
+            metavar="CLIENT_ID",
+            help="a client's id; one that starts with '-' goes after '=' "
+            "(--client=-Qx3...), or it reads as an option",
+        )
         target.add_argument(
             "--group", nargs=2, metavar=("APP", "GROUP"), help="an application's group"
         )
