@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import processes
+import redis.asyncio as aioredis
 from processes import HOST, ROOT, Process, cpu_seconds
 from thywill_client import NETWORK_ERRORS, RejectedError, Server, ThywillTab, Transport
 
@@ -176,8 +177,33 @@ async def cpu_usage(pids: dict[str, int], start: float, end: float) -> dict[str,
     return usage
 
 
+async def redis_commands(url: str, start: float, end: float) -> dict[str, int]:
+    """The commands Redis ran over ``[start, end]``, by name (those a script called
+    included, each script call counted once more as ``evalsha``); not our own INFO."""
+    client = aioredis.Redis.from_url(url, socket_timeout=5.0)
+    try:
+        await asyncio.sleep(max(0.0, start - now()))
+        before = await client.info("commandstats")
+        await asyncio.sleep(max(0.0, end - now()))
+        after = await client.info("commandstats")
+    finally:
+        await client.aclose()
+    counts = {}
+    for key, stats in after.items():
+        name = key.removeprefix("cmdstat_")
+        calls = stats["calls"] - before.get(key, {}).get("calls", 0)
+        if calls and name != "info":
+            counts[name] = calls
+    return counts
+
+
 async def measure(
-    home: Server, feed: Server, transport: Transport, pids: dict[str, int], options: Options
+    home: Server,
+    feed: Server,
+    transport: Transport,
+    pids: dict[str, int],
+    redis_url: str,
+    options: Options,
 ) -> dict[str, Any]:
     """Connect the tabs, run the closed loops, and return this run's figures."""
     tabs, failures = await open_tabs(home, feed, transport, options.clients)
@@ -185,18 +211,20 @@ async def measure(
         start = now() + options.warmup
         tally = Tally(start, start + options.duration)
         sampler = asyncio.create_task(cpu_usage(pids, tally.start, tally.end))
+        counter = asyncio.create_task(redis_commands(redis_url, tally.start, tally.end))
         loops = [
             asyncio.create_task(drive(tab, inbox, tally, options)) for tab, inbox in tabs
         ]
         limit = options.warmup + options.duration + 2 * options.reply_timeout + 5
-        _, late = await asyncio.wait([sampler, *loops], timeout=limit)
+        _, late = await asyncio.wait([sampler, counter, *loops], timeout=limit)
         for task in late:
             task.cancel()
         usage = {} if sampler in late else sampler.result()
+        commands = {} if counter in late or counter.exception() else counter.result()
         failures["feed_lost"] += sum(tab.error is not None for tab, _ in tabs)
     finally:
         await close_tabs([tab for tab, _ in tabs])
-    return figures(tally, options, len(tabs), failures, usage)
+    return figures(tally, options, len(tabs), failures, usage, commands)
 
 
 async def close_tabs(tabs: list[ThywillTab]) -> None:
@@ -213,8 +241,10 @@ def figures(
     connected: int,
     failures: collections.Counter[str],
     usage: dict[str, float],
+    commands: dict[str, int],
 ) -> dict[str, Any]:
-    """A run's JSON record (``failures``: tabs that did not connect or lost their feed)."""
+    """A run's JSON record (``failures``: tabs that did not connect or lost their feed;
+    ``commands``: what Redis ran in the window, by name)."""
     ordered = sorted(tally.latencies)
     rate = tally.delivered / options.duration
     return {
@@ -222,6 +252,15 @@ def figures(
         "failures": {kind: count for kind, count in failures.items() if count},
         "messages_per_s": round(rate, 1),
         "server_cpu_ms_per_message": server_cpu_per_message(usage, rate),
+        # What bounds a scale-out on one Redis: a core of it serves 1e6 / this.
+        "redis_cpu_us_per_message": (
+            round(usage["redis"] * 1e4 / rate, 1) if "redis" in usage and rate else None
+        ),
+        "redis_commands_per_message": per_message(sum(commands.values()), tally),
+        "redis_scripts_per_message": per_message(
+            commands.get("evalsha", 0) + commands.get("eval", 0), tally
+        ),
+        "redis_commands": commands,
         "latency_ms": {
             f"p{q}": round(1000 * percentile(ordered, q), 2) if ordered else None
             for q in (50, 90, 99)
@@ -240,6 +279,11 @@ def server_cpu_per_message(usage: dict[str, float], rate: float) -> float | None
     if not servers or not rate:
         return None
     return round(sum(servers) * 10 / rate, 2)
+
+
+def per_message(count: int, tally: Tally) -> float | None:
+    """``count`` (done in the window) per echo delivered in it."""
+    return round(count / tally.delivered, 2) if tally.delivered else None
 
 
 def percentile(ordered: Sequence[float], q: float) -> float:
@@ -285,7 +329,12 @@ def run_once(
         pids |= {"redis": redis.pid, "loadgen": os.getpid()}
         result = asyncio.run(
             measure(
-                Server(HOST, home.port), Server(HOST, feed.port), transport, pids, options
+                Server(HOST, home.port),
+                Server(HOST, feed.port),
+                transport,
+                pids,
+                redis_url,
+                options,
             )
         )
     return {"scenario": scenario, "transport": transport, **result}
@@ -313,9 +362,15 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     q: median_of([run["latency_ms"][q] for run in group])
                     for q in ("p50", "p90", "p99")
                 },
-                "server_cpu_ms_per_message": median_of(
-                    [run["server_cpu_ms_per_message"] for run in group]
-                ),
+                **{
+                    name: median_of([run[name] for run in group])
+                    for name in (
+                        "server_cpu_ms_per_message",
+                        "redis_cpu_us_per_message",
+                        "redis_commands_per_message",
+                        "redis_scripts_per_message",
+                    )
+                },
                 "timeouts": sum(run["timeouts"] for run in group),
                 "errors": sum(sum(run["errors"].values()) for run in group),
                 "cpu_percent": {
@@ -338,7 +393,7 @@ def table(summary: list[dict[str, Any]]) -> str:
     header = (
         f"{'processes':<10}{'transport':<10}{'runs':>5}{'msg/s':>9}{'range':>16}"
         f"{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'cpu ms/msg':>11}{'t/o':>5}{'err':>5}"
-        "  cpu % (median)"
+        f"{'redis us/msg':>13}{'cmds/msg':>9}{'scripts/msg':>12}  cpu % (median)"
     )
     lines = [header, "-" * len(header)]
     for row in summary:
@@ -350,7 +405,10 @@ def table(summary: list[dict[str, Any]]) -> str:
             f"{row['messages_per_s']:>9.1f}{f'{low:.0f}-{high:.0f}':>16}"
             f"{fmt(latency['p50']):>9}{fmt(latency['p90']):>9}{fmt(latency['p99']):>9}"
             f"{fmt(row['server_cpu_ms_per_message']):>11}"
-            f"{row['timeouts']:>5}{row['errors']:>5}  {cpu}"
+            f"{row['timeouts']:>5}{row['errors']:>5}"
+            f"{fmt(row['redis_cpu_us_per_message']):>13}"
+            f"{fmt(row['redis_commands_per_message']):>9}"
+            f"{fmt(row['redis_scripts_per_message']):>12}  {cpu}"
         )
     lines.extend(ratios(summary))
     return "\n".join(lines)

@@ -24,13 +24,13 @@ INCR = "return redis.call('INCR', KEYS[1])"
 class CountedBatch:
     """A ScriptBatch whose round trips are counted."""
 
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, timeout: float = LONG_WAIT) -> None:
         self.round_trips = 0
         scripts = {
             name: client.register_script(text)
             for name, text in (("ECHO", ECHO), ("FAIL", FAIL), ("INCR", INCR))
         }
-        self.batch = ScriptBatch(client, scripts, self.send)
+        self.batch = ScriptBatch(client, scripts, self.send, timeout)
 
     async def send(self, operation: Callable[[], Awaitable[Any]]) -> Any:
         self.round_trips += 1
@@ -66,6 +66,7 @@ async def test_calls_of_one_turn_share_one_round_trip(client):
 
 async def test_a_call_alone_goes_alone(client):
     counted = CountedBatch(client)
+    await client.script_load(ECHO)
     async with asyncio.timeout(LONG_WAIT):
         assert await counted.batch.call("ECHO", ["k"], ["v"]) == [b"k", b"v"]
         assert await counted.batch.call("ECHO", ["k"], ["w"]) == [b"k", b"w"]
@@ -129,3 +130,26 @@ async def test_a_lost_connection_fails_every_call_of_the_batch(redis_url):
         await dead.aclose()
     assert all(isinstance(o, RedisConnectionError) for o in outcomes), outcomes
     assert counted.round_trips == 1
+
+
+async def test_a_batch_redis_does_not_answer_in_time_fails_and_the_next_goes_through(
+    client, redis_url
+):
+    """Redis pauses its clients (CLIENT PAUSE, as a stalled server would): the batch
+    fails with TimeoutError after the batch's timeout, every caller with it, and its
+    half-read connection is dropped, so the next batch reads its own replies."""
+    await client.script_load(ECHO)
+    waiting = aioredis.Redis.from_url(redis_url)
+    counted = CountedBatch(waiting, timeout=0.3)
+    try:
+        async with asyncio.timeout(LONG_WAIT):
+            await counted.batch.call("ECHO", ["warm"], ["up"])  # a connection in the pool
+            await client.execute_command("CLIENT", "PAUSE", 1000, "ALL")
+            calls = [counted.batch.call("ECHO", ["k"], [str(i)]) for i in range(2)]
+            outcomes = await asyncio.gather(*calls, return_exceptions=True)
+            assert all(isinstance(o, TimeoutError) for o in outcomes), outcomes
+            await client.execute_command("CLIENT", "UNPAUSE")
+            assert await counted.batch.call("ECHO", ["k"], ["after"]) == [b"k", b"after"]
+    finally:
+        await client.execute_command("CLIENT", "UNPAUSE")
+        await waiting.aclose()

@@ -268,7 +268,10 @@ class RedisPushBackend(BasePushBackend):
                     "COUNT_PRESENT",
                 )
             }
-            state = _LoopState(client, scripts, ScriptBatch(client, scripts, self._call))
+            batch = ScriptBatch(
+                client, scripts, self._call, self._pool_options["socket_timeout"]
+            )
+            state = _LoopState(client, scripts, batch)
             self._states[loop] = state
         return state
 

@@ -6,18 +6,26 @@ a read and the client library's bookkeeping; sent together, a turn's scripts cos
 each. Redis runs a pipeline's scripts one after the other, in the order they were called,
 and each script stays atomic: nothing about what a script does or returns changes, only
 how many round trips carry them. A script called alone is sent alone, as before.
+
+A batch is packed (hiredis) and its replies read here, on a connection of the client's
+pool, rather than by a redis-py pipeline: the pipeline's per-command bookkeeping (an
+argument encoder per value, a read timeout per reply) cost about three times what the
+scripts' own packing and parsing do, and it was most of a server's Redis time
+(documentation/performance.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+import hiredis
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 Send = Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]
 """Runs one Redis operation (the backend's ``_call``: outage episodes and metrics)."""
@@ -35,17 +43,24 @@ class ScriptBatch:
     """Collects one event loop's script calls and sends each turn's as one pipeline.
 
     Args:
-        client: the loop's Redis client.
+        client: the loop's Redis client (its pool lends the connections).
         scripts: its registered scripts, by name.
         send: how an operation is run (every batch is one round trip).
+        timeout: seconds a batch may take, sent and answered, before it fails with
+            ``TimeoutError`` (its connection is closed: half read, it is of no use).
     """
 
     def __init__(
-        self, client: aioredis.Redis, scripts: Mapping[str, AsyncScript], send: Send
+        self,
+        client: aioredis.Redis,
+        scripts: Mapping[str, AsyncScript],
+        send: Send,
+        timeout: float,
     ) -> None:
         self._client = client
         self._scripts = scripts
         self._send = send
+        self._timeout = timeout
         self._pending: list[_Call] = []
         self._running: set[asyncio.Task[None]] = set()
 
@@ -72,11 +87,7 @@ class ScriptBatch:
 
     async def _run(self, calls: list[_Call]) -> None:
         try:
-            if len(calls) == 1:
-                only = calls[0]
-                replies: list[Any] = [await self._send(lambda: self._alone(only))]
-            else:
-                replies = await self._send(lambda: self._pipelined(calls))
+            replies = await self._send(lambda: self._pipelined(calls))
         except asyncio.CancelledError:
             for call in calls:
                 call.reply.cancel()
@@ -111,17 +122,31 @@ class ScriptBatch:
                 pipe.script_load(script.script)
             await pipe.execute()
 
-    @staticmethod
-    async def _alone(call: _Call) -> Any:
-        """One script, loaded first if Redis does not know it (redis-py does that)."""
-        return await call.script(keys=call.keys, args=call.args)
-
     async def _pipelined(self, calls: list[_Call]) -> list[Any]:
-        """The scripts in one pipeline; each reply, or the error of its script."""
-        async with self._client.pipeline(transaction=False) as pipe:
-            for call in calls:
-                pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
-            return await pipe.execute(raise_on_error=False)
+        """The scripts sent together on one connection; each reply, or the error of its
+        script."""
+        packed = b"".join(
+            hiredis.pack_command(("EVALSHA", c.script.sha, len(c.keys), *c.keys, *c.args))
+            for c in calls
+        )
+        pool = self._client.connection_pool
+        connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            async with asyncio.timeout(self._timeout):
+                await connection.send_packed_command(packed)
+                replies: list[Any] = []
+                for _ in calls:
+                    try:
+                        # No timeout of its own per reply: the batch has one.
+                        replies.append(await connection.read_response(timeout=math.inf))
+                    except ResponseError as exc:  # that script's; the others go on
+                        replies.append(exc)
+        except BaseException:
+            await connection.disconnect(nowait=True)
+            raise
+        finally:
+            await pool.release(connection)
+        return replies
 
 
 def _settle(reply: asyncio.Future[Any], outcome: Any) -> None:
