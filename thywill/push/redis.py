@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import contextvars
 import dataclasses
+import math
 import secrets
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -42,6 +43,7 @@ from thywill.push.base import BasePushBackend, ReadResult, StoredMessage
 from thywill.push.locks import KeyedLocks
 from thywill.push.outage import OutageTracker
 from thywill.push.redis_batch import ScriptBatch
+from thywill.push.redis_watchdog import SubscriptionWatchdog
 from thywill.push.tails import Announced, ChannelTails
 from thywill.push.waiters import ChannelWaiters, Waiter, wait_for_news
 
@@ -472,7 +474,6 @@ class RedisPushBackend(BasePushBackend):
     async def _listen(self, state: _LoopState) -> None:
         """Receive announcements for this loop's readers; resubscribe after a failure."""
         delay = 0.1
-        loop = asyncio.get_running_loop()
         while True:
             pubsub = state.client.pubsub()
             try:
@@ -483,27 +484,7 @@ class RedisPushBackend(BasePushBackend):
                 state.subscribed.set()
                 delay = 0.1
                 state.waiters.wake_every()
-                heard = loop.time()
-                while True:
-                    message = await pubsub.get_message(timeout=self._ping_every)
-                    now = loop.time()
-                    if message is not None:
-                        heard = now
-                        if message["type"] != "message":
-                            continue
-                        if _text(message["channel"]) == self._wake_channel:
-                            _announced(state, _text(message["data"]))
-                        else:
-                            # An older process published without announcing: what the
-                            # tails hold of that channel may be behind.
-                            channel = _text(message["data"])
-                            state.tails.drop(channel)
-                            state.waiters.wake(channel)
-                    elif now - heard > 3 * self._ping_every:
-                        # The tails would trust a silent subscription: end it.
-                        raise ConnectionError("the wake-up subscription went silent")
-                    else:
-                        await pubsub.ping()  # answered by a pong: a message
+                await self._hear(state, pubsub)
             except UNAVAILABLE:
                 state.subscribed.clear()
                 state.needed.clear()
@@ -516,6 +497,46 @@ class RedisPushBackend(BasePushBackend):
             finally:
                 with contextlib.suppress(*UNAVAILABLE, RuntimeError):
                     await pubsub.aclose()
+
+    async def _hear(self, state: _LoopState, pubsub: PubSub) -> None:
+        """Handle what the subscription receives until it fails.
+
+        Replies are read off the subscribed connection as Redis sent them, without
+        redis-py's per-message timeout and dict: a watchdog pings a quiet subscription
+        and ends a silent one.
+
+        Raises:
+            redis.exceptions.ConnectionError: the subscription broke or went silent.
+        """
+        connection = pubsub.connection
+        assert connection is not None, "subscribed, so connected"
+        watchdog = SubscriptionWatchdog(connection, self._ping_every)
+        try:
+            while True:
+                try:
+                    reply = await connection.read_response(
+                        timeout=math.inf, disconnect_on_error=False, push_request=True
+                    )
+                except asyncio.CancelledError:
+                    watchdog.check_cancelled()
+                    raise
+                watchdog.heard()
+                # ["message", channel, data]; confirmations and pongs only show life.
+                if not isinstance(reply, list) or len(reply) != 3:
+                    continue
+                kind, channel, data = reply
+                if _text(kind) != "message":
+                    continue
+                if _text(channel) == self._wake_channel:
+                    _announced(state, _text(data))
+                else:
+                    # An older process published without announcing: what the tails
+                    # hold of that channel may be behind.
+                    legacy = _text(data)
+                    state.tails.drop(legacy)
+                    state.waiters.wake(legacy)
+        finally:
+            watchdog.stop()
 
     # --- sequences and locks -----------------------------------------------------------
 
