@@ -45,7 +45,7 @@ async def subscribers(admin: aioredis.Redis) -> set[int]:
 async def test_a_quiet_subscription_is_pinged_and_kept(watched):
     """Four ping intervals without a message: the watchdog's pings keep the connection
     talking, so it is not taken for dead (three silent intervals would end it)."""
-    backend, admin = watched
+    _, admin = watched
     before = await subscribers(admin)
     assert len(before) == 1
     pings = int((await admin.info("commandstats"))["cmdstat_ping"]["calls"])

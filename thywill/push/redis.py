@@ -42,7 +42,7 @@ from thywill.push import redis_scripts as lua
 from thywill.push.base import BasePushBackend, ReadResult, StoredMessage
 from thywill.push.locks import KeyedLocks
 from thywill.push.outage import OutageTracker
-from thywill.push.redis_batch import ScriptBatch
+from thywill.push.redis_batch import CommandBatch
 from thywill.push.redis_watchdog import SubscriptionWatchdog
 from thywill.push.tails import Announced, ChannelTails
 from thywill.push.waiters import ChannelWaiters, Waiter, wait_for_news
@@ -94,7 +94,7 @@ class _LoopState:
     """The connections and waiters of one event loop (redis-py's belong to one loop)."""
 
     def __init__(
-        self, client: aioredis.Redis, scripts: dict[str, Any], batch: ScriptBatch
+        self, client: aioredis.Redis, scripts: dict[str, Any], batch: CommandBatch
     ) -> None:
         self.client = client
         self.scripts = scripts
@@ -270,7 +270,7 @@ class RedisPushBackend(BasePushBackend):
                     "COUNT_PRESENT",
                 )
             }
-            batch = ScriptBatch(
+            batch = CommandBatch(
                 client, scripts, self._call, self._pool_options["socket_timeout"]
             )
             state = _LoopState(client, scripts, batch)
@@ -293,6 +293,10 @@ class RedisPushBackend(BasePushBackend):
     async def _script(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Run a script, in one pipeline with the others called in the same turn."""
         return await self._state().batch.call(name, keys, args)
+
+    async def _command(self, *words: str | bytes | int) -> Any:
+        """Send a command, in one pipeline with the others sent in the same turn."""
+        return await self._state().batch.command(*words)
 
     # --- publish and read --------------------------------------------------------------
 
@@ -341,8 +345,7 @@ class RedisPushBackend(BasePushBackend):
         held = _held_lock.get()
         if held is not None and held.answers_for(client_id):
             return held.last_sequence
-        client = self._state().client
-        value = await self._call(lambda: client.get(self._sequence_key(client_id)))
+        value = await self._command("GET", self._sequence_key(client_id))
         return int(value or 0)
 
     async def publish_sequenced(
@@ -399,8 +402,7 @@ class RedisPushBackend(BasePushBackend):
     async def newest_position(self, channel: str) -> str | None:
         meta, _ = self._channel_keys(channel)
         self.validate_channel(channel)
-        client = self._state().client
-        epoch, last = await self._call(lambda: client.hmget(meta, ["e", "l"]))
+        epoch, last = await self._command("HMGET", meta, "e", "l")
         if epoch is None or last is None:
             return None
         return f"{_text(epoch)}-{_text(last)}"
@@ -642,18 +644,16 @@ class RedisPushBackend(BasePushBackend):
 
     async def members(self, group: str) -> list[str]:
         self.validate_channel(group)
-        client = self._state().client
-        found = await self._call(lambda: client.smembers(f"{self._tag}:g:{group}"))
+        found = await self._command("SMEMBERS", f"{self._tag}:g:{group}")
         return sorted(_text(member) for member in found)
 
     async def count_members(self, group: str) -> int:
         self.validate_channel(group)
-        client = self._state().client
-        return int(await self._call(lambda: client.scard(f"{self._tag}:g:{group}")))
+        return int(await self._command("SCARD", f"{self._tag}:g:{group}"))
 
     async def memberships(self, client_id: str) -> list[str]:
-        client = self._state().client
-        found = await self._call(lambda: client.smembers(f"{self._tag}:cg:{client_id}"))
+        # Every long-poll asks (its feed checks the cursor's groups): through the batch.
+        found = await self._command("SMEMBERS", f"{self._tag}:cg:{client_id}")
         return sorted(_text(group) for group in found)
 
     async def groups(
@@ -663,16 +663,14 @@ class RedisPushBackend(BasePushBackend):
         low, high = _lex_range(prefix)
         if after is not None and after.encode() >= low[1:]:
             low = b"(" + after.encode()
-        client = self._state().client
-        found = await self._call(
-            lambda: client.zrangebylex(self._groups_key, low, high, start=0, num=limit)
+        found = await self._command(
+            "ZRANGEBYLEX", self._groups_key, low, high, "LIMIT", 0, limit
         )
         return [_text(group) for group in found]
 
     async def count_groups(self, prefix: str = "") -> int:
-        client = self._state().client
         low, high = _lex_range(prefix)
-        return int(await self._call(lambda: client.zlexcount(self._groups_key, low, high)))
+        return int(await self._command("ZLEXCOUNT", self._groups_key, low, high))
 
     async def present(self, client_ids: Sequence[str]) -> set[str]:
         if not client_ids:
@@ -687,14 +685,12 @@ class RedisPushBackend(BasePushBackend):
     # --- sessions ----------------------------------------------------------------------
 
     async def revoke_session(self, session: str, ttl: float) -> None:
-        client = self._state().client
         ttl_ms = max(1, int(ttl * 1000))
-        await self._call(lambda: client.set(self._revoked_key(session), 1, px=ttl_ms))
+        await self._command("SET", self._revoked_key(session), 1, "PX", ttl_ms)
 
     async def session_revoked(self, session: str) -> bool:
-        client = self._state().client
-        found = await self._call(lambda: client.exists(self._revoked_key(session)))
-        return bool(found)
+        # Every long-poll and stream asks: through the batch.
+        return bool(await self._command("EXISTS", self._revoked_key(session)))
 
     # --- service -----------------------------------------------------------------------
 

@@ -1,11 +1,12 @@
-"""The scripts that one event loop calls in one turn go to Redis together, as one pipeline.
+"""The commands that one event loop sends in one turn go to Redis together, as one pipeline.
 
 A server process under load has many requests in flight, and each runs one or two Redis
-scripts. Sent one by one, every script costs a connection from the pool, a socket write,
-a read and the client library's bookkeeping; sent together, a turn's scripts cost one of
-each. Redis runs a pipeline's scripts one after the other, in the order they were called,
-and each script stays atomic: nothing about what a script does or returns changes, only
-how many round trips carry them. A script called alone is sent alone, as before.
+scripts (and a long-poll two reads: whether its session ended, which groups it is in).
+Sent one by one, every command costs a connection from the pool, a socket write, a read
+and the client library's bookkeeping; sent together, a turn's commands cost one of each.
+Redis runs a pipeline's commands one after the other, in the order they were sent, and
+each script stays atomic: nothing about what a command does or returns changes, only how
+many round trips carry them. A command sent alone is sent alone, as before.
 
 A batch is packed (hiredis) and its replies read here, on a connection of the client's
 pool, rather than by a redis-py pipeline: the pipeline's per-command bookkeeping (an
@@ -33,14 +34,15 @@ Send = Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Call:
-    script: AsyncScript
-    keys: Sequence[str]
-    args: Sequence[Any]
+    packed: bytes
+    script: AsyncScript | None
+    """The script an ``EVALSHA`` runs (loaded again if Redis lost it), else None."""
     reply: asyncio.Future[Any]
 
 
-class ScriptBatch:
-    """Collects one event loop's script calls and sends each turn's as one pipeline.
+class CommandBatch:
+    """Collects one event loop's script calls and commands and sends each turn's as one
+    pipeline.
 
     Args:
         client: the loop's Redis client (its pool lends the connections).
@@ -71,9 +73,24 @@ class ScriptBatch:
             PushUnavailableError: Redis could not be reached (as ``send`` raises it).
             redis.exceptions.ResponseError: the script failed.
         """
+        script = self._scripts[name]
+        packed = hiredis.pack_command(("EVALSHA", script.sha, len(keys), *keys, *args))
+        return self._add(packed, script)
+
+    def command(self, *words: str | bytes | int) -> Awaitable[Any]:
+        """Send one command (``"EXISTS", key``); its reply, or its error, when awaited.
+
+        Raises (when awaited):
+            PushUnavailableError: Redis could not be reached (as ``send`` raises it).
+            redis.exceptions.ResponseError: Redis refused the command.
+        """
+        # hiredis's stub types the command as a tuple of one item; it takes any length.
+        return self._add(hiredis.pack_command(words), None)  # type: ignore[arg-type]
+
+    def _add(self, packed: bytes, script: AsyncScript | None) -> Awaitable[Any]:
         loop = asyncio.get_running_loop()
         reply: asyncio.Future[Any] = loop.create_future()
-        self._pending.append(_Call(self._scripts[name], keys, args, reply))
+        self._pending.append(_Call(packed, script, reply))
         if len(self._pending) == 1:
             loop.call_soon(self._flush)
         return reply
@@ -110,7 +127,8 @@ class ScriptBatch:
         """The replies, with the calls of scripts Redis did not know sent again once
         those are loaded (each call's error instead where that fails)."""
         try:
-            await self._send(lambda: self._load({id(c.script): c.script for c in lost}))
+            scripts = {id(c.script): c.script for c in lost if c.script is not None}
+            await self._send(lambda: self._load(scripts))
             again = iter(await self._send(lambda: self._pipelined(lost)))
         except Exception as exc:  # noqa: BLE001  (the callers' to raise)
             again = iter([exc] * len(lost))
@@ -123,12 +141,9 @@ class ScriptBatch:
             await pipe.execute()
 
     async def _pipelined(self, calls: list[_Call]) -> list[Any]:
-        """The scripts sent together on one connection; each reply, or the error of its
-        script."""
-        packed = b"".join(
-            hiredis.pack_command(("EVALSHA", c.script.sha, len(c.keys), *c.keys, *c.args))
-            for c in calls
-        )
+        """The commands sent together on one connection; each reply, or the error of its
+        command."""
+        packed = b"".join(c.packed for c in calls)
         pool = self._client.connection_pool
         connection = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
@@ -139,7 +154,7 @@ class ScriptBatch:
                     try:
                         # No timeout of its own per reply: the batch has one.
                         replies.append(await connection.read_response(timeout=math.inf))
-                    except ResponseError as exc:  # that script's; the others go on
+                    except ResponseError as exc:  # that command's; the others go on
                         replies.append(exc)
         except BaseException:
             await connection.disconnect(nowait=True)

@@ -1,5 +1,5 @@
-"""ScriptBatch: the scripts called in one turn of the event loop share one round trip,
-and each caller still gets its own script's reply or error, on a real Redis."""
+"""CommandBatch: the scripts and commands sent in one turn of the event loop share one
+round trip, and each caller still gets its own reply or error, on a real Redis."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from redis.exceptions import ResponseError
 
 from tests.contracts.push import LONG_WAIT
 from tests.redis.conftest import new_prefix
-from thywill.push.redis_batch import ScriptBatch
+from thywill.push.redis_batch import CommandBatch
 
 ECHO = "return {KEYS[1], ARGV[1]}"
 FAIL = "return redis.error_reply('refused ' .. ARGV[1])"
@@ -22,7 +22,7 @@ INCR = "return redis.call('INCR', KEYS[1])"
 
 
 class CountedBatch:
-    """A ScriptBatch whose round trips are counted."""
+    """A CommandBatch whose round trips are counted."""
 
     def __init__(self, client: aioredis.Redis, timeout: float = LONG_WAIT) -> None:
         self.round_trips = 0
@@ -30,7 +30,7 @@ class CountedBatch:
             name: client.register_script(text)
             for name, text in (("ECHO", ECHO), ("FAIL", FAIL), ("INCR", INCR))
         }
-        self.batch = ScriptBatch(client, scripts, self.send, timeout)
+        self.batch = CommandBatch(client, scripts, self.send, timeout)
 
     async def send(self, operation: Callable[[], Awaitable[Any]]) -> Any:
         self.round_trips += 1
@@ -83,6 +83,32 @@ async def test_a_failing_script_fails_only_its_caller(client):
         with pytest.raises(ResponseError, match="refused x"):
             await failing
         assert await after == [b"b", b"2"]
+
+
+async def test_commands_share_the_round_trip_of_the_scripts(client):
+    """Plain commands go in the same pipeline as the scripts of their turn, after Redis
+    lost its scripts too; a command Redis refuses fails only its caller."""
+    counted = CountedBatch(client)
+    key, members = f"{{{new_prefix()}}}:s", f"{{{new_prefix()}}}:m"
+    await client.sadd(members, "a", "b")
+    await client.script_flush()
+    try:
+        echo = counted.batch.call("ECHO", ["k"], ["v"])
+        written = counted.batch.command("SET", key, "1", "PX", 60_000)
+        exists = counted.batch.command("EXISTS", key)
+        listed = counted.batch.command("SMEMBERS", members)
+        refused = counted.batch.command("SMEMBERS", key)  # a string, not a set
+        async with asyncio.timeout(LONG_WAIT):
+            assert await echo == [b"k", b"v"]
+            assert await written == b"OK"
+            assert await exists == 1
+            assert sorted(await listed) == [b"a", b"b"]
+            with pytest.raises(ResponseError, match="WRONGTYPE"):
+                await refused
+    finally:
+        await client.delete(key, members)
+    # One round trip, then the script loaded and its call sent again: two more.
+    assert counted.round_trips == 3
 
 
 async def test_scripts_redis_lost_are_loaded_again(client):
