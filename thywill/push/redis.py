@@ -207,6 +207,10 @@ class RedisPushBackend(BasePushBackend):
         self._stream_ttl_ms = int(self.max_age * 1000) + 1000
         self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState]
         self._states = weakref.WeakKeyDictionary()
+        # The loop of the last _state() and its state: every operation asks, and the
+        # weak dictionary's lookup makes a weak reference each time.
+        self._recent: tuple[weakref.ref[asyncio.AbstractEventLoop], _LoopState] | None
+        self._recent = None
         self._local_locks = KeyedLocks()
         self.outage = OutageTracker("Redis")
 
@@ -243,6 +247,9 @@ class RedisPushBackend(BasePushBackend):
 
     def _state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
+        recent = self._recent
+        if recent is not None and recent[0]() is loop:
+            return recent[1]
         state = self._states.get(loop)
         if state is None:
             # A blocking pool makes a burst of requests queue for a connection (up to
@@ -275,6 +282,7 @@ class RedisPushBackend(BasePushBackend):
             )
             state = _LoopState(client, scripts, batch)
             self._states[loop] = state
+        self._recent = weakref.ref(loop), state
         return state
 
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
@@ -702,6 +710,7 @@ class RedisPushBackend(BasePushBackend):
         """Stop this loop's subscription and close its connections."""
         loop = asyncio.get_running_loop()
         state = self._states.pop(loop, None)
+        self._recent = None
         if state is None:
             return
         if state.listener is not None:
