@@ -10,7 +10,6 @@ tests/contracts/push.py.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -471,14 +470,8 @@ class BasePushBackend:
     @staticmethod
     def validate_channel(channel: str) -> None:
         """Raise ValueError unless ``channel`` is a valid channel name."""
-        if not _is_channel_name(channel):
+        if not CHANNEL_NAME.fullmatch(channel):
             raise ValueError(
                 f"invalid channel name {channel!r}: use 1 to 200 characters of "
                 "letters, digits and _ . : @ -"
             )
-
-
-@functools.lru_cache(maxsize=4096)
-def _is_channel_name(name: str) -> bool:
-    # Every publish, read and wait checks its channels: the same few names, again and again.
-    return CHANNEL_NAME.fullmatch(name) is not None
