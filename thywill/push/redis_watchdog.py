@@ -63,7 +63,7 @@ class SubscriptionWatchdog:
 
     async def _send_ping(self) -> None:
         # A ping that cannot be sent shows as silence, which the next looks act on.
-        with contextlib.suppress(redis.exceptions.ConnectionError, OSError):
+        with contextlib.suppress(redis.exceptions.RedisError, OSError):
             await self._connection.send_command("PING", check_health=False)
 
     def check_cancelled(self) -> None:
