@@ -29,7 +29,8 @@ async def watched(
     backend = RedisPushBackend(
         url=private_redis.url, key_prefix=new_prefix(), health_check_interval=1
     )
-    admin = aioredis.Redis.from_url(private_redis.url)
+    # Every command of the test's own client is bounded, paused Redis or not.
+    admin = aioredis.Redis.from_url(private_redis.url, socket_timeout=LONG_WAIT)
     async with asyncio.timeout(LONG_WAIT):
         await backend.wait({new_channel(): None}, 0)  # subscribes first
     yield backend, admin
